@@ -1,0 +1,47 @@
+# Espace Recouvrement — the two commands: `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export FLASK_APP := app
+
+.PHONY: run test lint translations chromium clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.run-deps: requirements.txt | $(BIN)/activate
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(BIN)/activate
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+translations: $(VENV)/.run-deps
+	$(BIN)/pybabel compile -q -d translations
+
+## make run: set up, migrate the embedded SQLite database, load the demo data, serve.
+run: $(VENV)/.run-deps translations
+	APP_ENV=development $(BIN)/flask db upgrade
+	APP_ENV=development $(BIN)/flask seed-demo
+	@echo "Espace Recouvrement: http://127.0.0.1:5000"
+	APP_ENV=development $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# Debian's Chromium for the browser tests (Playwright drives it; it cannot download one).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## make test: set up, lint, and run the whole suite (DATABASE_URL picks the database).
+test: $(VENV)/.test-deps translations chromium lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) instance/*.db .pytest_cache

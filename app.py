@@ -1,0 +1,146 @@
+"""Espace Recouvrement: the application factory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Flask, request, session, url_for
+from flask_babel import get_locale
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
+
+import formatting
+from clock import system_now
+from config import BASE_DIR, Config
+from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
+
+DEV_ENVS = ("development", "testing")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    configure(app, test_config)
+    register_extensions(app)
+    register_templates(app)
+    register_blueprints(app)
+    register_security_headers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, test_config: dict | None) -> None:
+    app.config.from_object(Config)
+    app.config["CLOCK"] = system_now
+    if test_config:
+        app.config.update(test_config)
+    env = app.config["APP_ENV"]
+    if env in DEV_ENVS:
+        app.config["SESSION_COOKIE_SECURE"] = False
+        if not app.config.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105 (development only)
+    elif not app.config.get("SECRET_KEY"):
+        raise RuntimeError(
+            "SECRET_KEY must be set in the environment outside development "
+            "(or set APP_ENV=development for a local run)."
+        )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    compress.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+
+    from security import limiter
+
+    limiter.init_app(app)
+
+
+def select_locale() -> str:
+    lang = session.get("lang")
+    if lang in Config.LANGUAGES:
+        return lang
+    return request.accept_languages.best_match(Config.LANGUAGES) or "fr"
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    from models import User
+
+    ident, _, token = user_id.partition(":")
+    if not ident.isdigit():
+        return None
+    user = db.session.get(User, int(ident))
+    if user is None or user.session_token != token:
+        return None
+    return user
+
+
+def register_templates(app: Flask) -> None:
+    app.jinja_loader = ChoiceLoader(
+        [
+            FileSystemLoader(str(BASE_DIR / "templates")),
+            PrefixLoader({"partials": FileSystemLoader(str(BASE_DIR / "partials"))}),
+        ]
+    )
+    if app.config["APP_ENV"] == "testing":
+        app.jinja_env.undefined = StrictUndefined
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    formatting.register(app)
+    app.jinja_env.globals["static_url"] = static_url
+    app.jinja_env.globals["current_lang"] = lambda: str(get_locale() or "fr")
+
+
+@lru_cache(maxsize=64)
+def _fingerprint(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
+
+
+def static_url(filename: str) -> str:
+    """URL of a static file with a content hash, so it can be cached for a year."""
+    path = os.path.join(BASE_DIR, "static", filename)
+    return url_for("static", filename=filename, v=_fingerprint(path))
+
+
+def register_blueprints(app: Flask) -> None:
+    from blueprints import auth, demande, health
+
+    for module in (auth, demande, health):
+        app.register_blueprint(module.bp)
+
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        if request.endpoint != "static":
+            # Pages differ between full renders and htmx partials, and hold personal data.
+            response.vary.add("HX-Request")
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def register_commands(app: Flask) -> None:
+    import cli
+
+    cli.register(app)

@@ -1,0 +1,85 @@
+"""Login, logout and the language switch."""
+
+import secrets
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from extensions import db
+from models import User
+
+bp = Blueprint("auth", __name__)
+
+# Verified against when the login is unknown, so both failures take the same time.
+_DUMMY_HASH = None
+
+
+def _dummy_check(password: str) -> None:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        probe = User(login="", display_name="", role="affilie")
+        probe.set_password(secrets.token_hex(8))
+        _DUMMY_HASH = probe
+    _DUMMY_HASH.check_password(password)
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site paths; anything else could send the user to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def login():
+    """The Damancom login form: Utilisateur, Mot de passe, ACCEPTER."""
+    if current_user.is_authenticated:
+        return redirect(url_for("demande.home"))
+    error = None
+    login_value = ""
+    if request.method == "POST":
+        login_value = request.form.get("utilisateur", "").strip()[:80]
+        password = request.form.get("mot_de_passe", "")[:200]
+        user = db.session.scalars(select(User).where(User.login == login_value)).first()
+        if user is None:
+            _dummy_check(password)
+        if user is None or not user.check_password(password):
+            # One message whichever was wrong: no hint that a login exists.
+            error = _("Utilisateur ou mot de passe incorrect.")
+        else:
+            lang = session.get("lang")
+            session.clear()  # a fresh session at login
+            if lang:
+                session["lang"] = lang
+            session.permanent = True
+            login_user(user)
+            return redirect(safe_next(request.args.get("next")) or url_for("demande.home"))
+    status = 401 if error else 200
+    return render_template("login.html", error=error, login_value=login_value), status
+
+
+@bp.post("/deconnexion")
+@login_required
+def logout():
+    """End the session (and every other session of the account)."""
+    user = db.session.get(User, current_user.id)
+    user.session_token = secrets.token_hex(16)
+    db.session.commit()
+    logout_user()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/langue")
+def set_language():
+    """Switch between French and Arabic; the choice is kept in the session."""
+    lang = request.form.get("lang", "")
+    if lang not in ("fr", "ar"):
+        abort(400)
+    session["lang"] = lang
+    return redirect(safe_next(request.form.get("next")) or url_for("demande.home"))

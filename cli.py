@@ -1,0 +1,339 @@
+"""Command-line interface: ``flask --app app <command>``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+import store
+from domain.campaign import Rates
+from domain.identifiers import is_valid_affiliation
+from domain.money import AmountError, parse_amount
+from domain.simulation import SimulationError, check_open
+from extensions import db
+from models import Affilie, Campaign, CampaignTier, Perception, User
+
+AMOUNT_MESSAGES = {
+    "empty": "montant vide",
+    "invalid": "montant invalide",
+    "negative": "le montant ne peut pas être négatif",
+    "too_many_decimals": "2 décimales au plus",
+    "too_large": "montant trop grand",
+}
+SIMULATION_MESSAGES = {
+    "avance_negative": "l'avance ne peut pas être négative",
+    "avance_too_large": "l'avance doit être inférieure au montant à payer",
+    "avance_decimals": "l'avance a 2 décimales au plus",
+    "echeances_range": "le nombre d'échéances doit être compris entre 1 et {max}",
+    "nothing_to_pay": "aucun montant à payer pour cet affilié",
+    "campaign_closed": "la campagne « {label} » n'est pas ouverte le {day} ({opens} – {closes})",
+}
+
+
+def fail(message: str) -> None:
+    click.echo(f"Erreur : {message}", err=True)
+    sys.exit(1)
+
+
+def simulation_message(exc: SimulationError, campaign: Campaign, on: date) -> str:
+    return SIMULATION_MESSAGES.get(exc.code, exc.code).format(
+        max=campaign.max_echeances,
+        label=campaign.label,
+        day=on.strftime("%d/%m/%Y"),
+        opens=campaign.opens_on.strftime("%d/%m/%Y"),
+        closes=campaign.closes_on.strftime("%d/%m/%Y"),
+    )
+
+
+def register(app: Flask) -> None:
+    for command in (import_data, create_user, simulate_cmd, seed_demo_cmd, campaign_group):
+        app.cli.add_command(command)
+
+
+@click.command("import-data")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def import_data(directory: Path) -> None:
+    """Import affilies.csv, ribs.csv and creances.csv from DIRECTORY (all or nothing)."""
+    from importer import ImportError_, import_directory
+
+    if not directory.is_dir():
+        fail(f"{directory} n'est pas un dossier")
+    try:
+        report = import_directory(directory)
+    except ImportError_ as exc:
+        for line in exc.errors:
+            click.echo(f"Erreur : {line}", err=True)
+        click.echo("Rien n'a été importé.", err=True)
+        sys.exit(1)
+    click.echo(
+        f"Import terminé : {report.affilies} affilié(s), {report.ribs} RIB, "
+        f"{report.lignes} ligne(s) de créance."
+    )
+
+
+@click.command("create-user")
+@click.argument("login")
+@click.option("--role", type=click.Choice(["affilie", "agent"]), required=True)
+@click.option("--affiliations", default="", help="N1,N2,... (role affilie)")
+@click.option("--perception", default=None, help="Perception name (role agent)")
+@click.option("--name", default=None, help="Display name (default: the login)")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
+def create_user(login, role, affiliations, perception, name, password_stdin) -> None:
+    """Create a user account (affiliate user or perception agent)."""
+    if not password_stdin:
+        fail("le mot de passe se donne sur l'entrée standard (--password-stdin)")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        fail("le mot de passe doit contenir au moins 8 caractères")
+    if db.session.scalars(select(User).where(User.login == login)).first():
+        fail(f"l'utilisateur « {login} » existe déjà")
+    user = User(login=login, display_name=name or login, role=role)
+    if role == "agent":
+        found = db.session.scalars(select(Perception).where(Perception.name == perception)).first()
+        if not perception or found is None:
+            fail(f"perception inconnue « {perception or ''} » (--perception)")
+        user.perception = found
+    else:
+        numeros = [n.strip() for n in affiliations.split(",") if n.strip()]
+        if not numeros:
+            fail("un compte affilié est lié à au moins un affilié (--affiliations)")
+        linked = db.session.scalars(select(Affilie).where(Affilie.numero.in_(numeros))).all()
+        unknown = sorted(set(numeros) - {a.numero for a in linked})
+        if unknown:
+            fail(f"affilié(s) inconnu(s) : {', '.join(unknown)}")
+        user.affilies = list(linked)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"Utilisateur « {login} » créé ({role}).")
+
+
+@click.command("simulate")
+@click.argument("numero")
+@click.option("--acomptes", type=int, default=None, help="Number of monthly instalments")
+@click.option("--avance", default="0", help="Advance payment, e.g. 5000 or '5 000,00'")
+@click.option("--date", "on", default=None, help="Day of the simulation, YYYY-MM-DD")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
+def simulate_cmd(numero, acomptes, avance, on, as_json) -> None:
+    """Simulate the remise of an affilié (full payment unless --acomptes)."""
+    from clock import today
+
+    if not is_valid_affiliation(numero):
+        fail(f"numéro d'affiliation invalide « {numero} » (7 chiffres)")
+    affilie = store.affilie_by_numero(numero)
+    if affilie is None:
+        fail(f"affilié inconnu « {numero} »")
+    try:
+        day = date.fromisoformat(on) if on else today()
+    except ValueError:
+        fail(f"date invalide « {on} » (AAAA-MM-JJ)")
+    try:
+        avance_value = parse_amount(avance)
+    except AmountError as exc:
+        fail(f"--avance : {AMOUNT_MESSAGES[exc.code]}")
+    if acomptes is None and avance_value:
+        fail("--avance ne s'emploie qu'avec --acomptes")
+    campaign = store.active_campaign()
+    if campaign is None:
+        fail("aucune campagne de remise active")
+    try:
+        check_open(campaign.rules(), day)
+        sim = store.simulation_for(
+            affilie, campaign, nombre_echeances=acomptes, avance=avance_value
+        )
+    except SimulationError as exc:
+        fail(simulation_message(exc, campaign, day))
+    if as_json:
+        click.echo(json.dumps({"affiliation": numero, **sim.as_dict()}, ensure_ascii=False))
+        return
+    _print_simulation(affilie, campaign, sim)
+
+
+def _print_simulation(affilie, campaign, sim) -> None:
+    def mad(value: Decimal) -> str:
+        return f"{value:,.2f}".replace(",", " ").replace(".", ",") + " MAD"
+
+    rows = [
+        ("Affilié", f"{affilie.numero} — {affilie.raison_sociale}"),
+        ("Type de la remise", campaign.label),
+        (
+            "Modalité de paiement",
+            "Paiement intégral"
+            if sim.modalite == "integral"
+            else f"Paiement par acomptes ({sim.nombre_echeances} mois)",
+        ),
+        ("Créance totale", mad(sim.creance_totale)),
+        ("Créance en principal", mad(sim.principal)),
+        ("Pénalités et frais de recouvrement", mad(sim.penalites_frais)),
+        ("Taux de la remise sur les pénalités et frais", f"{sim.taux_penalites:.2f} %"),
+        ("Astreintes", mad(sim.astreintes)),
+        ("Taux de la remise sur les astreintes", f"{sim.taux_astreintes:.2f} %"),
+        ("Montant de la remise", mad(sim.remise)),
+        ("Montant à payer", mad(sim.montant_a_payer)),
+    ]
+    if sim.modalite == "acomptes":
+        rows += [
+            ("Montant de l'avance", mad(sim.avance)),
+            ("Montant de la mensualité", mad(sim.mensualite)),
+            ("Majorations générées (acomptes)", mad(sim.majorations_generees)),
+        ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        click.echo(f"{label:<{width}}  {value}")
+    for e in sim.echeances:
+        label = "Avance" if e.rang == 0 else f"Échéance {e.rang}"
+        click.echo(f"  {label:<14} {e.date.strftime('%d/%m/%Y')}  {mad(e.montant):>18}")
+
+
+@click.command("seed-demo")
+def seed_demo_cmd() -> None:
+    """Load the demo data set (does nothing when it is already there)."""
+    from demo import DEMO_PASSWORD, seed_demo
+
+    if seed_demo():
+        click.echo("Données de démonstration chargées.")
+    else:
+        click.echo("Données de démonstration déjà présentes.")
+    click.echo(
+        f"Comptes de démonstration (mot de passe : {DEMO_PASSWORD}) : groupe (55 affiliés), "
+        "entreprise (1 affilié), agent.casa, agent.rabat, agent.marrakech."
+    )
+
+
+@click.group("campaign")
+def campaign_group() -> None:
+    """Read and change the remission campaigns' parameters."""
+
+
+def _campaign_or_fail(code: str | None) -> Campaign:
+    campaign = (
+        db.session.scalars(select(Campaign).where(Campaign.code == code)).first()
+        if code
+        else store.active_campaign()
+    )
+    if campaign is None:
+        fail(f"campagne inconnue « {code} »" if code else "aucune campagne active")
+    return campaign
+
+
+@campaign_group.command("show")
+@click.argument("code", required=False)
+def campaign_show(code) -> None:
+    """Show a campaign (default: the active one)."""
+    c = _campaign_or_fail(code)
+    click.echo(f"Campagne {c.code}{' (active)' if c.active else ''}")
+    click.echo(f"  Libellé : {c.label}")
+    click.echo(f"  Ouverture : {c.opens_on.isoformat()}   Clôture : {c.closes_on.isoformat()}")
+    click.echo(f"  Dernière période éligible : {c.last_eligible_period}")
+    click.echo(
+        f"  Paiement intégral : pénalités {c.integral_penalites} %, "
+        f"astreintes {c.integral_astreintes} %"
+    )
+    for t in c.tiers:
+        bound = f"≤ {t.max_echeances} échéances" if t.max_echeances else "au-delà"
+        click.echo(
+            f"  Acomptes {bound} : pénalités {t.taux_penalites} %, astreintes {t.taux_astreintes} %"
+        )
+    click.echo(f"  Nombre maximal d'échéances : {c.max_echeances}")
+    click.echo(f"  Majoration mensuelle pendant l'échéancier : {c.plan_surcharge_rate} %")
+    click.echo(f"  Délai de dépôt des garanties : {c.guarantee_days} jours")
+
+
+def _rates(text: str, option: str) -> Rates:
+    """'60/90' -> Rates(60.00, 90.00)."""
+    try:
+        pen, ast = (parse_amount(part) for part in text.split("/"))
+    except (ValueError, AmountError):
+        fail(f"{option} : attendu PENALITES/ASTREINTES en %, par ex. 60/90")
+    if pen > 100 or ast > 100:
+        fail(f"{option} : un taux ne dépasse pas 100 %")
+    return Rates(pen, ast)
+
+
+@campaign_group.command("set")
+@click.argument("code", required=False)
+@click.option("--label")
+@click.option("--opens", help="YYYY-MM-DD")
+@click.option("--closes", help="YYYY-MM-DD")
+@click.option("--last-period", help="YYYYMM")
+@click.option("--integral", help="PENALITES/ASTREINTES, e.g. 60/90")
+@click.option("--tier", "tiers", multiple=True, help="MAX:PEN/AST, e.g. 24:50/80; last ':40/70'")
+@click.option("--max-echeances", type=int)
+@click.option("--surcharge-rate", help="Monthly surcharge rate during a plan, in %")
+@click.option("--guarantee-days", type=int)
+def campaign_set(
+    code,
+    label,
+    opens,
+    closes,
+    last_period,
+    integral,
+    tiers,
+    max_echeances,
+    surcharge_rate,
+    guarantee_days,
+) -> None:
+    """Change a campaign's parameters (default: the active one)."""
+    from domain.creance import is_valid_period
+
+    c = _campaign_or_fail(code)
+    if label is not None:
+        if not label.strip():
+            fail("--label : libellé vide")
+        c.label = label.strip()
+    for option, value, attr in (("--opens", opens, "opens_on"), ("--closes", closes, "closes_on")):
+        if value is not None:
+            try:
+                setattr(c, attr, date.fromisoformat(value))
+            except ValueError:
+                fail(f"{option} : date invalide « {value} » (AAAA-MM-JJ)")
+    if c.closes_on < c.opens_on:
+        fail("la date de clôture précède la date d'ouverture")
+    if last_period is not None:
+        if not is_valid_period(last_period):
+            fail(f"--last-period : période invalide « {last_period} » (AAAAMM)")
+        c.last_eligible_period = last_period
+    if integral is not None:
+        rates = _rates(integral, "--integral")
+        c.integral_penalites, c.integral_astreintes = rates.penalites, rates.astreintes
+    if tiers:
+        parsed = []
+        for spec in tiers:
+            bound, _, rates_text = spec.partition(":")
+            if bound and not bound.isdigit():
+                fail(f"--tier : borne invalide « {bound} »")
+            parsed.append((int(bound) if bound else None, _rates(rates_text, "--tier")))
+        bounds = [b for b, _ in parsed]
+        if bounds[-1] is not None or None in bounds[:-1] or bounds[:-1] != sorted(bounds[:-1]):
+            fail("--tier : bornes croissantes, la dernière sans borne (ex. 24:50/80 :40/70)")
+        c.tiers = [
+            CampaignTier(
+                position=i,
+                max_echeances=b,
+                taux_penalites=r.penalites,
+                taux_astreintes=r.astreintes,
+            )
+            for i, (b, r) in enumerate(parsed)
+        ]
+    if max_echeances is not None:
+        if not 1 <= max_echeances <= 240:
+            fail("--max-echeances : entre 1 et 240")
+        c.max_echeances = max_echeances
+    if surcharge_rate is not None:
+        try:
+            c.plan_surcharge_rate = parse_amount(surcharge_rate)
+        except AmountError:
+            fail("--surcharge-rate : taux invalide")
+    if guarantee_days is not None:
+        if not 1 <= guarantee_days <= 365:
+            fail("--guarantee-days : entre 1 et 365")
+        c.guarantee_days = guarantee_days
+    db.session.commit()
+    click.echo(f"Campagne {c.code} mise à jour.")

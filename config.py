@@ -1,0 +1,38 @@
+"""Configuration: a class of defaults, then the environment, then a test mapping."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+class Config:
+    # development | testing | production. Anything but development/testing is production.
+    APP_ENV = os.environ.get("APP_ENV", "production")
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'recouvrement.db'}"
+    )
+    # Survive a PostgreSQL restart: a dead pooled connection is replaced before use.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    PERMANENT_SESSION_LIFETIME = timedelta(minutes=int(os.environ.get("SESSION_MINUTES", "20")))
+    REMEMBER_COOKIE_HTTPONLY = True
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    BABEL_DEFAULT_LOCALE = "fr"
+    BABEL_DEFAULT_TIMEZONE = "Africa/Casablanca"
+    LANGUAGES = ("fr", "ar")
+
+    REDIS_URL = os.environ.get("REDIS_URL")
+    COMPRESS_MIMETYPES = ["text/html", "text/css", "application/javascript", "text/csv"]
+    COMPRESS_MIN_SIZE = 300
+    SEND_FILE_MAX_AGE_DEFAULT = timedelta(days=365)
+
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    RATELIMIT_HEADERS_ENABLED = False

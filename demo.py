@@ -1,0 +1,374 @@
+"""The demo data set of ``flask seed-demo`` (idempotent) and the benchmark's largest affilié.
+
+Figures are chosen so the guide's screens can be checked by hand: affilié 4317542 has the
+guide's créance table to the centime, 1969 01 to 2023 11, spread over many periods.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select
+
+from domain.campaign import DECISION_05_2023
+from domain.creance import RUBRIQUES
+from domain.identifiers import ice_with_check, rib_with_key
+from domain.lifecycle import EN_ATTENTE
+from domain.simulation import simulate
+from extensions import db
+from models import (
+    Affilie,
+    AuditEvent,
+    Campaign,
+    CampaignTier,
+    CompteBancaire,
+    Demande,
+    Echeance,
+    LigneCreance,
+    Perception,
+    User,
+)
+
+DEMO_PASSWORD = "Demo-2023!"  # noqa: S105 (published demo accounts)
+PERCEPTIONS = (
+    "Perception Casablanca Anfa",
+    "Perception Rabat Agdal",
+    "Perception Marrakech Guéliz",
+)
+SITUATION = date(2023, 11, 8)
+
+GUIDE_NUMERO = "4317542"  # the guide's créance table (instalments example)
+INTEGRAL_NUMERO = "2145873"  # the guide's full-payment example
+ASTREINTES_NUMERO = "3021458"
+ARRANGEMENT_NUMERO = "5098213"
+EN_COURS_NUMERO = "6120934"
+LARGE_NUMERO = "9999001"
+
+# (nature, rubrique) -> total, as in the guide's "Créance globale" table.
+GUIDE_TABLE = {
+    ("principal", "CSS"): "11548.68",
+    ("principal", "AMO"): "3714.61",
+    ("principal", "TFP"): "930.48",
+    ("majorations", "CSS"): "8060.29",
+    ("majorations", "AMO"): "2519.02",
+    ("majorations", "TFP"): "649.41",
+    ("frais", "CSS"): "220.00",
+    ("frais", "AMO"): "65.00",
+}
+INTEGRAL_TABLE = {
+    ("principal", "CSS"): "41230.15",
+    ("principal", "AMO"): "12621.80",
+    ("principal", "TFP"): "3200.00",
+    ("majorations", "CSS"): "40512.13",
+    ("majorations", "AMO"): "14100.00",
+    ("frais", "CSS"): "3000.00",
+}
+ASTREINTES_TABLE = {
+    ("principal", "CSS"): "8400.00",
+    ("principal", "AMO"): "2100.00",
+    ("majorations", "CSS"): "3150.40",
+    ("majorations", "AMO"): "790.10",
+    ("frais", "CSS"): "120.00",
+    ("majorations", "AST_BDS"): "2400.00",
+    ("majorations", "AST_TDTP"): "1300.50",
+}
+
+
+def periods(first: str, last: str, step: int = 1) -> list[str]:
+    """YYYYMM periods from first to last inclusive, every ``step`` months (last always in)."""
+    y, m = int(first[:4]), int(first[4:])
+    out = []
+    while f"{y:04d}{m:02d}" <= last:
+        out.append(f"{y:04d}{m:02d}")
+        m += step
+        while m > 12:
+            y, m = y + 1, m - 12
+    if out[-1] != last:
+        out.append(last)
+    return out
+
+
+def split(total: str, parts: int) -> list[Decimal]:
+    """Split an amount into ``parts`` amounts of whole centimes that add up exactly."""
+    centimes = int(Decimal(total) * 100)
+    base, rest = divmod(centimes, parts)
+    return [Decimal(base + (1 if i < rest else 0)).scaleb(-2) for i in range(parts)]
+
+
+def lines_for(table: dict[tuple[str, str], str], spread: list[str]) -> list[dict]:
+    rows = []
+    for (nature, rubrique), total in table.items():
+        # Each cell spreads over a different slice of the periods, ends always included.
+        for periode, montant in zip(spread, split(total, len(spread))):
+            rows.append(
+                {"periode": periode, "rubrique": rubrique, "nature": nature, "montant": montant}
+            )
+    return rows
+
+
+def seed_demo() -> bool:
+    """Load the demo data set unless it is there already. Returns True when it loaded."""
+    if db.session.scalar(select(func.count()).select_from(User).where(User.login == "groupe")):
+        return False
+    rng = random.Random(2023)
+    campaign = _campaign()
+    perceptions = [Perception(name=name) for name in PERCEPTIONS]
+    db.session.add_all(perceptions)
+    db.session.flush()
+
+    affilies = []
+
+    def add(numero, raison, perception, table=None, lines=None, **extra):
+        aff = Affilie(
+            numero=numero,
+            raison_sociale=raison,
+            regime=extra.pop("regime", "Régime général"),
+            ice=extra.pop("ice", None),
+            perception=perception,
+            date_situation=SITUATION,
+            date_arret_penalites=SITUATION,
+            arrangement=extra.pop("arrangement", False),
+        )
+        db.session.add(aff)
+        db.session.flush()
+        for bank, code in (("Banque Populaire", "190"), ("Attijariwafa bank", "007"))[
+            : extra.pop("ribs", 2)
+        ]:
+            body = f"{code}780{len(affilies):04d}{numero}{rng.randrange(10**5):05d}"
+            db.session.add(CompteBancaire(affilie_id=aff.id, rib=rib_with_key(body), banque=bank))
+        rows = lines if lines is not None else lines_for(table or {}, _spread(rng))
+        if rows:
+            db.session.execute(insert(LigneCreance), [{"affilie_id": aff.id, **r} for r in rows])
+        affilies.append(aff)
+        return aff
+
+    casa, rabat, marrakech = perceptions
+    guide = add(
+        GUIDE_NUMERO,
+        "ATLAS BÂTIMENT ET TRAVAUX",
+        casa,
+        lines=lines_for(GUIDE_TABLE, periods("196901", "202311", 7)),
+        ice=ice_with_check("0015342870000"),
+    )
+    add(
+        INTEGRAL_NUMERO,
+        "IQIQEN DISTRIBUTION",
+        casa,
+        lines=lines_for(INTEGRAL_TABLE, periods("196901", "202311", 11))
+        # Current debt after the campaign's last eligible period: never in the remise.
+        + lines_for({("principal", "CSS"): "1500.00"}, ["202501", "202502"]),
+        ice=ice_with_check("0021876540000"),
+    )
+    add(
+        ASTREINTES_NUMERO,
+        "SOUSS AGRO EXPORT",
+        rabat,
+        lines=lines_for(ASTREINTES_TABLE, periods("200301", "202406", 5)),
+        regime="AMO",
+    )
+    add(
+        ARRANGEMENT_NUMERO,
+        "RIF TEXTILES",
+        rabat,
+        table={("principal", "CSS"): "9800.00", ("majorations", "CSS"): "2450.00"},
+        arrangement=True,
+    )
+    en_cours = add(
+        EN_COURS_NUMERO,
+        "OASIS TRANSPORT",
+        marrakech,
+        table={("principal", "CSS"): "12000.00", ("majorations", "CSS"): "3600.00"},
+    )
+    names = ("NEGOCE", "SERVICES", "INDUSTRIES", "CONSEIL", "LOGISTIQUE", "IMMOBILIER")
+    towns = ("ANFA", "AGDAL", "GUELIZ", "SAISS", "TANGER MED", "SOUSS", "ZENATA")
+    n = 0
+    while len(affilies) < 55:
+        n += 1
+        numero = f"{7000000 + n * 1373:07d}"
+        table = {
+            ("principal", "CSS"): f"{rng.randrange(1000, 90000)}.{rng.randrange(100):02d}",
+            ("principal", "AMO"): f"{rng.randrange(100, 20000)}.{rng.randrange(100):02d}",
+            ("majorations", "CSS"): f"{rng.randrange(100, 40000)}.{rng.randrange(100):02d}",
+            ("frais", "CSS"): f"{rng.randrange(0, 500)}.00",
+        }
+        if n % 7 == 0:
+            table[("majorations", "AST_TDTP")] = f"{rng.randrange(100, 3000)}.00"
+        add(
+            numero,
+            f"{names[n % len(names)]} {towns[n % len(towns)]} {n:02d}",
+            perceptions[n % 3],
+            table=table,
+            regime="AMO" if n % 4 == 0 else "Régime général",
+            ice=ice_with_check(f"00{n:05d}{rng.randrange(10**6):06d}") if n % 3 else None,
+            ribs=1 + n % 2,
+        )
+
+    def user(login, name, role, perception=None, links=()):
+        u = User(login=login, display_name=name, role=role, perception=perception)
+        u.set_password(DEMO_PASSWORD)
+        u.affilies = list(links)
+        db.session.add(u)
+        return u
+
+    groupe = user("groupe", "Groupe Atlas Holding", "affilie", links=affilies)
+    user("entreprise", "Atlas Bâtiment et Travaux", "affilie", links=[guide])
+    for login, perception in zip(("agent.casa", "agent.rabat", "agent.marrakech"), perceptions):
+        user(login, f"Agent — {perception.name}", "agent", perception=perception)
+    db.session.flush()
+    _request_in_progress(en_cours, groupe, campaign)
+    db.session.commit()
+    return True
+
+
+def _spread(rng: random.Random) -> list[str]:
+    start = f"{rng.randrange(1995, 2015)}{rng.randrange(1, 13):02d}"
+    return periods(start, "202310", rng.randrange(3, 9))
+
+
+def _campaign() -> Campaign:
+    rules = DECISION_05_2023
+    campaign = db.session.scalars(select(Campaign).where(Campaign.code == rules.code)).first()
+    if campaign:
+        return campaign
+    campaign = Campaign(
+        code=rules.code,
+        label=rules.label,
+        opens_on=rules.opens_on,
+        # The real campaign closed on 15/01/2025; the demo keeps it open.
+        closes_on=date(2030, 12, 31),
+        last_eligible_period=rules.last_eligible_period,
+        integral_penalites=rules.integral.penalites,
+        integral_astreintes=rules.integral.astreintes,
+        max_echeances=rules.max_echeances,
+        plan_surcharge_rate=rules.plan_surcharge_rate,
+        guarantee_days=rules.guarantee_days,
+        active=True,
+        tiers=[
+            CampaignTier(
+                position=i,
+                max_echeances=t.max_echeances,
+                taux_penalites=t.rates.penalites,
+                taux_astreintes=t.rates.astreintes,
+            )
+            for i, t in enumerate(rules.tiers)
+        ],
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    return campaign
+
+
+def _request_in_progress(affilie: Affilie, user: User, campaign: Campaign) -> None:
+    """A request confirmed a few days ago, waiting for its guarantees."""
+    import store
+    from domain.creance import RUBRIQUE_LABELS  # noqa: F401  (documents the snapshot keys)
+
+    consolidation = store.consolidation_for(affilie.id, campaign.last_eligible_period)
+    sim = simulate(
+        consolidation.totals,
+        campaign.rules(),
+        date_situation=affilie.date_situation,
+        nombre_echeances=12,
+        avance=Decimal("2000.00"),
+    )
+    confirmed = datetime.now().replace(microsecond=0)
+    rib = affilie.comptes[0]
+    demande = Demande(
+        reference="RM-DEMO-000001",
+        affilie=affilie,
+        user=user,
+        campaign=campaign,
+        perception_id=affilie.perception_id,
+        status=EN_ATTENTE,
+        modalite="acomptes",
+        rib=rib.rib,
+        banque=rib.banque,
+        confirmed_at=confirmed,
+        conditions_version="acomptes-2023-10-17",
+        conditions_accepted_at=confirmed,
+        garanties_acceptees=True,
+        raison_sociale=affilie.raison_sociale,
+        numero_affiliation=affilie.numero,
+        campaign_label=campaign.label,
+        date_situation=affilie.date_situation,
+        date_arret_penalites=affilie.date_arret_penalites,
+        periode_debut=consolidation.periode_debut,
+        periode_fin=consolidation.periode_fin,
+        consolidation_json=json.dumps(
+            {f"{n}:{r}": str(v) for (n, r), v in consolidation.cells.items()}
+        ),
+        creance_totale=sim.creance_totale,
+        principal=sim.principal,
+        penalites_frais=sim.penalites_frais,
+        astreintes=sim.astreintes,
+        taux_penalites=sim.taux_penalites,
+        taux_astreintes=sim.taux_astreintes,
+        remise=sim.remise,
+        montant_a_payer=sim.montant_a_payer,
+        avance=sim.avance,
+        nombre_echeances=sim.nombre_echeances,
+        mensualite=sim.mensualite,
+        majorations_generees=sim.majorations_generees,
+    )
+    demande.echeances = [
+        Echeance(rang=e.rang, date_prevue=e.date, montant=e.montant) for e in sim.echeances
+    ]
+    demande.events = [
+        AuditEvent(
+            at=confirmed,
+            actor=user,
+            actor_label=user.display_name,
+            action="confirmation",
+            to_status=EN_ATTENTE,
+            reason="Demande déposée sur le portail (données de démonstration)",
+        )
+    ]
+    db.session.add(demande)
+
+
+def add_large_affilie(numero: str = LARGE_NUMERO) -> Affilie:
+    """Every period 196901-202412 in all six rubriques and three natures (~12 000 lines)."""
+    existing = db.session.scalars(select(Affilie).where(Affilie.numero == numero)).first()
+    if existing:
+        return existing
+    perception = db.session.scalars(select(Perception).order_by(Perception.id)).first()
+    if perception is None:
+        perception = Perception(name=PERCEPTIONS[0])
+        db.session.add(perception)
+    aff = Affilie(
+        numero=numero,
+        raison_sociale="GRAND COMPTE HISTORIQUE",
+        regime="Régime général",
+        perception=perception,
+        date_situation=SITUATION,
+        date_arret_penalites=SITUATION,
+        arrangement=False,
+    )
+    db.session.add(aff)
+    db.session.flush()
+    db.session.add(
+        CompteBancaire(
+            affilie_id=aff.id,
+            rib=rib_with_key("1907800000" + numero + "00001"),
+            banque="Banque Populaire",
+        )
+    )
+    rng = random.Random(numero)
+    rows = [
+        {
+            "affilie_id": aff.id,
+            "periode": periode,
+            "rubrique": rubrique,
+            "nature": nature,
+            "montant": Decimal(rng.randrange(1, 500000)).scaleb(-2),
+        }
+        for periode in periods("196901", "202412")
+        for rubrique in RUBRIQUES
+        for nature in ("principal", "majorations", "frais")
+    ]
+    db.session.execute(insert(LigneCreance), rows)
+    db.session.commit()
+    return aff

@@ -1,0 +1,81 @@
+"""Request lifecycle: statuses, allowed transitions, the guarantee deadline."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+ACCEPTEE = "acceptee"
+EN_ATTENTE = "en_attente_garanties"
+VALIDEE = "validee"
+EXPIREE = "expiree"
+SOLDEE = "soldee"
+ANNULEE = "annulee"
+
+STATUSES = (ACCEPTEE, EN_ATTENTE, VALIDEE, EXPIREE, SOLDEE, ANNULEE)
+STATUS_LABELS = {
+    ACCEPTEE: "Acceptée",
+    EN_ATTENTE: "En attente de garanties",
+    VALIDEE: "Validée",
+    EXPIREE: "Expirée",
+    SOLDEE: "Soldée",
+    ANNULEE: "Annulée",
+}
+
+# A request in progress blocks a new one for the same affilié.
+IN_PROGRESS = frozenset({ACCEPTEE, EN_ATTENTE, VALIDEE})
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    EN_ATTENTE: frozenset({VALIDEE, EXPIREE}),
+    ACCEPTEE: frozenset({SOLDEE, ANNULEE}),
+    VALIDEE: frozenset({SOLDEE, ANNULEE}),
+}
+
+GUARANTEE_DAYS = 30
+
+
+class TransitionError(ValueError):
+    """A status change the lifecycle does not allow."""
+
+
+def check_transition(frm: str, to: str) -> None:
+    """Raise TransitionError unless `frm` → `to` is allowed."""
+    if to not in TRANSITIONS.get(frm, frozenset()):
+        raise TransitionError(f"transition {frm!r} → {to!r} not allowed")
+
+
+def initial_status(modalite: str) -> str:
+    """Full payment is accepted at once; a plan first waits for guarantees."""
+    if modalite == "integral":
+        return ACCEPTEE
+    if modalite == "acomptes":
+        return EN_ATTENTE
+    raise ValueError(f"unknown modalite {modalite!r}")
+
+
+def guarantee_deadline(confirmed_on: date, days: int = GUARANTEE_DAYS) -> date:
+    """Last day to deposit the guarantees at the perception."""
+    return confirmed_on + timedelta(days=days)
+
+
+def effective_status(
+    status: str, confirmed_on: date, today: date, days: int = GUARANTEE_DAYS
+) -> str:
+    """The status as of `today`: a plan left without guarantees has expired.
+
+    Day 30 after confirmation is still within the deadline; day 31 is not.
+    Computed on read so that no scheduled job is needed for expiry.
+    """
+    if status == EN_ATTENTE and today > guarantee_deadline(confirmed_on, days):
+        return EXPIREE
+    return status
+
+
+def days_left(confirmed_on: date, today: date, days: int = GUARANTEE_DAYS) -> int:
+    """Days left to deposit the guarantees (0 once the deadline is past)."""
+    return max(0, (guarantee_deadline(confirmed_on, days) - today).days)
+
+
+def reinstated_amounts(sim_snapshot_remise: Decimal, majorations_generees: Decimal) -> Decimal:
+    """What goes back on the debt on default: the remise and waived surcharges."""
+    return sim_snapshot_remise + majorations_generees

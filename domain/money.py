@@ -1,0 +1,101 @@
+"""Amounts in MAD: parsing user and file input, rounding to the centime."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+
+# Longer input is never a real amount; refusing it early bounds the work done
+# on whatever a client posts.
+MAX_INPUT_LENGTH = 64
+
+AMOUNT_ERROR_CODES = ("empty", "invalid", "negative", "too_many_decimals", "too_large")
+
+# Arabic keyboards type Arabic-Indic (U+0660..) or Eastern Arabic-Indic
+# (U+06F0..) digits, so an affiliate typing in Arabic must not be refused.
+# Every other script (fullwidth, Devanagari, ...) is refused: nobody types
+# them here, and amounts are always shown back in Latin digits.
+_ARABIC_DIGITS = str.maketrans(
+    {
+        **{chr(0x0660 + i): str(i) for i in range(10)},
+        **{chr(0x06F0 + i): str(i) for i in range(10)},
+        # Arabic decimal and thousands separators, typed with those digits.
+        "\u066b": ",",
+        "\u066c": " ",
+        # NBSP and narrow NBSP are what fr_MA formatting puts between groups,
+        # so a figure copied from our own pages parses back.
+        "\u00a0": " ",
+        "\u202f": " ",
+        # Typographic minus, so "−5" is reported as negative, not as garbage.
+        "\u2212": "-",
+    }
+)
+
+# ASCII classes only: `\d` would also match fullwidth and other digits.
+_AMOUNT_RE = re.compile(
+    r"(?P<minus>-\s*)?(?P<int>[0-9]+(?: +[0-9]+)*)?(?:[.,](?P<dec>[0-9]+))?",
+    re.ASCII,
+)
+_CSV_AMOUNT_RE = re.compile(r"-?[0-9]+(?:\.(?P<dec>[0-9]+))?", re.ASCII)
+
+
+class AmountError(ValueError):
+    """An amount that cannot be accepted; `code` says why."""
+
+    def __init__(self, code: str, message: str | None = None) -> None:
+        assert code in AMOUNT_ERROR_CODES, code
+        super().__init__(message or code)
+        self.code = code
+
+
+def q2(value: Decimal) -> Decimal:
+    """Quantize to the centime, half up (never the default half-even)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def money_str(value: Decimal) -> str:
+    """Plain "1234.50" text, for JSON and forms (display formatting is the view's)."""
+    text = str(q2(value))
+    # A zero computed from negative terms would otherwise print as "-0.00".
+    return "0.00" if text == "-0.00" else text
+
+
+def parse_amount(text: str, *, max_digits: int = 12) -> Decimal:
+    """Parse an amount typed by a person ("5 000,00", "5000.5") into a Decimal."""
+    if not isinstance(text, str) or len(text) > MAX_INPUT_LENGTH:
+        raise AmountError("invalid")
+    cleaned = text.translate(_ARABIC_DIGITS).strip()
+    if not cleaned:
+        raise AmountError("empty")
+    match = _AMOUNT_RE.fullmatch(cleaned)
+    if match is None or (match["int"] is None and match["dec"] is None):
+        raise AmountError("invalid")
+    if match["minus"]:
+        raise AmountError("negative")
+    decimals = match["dec"] or ""
+    if len(decimals) > 2:
+        raise AmountError("too_many_decimals")
+    integer = (match["int"] or "0").replace(" ", "")
+    if len(integer.lstrip("0")) > max_digits:
+        raise AmountError("too_large")
+    try:
+        return q2(Decimal(f"{integer}.{decimals or '0'}"))
+    except InvalidOperation as exc:  # beyond the Decimal context precision
+        raise AmountError("too_large") from exc
+
+
+def parse_csv_amount(text: str) -> Decimal:
+    """Parse an amount of an import file: `-?digits(.d{1,2})?`, nothing else."""
+    if not isinstance(text, str) or len(text) > MAX_INPUT_LENGTH:
+        raise AmountError("invalid")
+    match = _CSV_AMOUNT_RE.fullmatch(text)
+    if match is None:
+        raise AmountError("invalid")
+    if match["dec"] is not None and len(match["dec"]) > 2:
+        raise AmountError("too_many_decimals")
+    try:
+        return q2(Decimal(text))
+    except InvalidOperation as exc:  # beyond the Decimal context precision
+        raise AmountError("invalid") from exc

@@ -1,0 +1,277 @@
+"""Remise simulation: amounts to pay and the instalment schedule."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from domain.campaign import Campaign
+from domain.creance import Totals
+from domain.money import money_str, q2
+
+ZERO = Decimal("0.00")
+HUNDRED = Decimal(100)
+DEBIT_DAY = 10
+
+SIMULATION_ERROR_CODES = (
+    "avance_negative",
+    "avance_too_large",
+    "avance_decimals",
+    "echeances_range",
+    "nothing_to_pay",
+    "campaign_closed",
+)
+
+
+class SimulationError(ValueError):
+    """A simulation input the rules refuse; `field` names the form field."""
+
+    def __init__(self, code: str, field: str = "", message: str | None = None) -> None:
+        assert code in SIMULATION_ERROR_CODES, code
+        super().__init__(message or code)
+        self.code = code
+        self.field = field
+
+
+def add_months(d: date, k: int) -> date:
+    """Same day k months later, clamped to the month's last day."""
+    month_index = d.year * 12 + (d.month - 1) + k
+    year, month = divmod(month_index, 12)
+    month += 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def next_debit_date(d: date) -> date:
+    """The bank debits on the 10th of the month following `d`."""
+    return add_months(d.replace(day=DEBIT_DAY), 1)
+
+
+@dataclass(frozen=True)
+class Echeance:
+    """A due payment; rang 0 is the avance, 1..n the monthly instalments."""
+
+    rang: int
+    date: date
+    montant: Decimal
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Every figure shown to the affiliate; a confirmed request snapshots it."""
+
+    modalite: str
+    creance_totale: Decimal
+    principal: Decimal
+    penalites_frais: Decimal
+    astreintes: Decimal
+    taux_penalites: Decimal
+    taux_astreintes: Decimal
+    remise_penalites: Decimal
+    remise_astreintes: Decimal
+    remise: Decimal
+    montant_a_payer: Decimal
+    avance: Decimal
+    nombre_echeances: int
+    mensualite: Decimal
+    derniere_mensualite: Decimal
+    majorations_generees: Decimal
+    echeances: tuple[Echeance, ...]
+    date_situation: date
+
+    @property
+    def instalments(self) -> tuple[Echeance, ...]:
+        """The monthly instalments, without the avance."""
+        return tuple(e for e in self.echeances if e.rang >= 1)
+
+    @property
+    def date_premiere_echeance(self) -> date | None:
+        instalments = self.instalments
+        return instalments[0].date if instalments else None
+
+    @property
+    def date_derniere_echeance(self) -> date | None:
+        instalments = self.instalments
+        return instalments[-1].date if instalments else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON shape: amounts and rates as "0.00" strings, dates ISO."""
+        return {
+            "modalite": self.modalite,
+            "creance_totale": money_str(self.creance_totale),
+            "principal": money_str(self.principal),
+            "penalites_frais": money_str(self.penalites_frais),
+            "astreintes": money_str(self.astreintes),
+            "taux_penalites": money_str(self.taux_penalites),
+            "taux_astreintes": money_str(self.taux_astreintes),
+            "remise": money_str(self.remise),
+            "montant_a_payer": money_str(self.montant_a_payer),
+            "avance": money_str(self.avance),
+            "nombre_echeances": self.nombre_echeances,
+            "mensualite": money_str(self.mensualite),
+            "majorations_generees": money_str(self.majorations_generees),
+            "echeances": [
+                {
+                    "rang": e.rang,
+                    "date": e.date.isoformat(),
+                    "montant": money_str(e.montant),
+                }
+                for e in self.echeances
+            ],
+        }
+
+
+def check_open(campaign: Campaign, on: date) -> None:
+    """Refuse a simulation or request outside the campaign's dates."""
+    if not campaign.is_open(on):
+        raise SimulationError("campaign_closed", field="")
+
+
+def _check_avance(avance: Decimal, montant_a_payer: Decimal) -> Decimal:
+    if isinstance(avance, bool) or not isinstance(avance, (Decimal, int)):
+        raise TypeError("avance must be a Decimal")
+    avance = Decimal(avance)
+    # NaN and infinities are not amounts with two decimals either.
+    if not avance.is_finite():
+        raise SimulationError("avance_decimals", field="avance")
+    if avance < 0:
+        raise SimulationError("avance_negative", field="avance")
+    if avance != q2(avance):
+        raise SimulationError("avance_decimals", field="avance")
+    # The avance must leave at least one centime for the instalments.
+    if avance >= montant_a_payer:
+        raise SimulationError("avance_too_large", field="avance")
+    return q2(avance)
+
+
+def _surcharge(
+    principal: Decimal, avance: Decimal, montants: list[Decimal], rate: Decimal
+) -> Decimal:
+    """Majorations générées: rate × principal still due at each due date.
+
+    Payments reduce the principal first, so the avance and each earlier
+    instalment come off the principal before the surcharge is counted.
+    """
+    total = ZERO
+    paid = avance
+    for montant in montants:
+        outstanding = max(ZERO, principal - paid)
+        total += q2(rate * outstanding)
+        paid += montant
+    return total
+
+
+def simulate(
+    totals: Totals,
+    campaign: Campaign,
+    *,
+    date_situation: date,
+    nombre_echeances: int | None = None,
+    avance: Decimal = Decimal(0),
+) -> Simulation:
+    """Compute the remise and, for a plan, its schedule (see DOMAIN.md).
+
+    nombre_echeances None means paiement intégral; the avance is then ignored.
+    The campaign's dates are not checked here: callers use `check_open`.
+    """
+    integral = nombre_echeances is None
+    if not integral and (
+        isinstance(nombre_echeances, bool)
+        or not isinstance(nombre_echeances, int)
+        or not 1 <= nombre_echeances <= campaign.max_echeances
+    ):
+        raise SimulationError("echeances_range", field="nombre_echeances")
+
+    principal = q2(totals.principal)
+    penalites_frais = q2(totals.penalites_frais)
+    astreintes = q2(totals.astreintes)
+    rates = campaign.rates_for(nombre_echeances)
+    # Each bucket is rounded once, so an affiliate can check it on a calculator.
+    remise_penalites = q2(penalites_frais * rates.penalites / HUNDRED)
+    remise_astreintes = q2(astreintes * rates.astreintes / HUNDRED)
+    remise = remise_penalites + remise_astreintes
+    creance_totale = principal + penalites_frais + astreintes
+    montant_a_payer = creance_totale - remise
+    if montant_a_payer <= 0:
+        raise SimulationError("nothing_to_pay", field="")
+
+    common = {
+        "creance_totale": creance_totale,
+        "principal": principal,
+        "penalites_frais": penalites_frais,
+        "astreintes": astreintes,
+        "taux_penalites": q2(rates.penalites),
+        "taux_astreintes": q2(rates.astreintes),
+        "remise_penalites": remise_penalites,
+        "remise_astreintes": remise_astreintes,
+        "remise": remise,
+        "montant_a_payer": montant_a_payer,
+        "date_situation": date_situation,
+    }
+    if integral:
+        return Simulation(
+            modalite="integral",
+            avance=ZERO,
+            nombre_echeances=0,
+            mensualite=ZERO,
+            derniere_mensualite=ZERO,
+            majorations_generees=ZERO,
+            echeances=(),
+            **common,
+        )
+
+    n = nombre_echeances
+    avance = _check_avance(avance, montant_a_payer)
+    reste = montant_a_payer - avance
+    # reste has 2 decimals and n ≤ a few hundred, so reste / n is never within
+    # the context precision of a half-centime unless exactly on it: quantizing
+    # the context-rounded quotient gives the true ROUND_HALF_UP result.
+    mensualite = q2(reste / n)
+    # The last instalment absorbs the rounding remainder so that the avance
+    # plus every instalment is exactly the montant à payer. For tiny amounts
+    # spread over many months this can leave it at zero or below: that is
+    # still what the rule says, and the sum stays exact.
+    derniere = reste - mensualite * (n - 1)
+    montants = [mensualite] * (n - 1) + [derniere]
+    assert avance + sum(montants, ZERO) == montant_a_payer
+
+    echeances: list[Echeance] = []
+    if avance > 0:
+        echeances.append(Echeance(0, date_situation, avance))
+    echeances.extend(
+        Echeance(k, add_months(date_situation, k), montant)
+        for k, montant in enumerate(montants, start=1)
+    )
+    majorations = _surcharge(principal, avance, montants, campaign.plan_surcharge_rate / HUNDRED)
+    return Simulation(
+        modalite="acomptes",
+        avance=avance,
+        nombre_echeances=n,
+        mensualite=mensualite,
+        derniere_mensualite=derniere,
+        majorations_generees=majorations,
+        echeances=tuple(echeances),
+        **common,
+    )
+
+
+def definitive_schedule(sim: Simulation, validated_on: date) -> tuple[Echeance, ...]:
+    """Bank debit dates once validated: the 10th of each month from next month.
+
+    For a plan the avance (if any) is debited first, then one instalment a
+    month; for full payment the whole montant à payer is debited once.
+    """
+    first = next_debit_date(validated_on)
+    if sim.modalite == "integral":
+        return (Echeance(1, first, sim.montant_a_payer),)
+    schedule: list[Echeance] = []
+    offset = 0
+    if sim.avance > 0:
+        schedule.append(Echeance(0, first, sim.avance))
+        offset = 1
+    schedule.extend(
+        Echeance(e.rang, add_months(first, e.rang - 1 + offset), e.montant) for e in sim.instalments
+    )
+    return tuple(schedule)

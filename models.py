@@ -1,0 +1,315 @@
+"""Database models. Amounts are NUMERIC(14,2) and come back as ``Decimal``.
+
+The schema is the same on SQLite and PostgreSQL; every change is an Alembic revision
+under ``migrations/``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from dbtypes import DecimalType
+from domain import lifecycle
+from domain.campaign import Campaign as CampaignRules
+from domain.campaign import Rates, RateTier
+from extensions import db
+
+Money = DecimalType(14)
+Rate = DecimalType(5)
+
+ROLE_AFFILIE = "affilie"
+ROLE_AGENT = "agent"
+
+user_affilies = Table(
+    "user_affilies",
+    db.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("affilie_id", ForeignKey("affilies.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Perception(db.Model):
+    __tablename__ = "perceptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(160))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    perception_id: Mapped[int | None] = mapped_column(ForeignKey("perceptions.id"))
+    # Changing it logs out every session of the account (see ``get_id``).
+    session_token: Mapped[str] = mapped_column(String(64), default="")
+
+    perception: Mapped[Perception | None] = relationship()
+    affilies: Mapped[list[Affilie]] = relationship(
+        secondary=user_affilies, order_by="Affilie.numero"
+    )
+
+    __table_args__ = (CheckConstraint("role in ('affilie', 'agent')", name="role"),)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_agent(self) -> bool:
+        return self.role == ROLE_AGENT
+
+
+class Affilie(db.Model):
+    __tablename__ = "affilies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    numero: Mapped[str] = mapped_column(String(7), unique=True)
+    raison_sociale: Mapped[str] = mapped_column(String(200))
+    regime: Mapped[str] = mapped_column(String(80))
+    ice: Mapped[str | None] = mapped_column(String(15))
+    perception_id: Mapped[int] = mapped_column(ForeignKey("perceptions.id"))
+    date_situation: Mapped[date] = mapped_column(Date)
+    date_arret_penalites: Mapped[date] = mapped_column(Date)
+    arrangement: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    perception: Mapped[Perception] = relationship()
+    comptes: Mapped[list[CompteBancaire]] = relationship(
+        back_populates="affilie", order_by="CompteBancaire.id", cascade="all, delete-orphan"
+    )
+
+
+class CompteBancaire(db.Model):
+    __tablename__ = "comptes_bancaires"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    affilie_id: Mapped[int] = mapped_column(ForeignKey("affilies.id", ondelete="CASCADE"))
+    rib: Mapped[str] = mapped_column(String(24))
+    banque: Mapped[str] = mapped_column(String(120))
+
+    affilie: Mapped[Affilie] = relationship(back_populates="comptes")
+
+    __table_args__ = (UniqueConstraint("affilie_id", "rib", name="affilie_rib"),)
+
+
+class LigneCreance(db.Model):
+    __tablename__ = "lignes_creance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    affilie_id: Mapped[int] = mapped_column(ForeignKey("affilies.id", ondelete="CASCADE"))
+    periode: Mapped[str] = mapped_column(String(6))
+    rubrique: Mapped[str] = mapped_column(String(10))
+    nature: Mapped[str] = mapped_column(String(12))
+    montant: Mapped[Decimal] = mapped_column(Money)
+
+    __table_args__ = (Index("ix_lignes_creance_affilie_periode", "affilie_id", "periode"),)
+
+
+class Campaign(db.Model):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    opens_on: Mapped[date] = mapped_column(Date)
+    closes_on: Mapped[date] = mapped_column(Date)
+    last_eligible_period: Mapped[str] = mapped_column(String(6))
+    integral_penalites: Mapped[Decimal] = mapped_column(Rate)
+    integral_astreintes: Mapped[Decimal] = mapped_column(Rate)
+    max_echeances: Mapped[int] = mapped_column(Integer, default=60)
+    plan_surcharge_rate: Mapped[Decimal] = mapped_column(Rate, default=Decimal("1.00"))
+    guarantee_days: Mapped[int] = mapped_column(Integer, default=30)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    tiers: Mapped[list[CampaignTier]] = relationship(
+        order_by="CampaignTier.position", cascade="all, delete-orphan"
+    )
+
+    def rules(self) -> CampaignRules:
+        """The pure-domain view of this campaign."""
+        return CampaignRules(
+            code=self.code,
+            label=self.label,
+            opens_on=self.opens_on,
+            closes_on=self.closes_on,
+            last_eligible_period=self.last_eligible_period,
+            integral=Rates(self.integral_penalites, self.integral_astreintes),
+            tiers=tuple(
+                RateTier(t.max_echeances, Rates(t.taux_penalites, t.taux_astreintes))
+                for t in self.tiers
+            ),
+            max_echeances=self.max_echeances,
+            plan_surcharge_rate=self.plan_surcharge_rate,
+            guarantee_days=self.guarantee_days,
+        )
+
+
+class CampaignTier(db.Model):
+    __tablename__ = "campaign_tiers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    # NULL: no upper bound (the last tier).
+    max_echeances: Mapped[int | None] = mapped_column(Integer)
+    taux_penalites: Mapped[Decimal] = mapped_column(Rate)
+    taux_astreintes: Mapped[Decimal] = mapped_column(Rate)
+
+
+IN_PROGRESS_SQL = "status IN ('acceptee', 'en_attente_garanties', 'validee')"
+assert {"acceptee", "en_attente_garanties", "validee"} == set(lifecycle.IN_PROGRESS)
+
+
+class Demande(db.Model):
+    """A confirmed request. Its figures are the snapshot taken at confirmation."""
+
+    __tablename__ = "demandes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    affilie_id: Mapped[int] = mapped_column(ForeignKey("affilies.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    perception_id: Mapped[int] = mapped_column(ForeignKey("perceptions.id"))
+    status: Mapped[str] = mapped_column(String(24))
+    modalite: Mapped[str] = mapped_column(String(10))
+    rib: Mapped[str] = mapped_column(String(24))
+    banque: Mapped[str] = mapped_column(String(120))
+    confirmed_at: Mapped[datetime] = mapped_column(DateTime)
+    validated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    conditions_version: Mapped[str] = mapped_column(String(40))
+    conditions_accepted_at: Mapped[datetime] = mapped_column(DateTime)
+    garanties_acceptees: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # Snapshot of the créance and of every figure shown at confirmation.
+    raison_sociale: Mapped[str] = mapped_column(String(200))
+    numero_affiliation: Mapped[str] = mapped_column(String(7))
+    campaign_label: Mapped[str] = mapped_column(String(200))
+    date_situation: Mapped[date] = mapped_column(Date)
+    date_arret_penalites: Mapped[date] = mapped_column(Date)
+    periode_debut: Mapped[str] = mapped_column(String(6))
+    periode_fin: Mapped[str] = mapped_column(String(6))
+    consolidation_json: Mapped[str] = mapped_column(Text)
+    creance_totale: Mapped[Decimal] = mapped_column(Money)
+    principal: Mapped[Decimal] = mapped_column(Money)
+    penalites_frais: Mapped[Decimal] = mapped_column(Money)
+    astreintes: Mapped[Decimal] = mapped_column(Money)
+    taux_penalites: Mapped[Decimal] = mapped_column(Rate)
+    taux_astreintes: Mapped[Decimal] = mapped_column(Rate)
+    remise: Mapped[Decimal] = mapped_column(Money)
+    montant_a_payer: Mapped[Decimal] = mapped_column(Money)
+    avance: Mapped[Decimal] = mapped_column(Money)
+    nombre_echeances: Mapped[int] = mapped_column(Integer)
+    mensualite: Mapped[Decimal] = mapped_column(Money)
+    majorations_generees: Mapped[Decimal] = mapped_column(Money)
+
+    affilie: Mapped[Affilie] = relationship()
+    user: Mapped[User] = relationship()
+    campaign: Mapped[Campaign] = relationship()
+    perception: Mapped[Perception] = relationship()
+    echeances: Mapped[list[Echeance]] = relationship(
+        order_by="(Echeance.definitive, Echeance.rang)",
+        cascade="all, delete-orphan",
+        back_populates="demande",
+    )
+    events: Mapped[list[AuditEvent]] = relationship(
+        order_by="AuditEvent.id", cascade="all, delete-orphan", back_populates="demande"
+    )
+    garanties: Mapped[list[Garantie]] = relationship(
+        order_by="Garantie.id", cascade="all, delete-orphan", back_populates="demande"
+    )
+
+    __table_args__ = (
+        # At most one request in progress per affilié, enforced by the database itself.
+        Index(
+            "uq_demandes_affilie_en_cours",
+            "affilie_id",
+            unique=True,
+            sqlite_where=text(IN_PROGRESS_SQL),
+            postgresql_where=text(IN_PROGRESS_SQL),
+        ),
+        Index("ix_demandes_perception_status", "perception_id", "status"),
+        CheckConstraint("modalite in ('integral', 'acomptes')", name="modalite"),
+    )
+
+
+class Echeance(db.Model):
+    """One instalment: simulated at confirmation, definitive once validated."""
+
+    __tablename__ = "echeances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id", ondelete="CASCADE"))
+    definitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    rang: Mapped[int] = mapped_column(Integer)
+    date_prevue: Mapped[date] = mapped_column(Date)
+    montant: Mapped[Decimal] = mapped_column(Money)
+    # a_prelever | payee | rejetee
+    statut: Mapped[str] = mapped_column(String(12), default="a_prelever")
+    resultat_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    demande: Mapped[Demande] = relationship(back_populates="echeances")
+
+    __table_args__ = (UniqueConstraint("demande_id", "definitive", "rang", name="demande_rang"),)
+
+
+class Garantie(db.Model):
+    __tablename__ = "garanties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(60))
+    reference: Mapped[str] = mapped_column(String(80))
+    deposee_le: Mapped[date] = mapped_column(Date)
+    commentaire: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+
+    demande: Mapped[Demande] = relationship(back_populates="garanties")
+
+
+class AuditEvent(db.Model):
+    """Who did what to a request, when, and why."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_label: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    demande: Mapped[Demande] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()

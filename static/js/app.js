@@ -1,0 +1,1 @@
+// Progressive enhancement only: every form works without this file.

@@ -1,0 +1,155 @@
+"""Fixtures: a migrated, demo-seeded database cloned fresh for each test.
+
+``DATABASE_URL`` picks the server: unset, every test gets a copy of a seeded SQLite file;
+a PostgreSQL URL, every test gets ``CREATE DATABASE ... TEMPLATE`` of a seeded database.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from app import create_app
+
+BASE_URL = os.environ.get("DATABASE_URL", "")
+IS_POSTGRES = BASE_URL.startswith("postgresql")
+FROZEN_NOW = datetime(2023, 11, 20, 10, 30)
+
+
+class Clock:
+    """The injected clock: tests move time with ``clock.set(...)``, never by sleeping."""
+
+    def __init__(self, now: datetime = FROZEN_NOW):
+        self.value = now
+
+    def __call__(self) -> datetime:
+        return self.value
+
+    def set(self, value: datetime) -> None:
+        self.value = value
+
+
+def _pg_admin_engine():
+    return sa.create_engine(BASE_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def _pg_url(name: str) -> str:
+    return re.sub(r"/[^/?]+(\?|$)", f"/{name}\\1", BASE_URL, count=1)
+
+
+def make_app(database_url: str, clock: Clock | None = None, **extra):
+    config = {
+        "APP_ENV": "testing",
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "CLOCK": clock or Clock(),
+    }
+    config.update(extra)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory):
+    """Migrate an empty database and load the demo data once per run."""
+    from demo import seed_demo
+
+    if IS_POSTGRES:
+        name = f"tpl_{uuid.uuid4().hex[:10]}"
+        admin = _pg_admin_engine()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = _pg_url(name)
+    else:
+        path = tmp_path_factory.mktemp("db") / "template.db"
+        url = f"sqlite:///{path}"
+    app = make_app(url)
+    with app.app_context():
+        upgrade()
+        seed_demo()
+        from extensions import db
+
+        db.engine.dispose()
+    yield url
+    if IS_POSTGRES:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(template_db, tmp_path):
+    """A private copy of the seeded database for one test."""
+    if IS_POSTGRES:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        admin = _pg_admin_engine()
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template_db.rsplit("/", 1)[1]}"')
+            )
+        yield _pg_url(name)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        source = Path(template_db.removeprefix("sqlite:///"))
+        target = tmp_path / "test.db"
+        shutil.copyfile(source, target)
+        yield f"sqlite:///{target}"
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def app(database_url, clock):
+    app = make_app(database_url, clock)
+    with app.app_context():
+        yield app
+        from extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, login="groupe", password=None):
+        from demo import DEMO_PASSWORD
+
+        return self._client.post(
+            "/connexion",
+            data={"utilisateur": login, "mot_de_passe": password or DEMO_PASSWORD},
+        )
+
+    def logout(self):
+        return self._client.post("/deconnexion")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
