@@ -20,7 +20,7 @@ $(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(BIN)/activate
 	touch $@
 
 translations: $(VENV)/.run-deps
-	$(BIN)/pybabel compile -q -d translations
+	$(BIN)/pybabel compile -d translations >/dev/null
 
 ## make run: set up, migrate the embedded SQLite database, load the demo data, serve.
 run: $(VENV)/.run-deps translations
