@@ -12,6 +12,7 @@ from flask_babel import get_locale
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
 
 import formatting
+import labels
 from clock import system_now
 from config import BASE_DIR, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
@@ -97,6 +98,7 @@ def register_templates(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     formatting.register(app)
+    labels.register(app)
     app.jinja_env.globals["static_url"] = static_url
     app.jinja_env.globals["current_lang"] = lambda: str(get_locale() or "fr")
 

@@ -278,6 +278,7 @@ def _request_in_progress(affilie: Affilie, user: User, campaign: Campaign) -> No
     rib = affilie.comptes[0]
     demande = Demande(
         reference="RM-DEMO-000001",
+        confirmation_token="demo-seed-000001",  # noqa: S106 (not a secret)
         affilie=affilie,
         user=user,
         campaign=campaign,

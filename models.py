@@ -195,6 +195,9 @@ class Demande(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(20), unique=True)
+    # One per confirmation screen: a second submission of the same screen (double
+    # click, back button, second tab) finds the request the first one created.
+    confirmation_token: Mapped[str] = mapped_column(String(64), unique=True)
     affilie_id: Mapped[int] = mapped_column(ForeignKey("affilies.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
@@ -230,6 +233,11 @@ class Demande(db.Model):
     nombre_echeances: Mapped[int] = mapped_column(Integer)
     mensualite: Mapped[Decimal] = mapped_column(Money)
     majorations_generees: Mapped[Decimal] = mapped_column(Money)
+
+    @property
+    def penalites_astreintes(self) -> Decimal:
+        """The guide's "Majorations, astreintes, et frais de recouvrement" column."""
+        return self.penalites_frais + self.astreintes
 
     affilie: Mapped[Affilie] = relationship()
     user: Mapped[User] = relationship()

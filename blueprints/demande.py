@@ -1,21 +1,596 @@
-"""The affiliate's journey: home, choice of affilié, paramétrage, simulation, confirmation."""
+"""The affiliate's journey, in the guide's order.
 
-from flask import Blueprint, render_template
+Home → Choisir un affilié → Paramétrage de la remise → Simulation → Validation →
+accusé de réception → récapitulatif. Every step is a real form with post/redirect/get;
+htmx only re-renders the parts that change (the affiliés table, the simulation panel)
+and turns the confirmation page into a dialog.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from decimal import Decimal
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+import services
+import store
+from clock import now
+from domain import lifecycle
+from domain.identifiers import mask_rib
+from domain.money import AmountError, parse_amount
+from domain.simulation import SimulationError, next_debit_date
 from extensions import db
-from models import Demande
+from models import Affilie, Demande
 
 bp = Blueprint("demande", __name__)
+
+PAGE_SIZES = (10, 25, 50)
+DRAFT = "brouillon"
+ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+
+
+def affiliate_only(view):
+    """Logged-in affiliate users only: agents work from the back office."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if current_user.is_agent:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def own_affilie(numero: str) -> Affilie:
+    """An affilié linked to the current account, or 404 (never reveal other accounts')."""
+    for affilie in current_user.affilies:
+        if affilie.numero == numero:
+            return affilie
+    abort(404)
+
+
+def partial_request() -> bool:
+    """An htmx request for a fragment (not a boosted navigation or a history restore)."""
+    return (
+        bool(request.htmx)
+        and not request.htmx.boosted
+        and not (request.htmx.history_restore_request)
+    )
+
+
+# ---------------------------------------------------------------- home and requests
 
 
 @bp.get("/")
 @login_required
 def home():
     """Nouvelle demande de remise, and the account's requests (Mes demandes)."""
+    if current_user.is_agent:
+        if "perception.demandes" in current_app.view_functions:
+            return redirect(url_for("perception.demandes"))
+        abort(403)
     ids = [a.id for a in current_user.affilies]
     demandes = db.session.scalars(
         select(Demande).where(Demande.affilie_id.in_(ids)).order_by(Demande.confirmed_at.desc())
     ).all()
-    return render_template("home.html", demandes=demandes)
+    today = now().date()
+    rows = [(d, _effective(d, today)) for d in demandes]
+    return render_template("home.html", rows=rows)
+
+
+def _effective(demande: Demande, today) -> str:
+    return lifecycle.effective_status(
+        demande.status, demande.confirmed_at.date(), today, demande.campaign.guarantee_days
+    )
+
+
+@bp.get("/demandes/<reference>")
+@login_required
+def recapitulatif(reference: str):
+    """The request's récapitulatif: its snapshot, schedule and accepted conditions."""
+    demande = _own_demande(reference)
+    return render_template(
+        "recapitulatif.html",
+        demande=demande,
+        consolidation=services.consolidation_of(demande),
+        schedule=[
+            (e.rang, e.date_prevue, e.montant) for e in demande.echeances if not e.definitive
+        ],
+        definitive=[e for e in demande.echeances if e.definitive],
+        status=_effective(demande, now().date()),
+        confirmee=request.args.get("confirmee") == "1",
+        debit_date=next_debit_date(demande.confirmed_at.date()),
+        deadline=lifecycle.guarantee_deadline(
+            demande.confirmed_at.date(), demande.campaign.guarantee_days
+        ),
+        mask_rib=mask_rib,
+    )
+
+
+def _own_demande(reference: str) -> Demande:
+    demande = db.session.scalars(select(Demande).where(Demande.reference == reference)).first()
+    if demande is None or current_user.is_agent:
+        abort(404)
+    if demande.affilie_id not in {a.id for a in current_user.affilies}:
+        abort(404)
+    return demande
+
+
+# ---------------------------------------------------------------- choisir un affilié
+
+
+@bp.get("/demande/nouvelle")
+@affiliate_only
+def nouvelle():
+    """Choisir un affilié (group accounts); a single-affilié account goes straight on."""
+    session.pop(DRAFT, None)
+    affilies = current_user.affilies
+    if len(affilies) == 1 and not request.args:
+        return redirect(url_for(".parametrage", numero=affilies[0].numero))
+    table = _affilies_table()
+    if partial_request():
+        return render_template("partials/_affilies_table.html", table=table)
+    return render_template("choisir_affilie.html", table=table)
+
+
+def _affilies_table() -> dict:
+    query = request.args.get("q", "").strip()[:60]
+    try:
+        size = int(request.args.get("taille", "10"))
+    except ValueError:
+        size = 10
+    size = size if size in PAGE_SIZES else 10
+    needle = query.casefold()
+    rows = [
+        a
+        for a in current_user.affilies
+        if not needle
+        or needle in a.numero
+        or needle in a.raison_sociale.casefold()
+        or needle in (a.ice or "")
+        or needle in a.regime.casefold()
+    ]
+    total = len(rows)
+    pages = max(1, -(-total // size))
+    try:
+        page = int(request.args.get("page", "1"))
+    except ValueError:
+        page = 1
+    page = min(max(page, 1), pages)
+    start = (page - 1) * size
+    shown = rows[start : start + size]
+    en_cours = set(
+        db.session.scalars(
+            select(Demande.affilie_id).where(
+                Demande.affilie_id.in_([a.id for a in shown]),
+                Demande.status.in_(lifecycle.IN_PROGRESS),
+            )
+        )
+    )
+    return {
+        "rows": shown,
+        "en_cours": en_cours,
+        "q": query,
+        "taille": size,
+        "page": page,
+        "pages": pages,
+        "total": total,
+        "first": start + 1 if total else 0,
+        "last": min(start + size, total),
+        "sizes": PAGE_SIZES,
+    }
+
+
+# ---------------------------------------------------------------- paramétrage
+
+
+def _refusal_message(refusal: services.Refusal) -> str:
+    if refusal.code == "arrangement":
+        return _(
+            "Cet affilié dispose d'un arrangement : veuillez vous adresser à votre "
+            "perception (%(perception)s).",
+            perception=refusal.perception,
+        )
+    if refusal.code == "en_cours":
+        return _(
+            "Une demande de remise est déjà en cours pour cet affilié (référence "
+            "%(reference)s). Ce service est dédié aux affiliés n'ayant aucune demande de "
+            "remise en cours.",
+            reference=refusal.reference,
+        )
+    return _("La campagne de remise n'est pas ouverte à cette date.")
+
+
+def _context(numero: str):
+    """The affilié, the campaign and the consolidated créance, or a refusal redirect."""
+    affilie = own_affilie(numero)
+    campaign = store.active_campaign()
+    refusal = services.refusal_for(affilie, campaign)
+    if refusal is None:
+        consolidation = services.current_consolidation(affilie, campaign)
+        if consolidation.totals.creance_totale <= 0:
+            refusal = services.Refusal("aucune_creance")
+    if refusal is not None:
+        message = (
+            _("Aucune créance éligible à la remise pour cet affilié.")
+            if refusal.code == "aucune_creance"
+            else _refusal_message(refusal)
+        )
+        flash(message, "error")
+        session.pop(DRAFT, None)
+        target = url_for(".home") if len(current_user.affilies) == 1 else url_for(".nouvelle")
+        return None, redirect(target)
+    return (affilie, campaign, consolidation), None
+
+
+def _draft(numero: str) -> dict:
+    draft = session.get(DRAFT)
+    if not draft or draft.get("numero") != numero:
+        draft = {"numero": numero}
+    return draft
+
+
+@bp.route("/demande/<numero>/parametrage", methods=["GET", "POST"])
+@affiliate_only
+def parametrage(numero: str):
+    """Paramétrage de la remise: créance globale, modalité de paiement, compte bancaire."""
+    ctx, refused = _context(numero)
+    if refused:
+        return refused
+    affilie, campaign, consolidation = ctx
+    draft = _draft(numero)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        modalite = request.form.get("modalite", "")
+        compte_id = request.form.get("compte", "")
+        garanties = request.form.get("garanties") == "1"
+        if modalite not in ("integral", "acomptes"):
+            errors["modalite"] = _("Veuillez choisir la modalité de paiement.")
+        if not any(str(c.id) == compte_id for c in affilie.comptes):
+            errors["compte"] = _("Veuillez choisir le compte bancaire à utiliser.")
+        if modalite == "acomptes" and not garanties:
+            errors["garanties"] = _(
+                "Pour continuer, vous devez accepter de déposer les garanties suffisantes "
+                "auprès de votre perception dans un délai de 30 jours."
+            )
+        draft.update(modalite=modalite, compte=compte_id, garanties=garanties)
+        if not errors:
+            draft.update(token=secrets.token_urlsafe(24), cgu=False)
+            draft.setdefault("n", 6)
+            draft.setdefault("avance", "")
+            session[DRAFT] = draft
+            return redirect(url_for(".simulation", numero=numero))
+    return render_template(
+        "parametrage.html",
+        affilie=affilie,
+        campaign=campaign,
+        consolidation=consolidation,
+        draft=draft,
+        errors=errors,
+        mask_rib=mask_rib,
+    ), (422 if errors else 200)
+
+
+@bp.post("/demande/annuler")
+@affiliate_only
+def annuler():
+    """Annuler at any step: forget the draft, create nothing, go home."""
+    session.pop(DRAFT, None)
+    return redirect(url_for(".home"))
+
+
+# ---------------------------------------------------------------- simulation
+
+
+def _ready_draft(numero: str):
+    """The draft must have passed the paramétrage step."""
+    draft = session.get(DRAFT)
+    if not draft or draft.get("numero") != numero or "token" not in draft:
+        return None
+    return draft
+
+
+def _read_echeances(form, draft: dict, maximum: int) -> tuple[int, str | None]:
+    """The requested count: typed number or slider, then − / + applied."""
+    previous = int(draft.get("n", 6))
+    typed = form.get("nombre_echeances", "").strip().translate(ARABIC_DIGITS)
+    slider = form.get("curseur", "").strip()
+    # Without JavaScript both fields arrive; the one the user changed is the one that
+    # differs from the last simulation.
+    raw = typed
+    if slider and slider != str(previous) and typed in ("", str(previous)):
+        raw = slider
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 4:
+        return previous, _(
+            "Le nombre d'échéances doit être un nombre entier compris entre 1 et %(max)s.",
+            max=maximum,
+        )
+    n = int(raw)
+    action = form.get("action", "")
+    if action == "moins":
+        n -= 1
+    elif action == "plus":
+        n += 1
+    if action in ("moins", "plus"):
+        n = min(max(n, 1), maximum)
+    if not 1 <= n <= maximum:
+        return previous, _(
+            "Le nombre d'échéances doit être compris entre 1 et %(max)s.", max=maximum
+        )
+    return n, None
+
+
+AVANCE_MESSAGES = {
+    "invalid": "Le montant de l'avance doit être un nombre, par exemple 5 000,00.",
+    "negative": "Le montant de l'avance ne peut pas être négatif.",
+    "too_many_decimals": "Le montant de l'avance ne peut pas avoir plus de 2 décimales.",
+    "too_large": "Le montant de l'avance doit être inférieur au montant à payer.",
+}
+
+
+def _read_avance(text: str) -> tuple[Decimal | None, str | None]:
+    if not text.strip():
+        return Decimal("0.00"), None
+    try:
+        return parse_amount(text), None
+    except AmountError as exc:
+        return None, _(AVANCE_MESSAGES.get(exc.code, AVANCE_MESSAGES["invalid"]))
+
+
+def _simulate(affilie, campaign, consolidation, draft: dict, form=None):
+    """Run the server's simulation from the draft (and the posted form, if any).
+
+    Returns (simulation or None, errors, typed values to show back).
+    """
+    errors: dict[str, str] = {}
+    if draft["modalite"] == "integral":
+        sim = store.simulation_for(affilie, campaign, consolidation=consolidation)
+        return sim, errors, {}
+    maximum = campaign.max_echeances
+    avance_text = (form.get("avance", "") if form is not None else draft.get("avance", ""))[:64]
+    if form is not None:
+        n, n_error = _read_echeances(form, draft, maximum)
+    else:
+        n, n_error = min(max(int(draft.get("n", 6)), 1), maximum), None
+    if n_error:
+        errors["nombre_echeances"] = n_error
+    avance, avance_error = _read_avance(avance_text)
+    if avance_error:
+        errors["avance"] = avance_error
+    typed = {"avance": avance_text, "n": n}
+    if errors:
+        return None, errors, typed
+    try:
+        sim = store.simulation_for(
+            affilie, campaign, nombre_echeances=n, avance=avance, consolidation=consolidation
+        )
+    except SimulationError as exc:
+        if exc.code == "avance_too_large":
+            total = store.simulation_for(
+                affilie,
+                campaign,
+                nombre_echeances=n,
+                avance=Decimal(0),
+                consolidation=consolidation,
+            ).montant_a_payer
+            from formatting import mad
+
+            errors["avance"] = _(
+                "Le montant de l'avance doit être inférieur au montant à payer (%(montant)s).",
+                montant=mad(total),
+            )
+        else:
+            errors["avance"] = _(AVANCE_MESSAGES["invalid"])
+        return None, errors, typed
+    return sim, errors, typed
+
+
+def schedule_of(sim) -> list[tuple]:
+    """(rang, date, montant) rows, the shape the récapitulatif partial reads."""
+    return [(e.rang, e.date, e.montant) for e in sim.echeances] if sim else []
+
+
+def _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, status=200):
+    compte = next((c for c in affilie.comptes if str(c.id) == draft.get("compte")), None)
+    return render_template(
+        "simulation.html",
+        affilie=affilie,
+        campaign=campaign,
+        consolidation=consolidation,
+        draft=draft,
+        sim=sim,
+        schedule=schedule_of(sim),
+        errors=errors,
+        typed=typed,
+        compte=compte,
+        mask_rib=mask_rib,
+        rates_by_tier=_tier_hint(campaign),
+    ), status
+
+
+def _tier_hint(campaign):
+    rules = campaign.rules()
+    return [(t.max_echeances, t.rates) for t in rules.tiers]
+
+
+@bp.get("/demande/<numero>/simulation")
+@affiliate_only
+def simulation(numero: str):
+    """Simulation de la demande de remise (full payment or instalments)."""
+    ctx, refused = _context(numero)
+    if refused:
+        return refused
+    draft = _ready_draft(numero)
+    if draft is None:
+        return redirect(url_for(".parametrage", numero=numero))
+    affilie, campaign, consolidation = ctx
+    sim, errors, typed = _simulate(affilie, campaign, consolidation, draft)
+    return _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed)
+
+
+@bp.post("/demande/<numero>/simulation")
+@affiliate_only
+def simuler(numero: str):
+    """Simuler, − / +, the slider (without JavaScript) and Valider."""
+    ctx, refused = _context(numero)
+    if refused:
+        return refused
+    draft = _ready_draft(numero)
+    if draft is None:
+        return redirect(url_for(".parametrage", numero=numero))
+    affilie, campaign, consolidation = ctx
+    action = request.form.get("action", "simuler")
+    sim, errors, typed = _simulate(affilie, campaign, consolidation, draft, request.form)
+    if sim is not None and draft["modalite"] == "acomptes":
+        draft.update(avance=typed["avance"], n=typed["n"])
+    if action == "valider":
+        if request.form.get("cgu") == "1":
+            draft["cgu"] = True
+            draft["cgu_at"] = now().isoformat()
+        elif not draft.get("cgu"):
+            errors["cgu"] = _("Veuillez lire et accepter les conditions générales d'utilisation.")
+    session[DRAFT] = draft
+    if action == "valider" and not errors:
+        if partial_request():
+            return _confirmation_dialog(affilie, draft, sim)
+        return redirect(url_for(".confirmation", numero=numero))
+    if partial_request():
+        if action == "valider":
+            # The errors belong next to the checkbox and the fields: reload the page part.
+            response = make_response(
+                render_template("partials/_validation_errors.html", errors=errors)
+            )
+            response.headers["HX-Retarget"] = "#validation-erreurs"
+            response.headers["HX-Reswap"] = "innerHTML"
+            return response
+        return render_template(
+            "partials/_simulation_panel.html",
+            sim=sim,
+            schedule=schedule_of(sim),
+            consolidation=consolidation,
+            errors=errors,
+            typed=typed,
+            draft=draft,
+            campaign=campaign,
+            affilie=affilie,
+            oob=True,
+        )
+    if errors:
+        return _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, 422)
+    return redirect(url_for(".simulation", numero=numero) + "#simulation-panel")
+
+
+@bp.route("/demande/<numero>/conditions", methods=["GET", "POST"])
+@affiliate_only
+def conditions(numero: str):
+    """Conditions générales as a page (the dialog's fallback without JavaScript)."""
+    own_affilie(numero)
+    draft = _ready_draft(numero)
+    if draft is None:
+        return redirect(url_for(".parametrage", numero=numero))
+    if request.method == "POST":
+        if request.form.get("decision") == "accepter":
+            draft["cgu"] = True
+            draft["cgu_at"] = now().isoformat()
+            session[DRAFT] = draft
+        return redirect(url_for(".simulation", numero=numero))
+    return render_template("conditions.html", numero=numero, modalite=draft["modalite"])
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _confirmation_dialog(affilie, draft, sim):
+    return render_template(
+        "partials/_confirmation.html", affilie=affilie, draft=draft, sim=sim, dialog=True
+    )
+
+
+@bp.get("/demande/<numero>/validation")
+@affiliate_only
+def confirmation(numero: str):
+    """Validation — Est-ce que vous confirmez vos choix ? (page without JavaScript)."""
+    ctx, refused = _context(numero)
+    if refused:
+        return refused
+    draft = _ready_draft(numero)
+    if draft is None or not draft.get("cgu"):
+        return redirect(url_for(".simulation", numero=numero))
+    affilie, campaign, consolidation = ctx
+    sim, errors, _typed = _simulate(affilie, campaign, consolidation, draft)
+    if errors:
+        return redirect(url_for(".simulation", numero=numero))
+    return render_template("confirmation.html", affilie=affilie, draft=draft, sim=sim, dialog=False)
+
+
+@bp.post("/demande/<numero>/confirmer")
+@affiliate_only
+def confirmer(numero: str):
+    """Confirmer: create the request from the server's simulation, exactly once."""
+    token = request.form.get("token", "")
+    existing = (
+        db.session.scalars(select(Demande).where(Demande.confirmation_token == token)).first()
+        if token
+        else None
+    )
+    if existing is not None and existing.affilie.numero == numero:
+        own_affilie(numero)
+        return _after_confirmation(existing)
+    ctx, refused = _context(numero)
+    if refused:
+        return refused
+    draft = _ready_draft(numero)
+    if draft is None or not draft.get("cgu") or not token or token != draft.get("token"):
+        flash(
+            _("Cette confirmation n'est plus valable : veuillez reprendre votre simulation."),
+            "error",
+        )
+        return redirect(url_for(".simulation", numero=numero))
+    affilie, campaign, consolidation = ctx
+    sim, errors, _typed = _simulate(affilie, campaign, consolidation, draft)
+    compte = next((c for c in affilie.comptes if str(c.id) == draft.get("compte")), None)
+    if errors or compte is None:
+        return redirect(url_for(".simulation", numero=numero))
+    try:
+        demande = services.confirm(
+            user=current_user._get_current_object(),
+            affilie=affilie,
+            campaign=campaign,
+            compte=compte,
+            consolidation=consolidation,
+            sim=sim,
+            token=token,
+            conditions_accepted_at=datetime.fromisoformat(draft["cgu_at"]),
+        )
+    except services.AlreadyInProgress:
+        flash(_("Une demande de remise est déjà en cours pour cet affilié."), "error")
+        return redirect(url_for(".home"))
+    return _after_confirmation(demande)
+
+
+def _after_confirmation(demande: Demande):
+    session.pop(DRAFT, None)
+    target = url_for(".recapitulatif", reference=demande.reference, confirmee=1)
+    if partial_request():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303)

@@ -82,6 +82,11 @@ class Simulation:
     date_situation: date
 
     @property
+    def penalites_astreintes(self) -> Decimal:
+        """The guide's "Majorations, astreintes, et frais de recouvrement" column."""
+        return self.penalites_frais + self.astreintes
+
+    @property
     def instalments(self) -> tuple[Echeance, ...]:
         """The monthly instalments, without the avance."""
         return tuple(e for e in self.echeances if e.rang >= 1)

@@ -89,6 +89,7 @@ def upgrade():
     op.create_table('demandes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('reference', sa.String(length=20), nullable=False),
+    sa.Column('confirmation_token', sa.String(length=64), nullable=False),
     sa.Column('affilie_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
@@ -128,6 +129,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['perception_id'], ['perceptions.id'], name=op.f('fk_demandes_perception_id_perceptions')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_demandes_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_demandes')),
+    sa.UniqueConstraint('confirmation_token', name=op.f('uq_demandes_confirmation_token')),
     sa.UniqueConstraint('reference', name=op.f('uq_demandes_reference'))
     )
     with op.batch_alter_table('demandes', schema=None) as batch_op:

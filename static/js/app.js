@@ -1,1 +1,72 @@
-// Progressive enhancement only: every form works without this file.
+// Progressive enhancement only: every step works without this file.
+(function () {
+  "use strict";
+
+  // Keep the slider and the number field in step, and say "N mois" as it moves.
+  function syncCount(n) {
+    var range = document.getElementById("curseur");
+    var field = document.getElementById("nombre_echeances");
+    if (range && range.value !== String(n)) range.value = n;
+    if (field && field.value !== String(n)) field.value = n;
+    if (range) range.setAttribute("aria-valuetext", n + " " + (document.documentElement.lang === "ar" ? "أشهر" : "mois"));
+  }
+
+  document.addEventListener("input", function (event) {
+    var t = event.target;
+    if (t.id === "curseur" || t.id === "nombre_echeances") {
+      if (/^[0-9]+$/.test(t.value)) syncCount(t.value);
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var panel = document.getElementById("simulation-panel");
+    if (panel && panel.dataset.n) syncCount(panel.dataset.n);
+    var avance = document.getElementById("avance");
+    if (avance) {
+      var bad = !!document.getElementById("avance-erreur");
+      avance.setAttribute("aria-invalid", bad ? "true" : "false");
+      avance.setAttribute("aria-describedby", bad ? "avance-aide avance-erreur" : "avance-aide");
+    }
+    var dialog = event.target.querySelector && event.target.querySelector("dialog[data-open-modal]");
+    if (dialog && !dialog.open) dialog.showModal();
+  });
+
+  // Conditions générales: a <dialog> instead of a page when JavaScript runs.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("[data-dialog]");
+    if (link) {
+      var dialog = document.getElementById(link.getAttribute("data-dialog"));
+      if (dialog && dialog.showModal) {
+        event.preventDefault();
+        dialog.showModal();
+      }
+      return;
+    }
+    var accept = event.target.closest("[data-accept-conditions]");
+    if (accept) {
+      var box = document.getElementById(accept.getAttribute("data-accept-conditions"));
+      if (box) box.checked = true;
+      accept.closest("dialog").close();
+      if (box) box.focus();
+      return;
+    }
+    var close = event.target.closest("[data-close-dialog]");
+    if (close) {
+      close.closest("dialog").close();
+      return;
+    }
+    if (event.target.closest("[data-print]")) window.print();
+  });
+
+  // A second click on Confirmer does nothing (the server also refuses a duplicate).
+  document.addEventListener("submit", function (event) {
+    var button = event.target.querySelector("[data-once]");
+    if (!button) return;
+    if (button.dataset.sent) { event.preventDefault(); return; }
+    button.dataset.sent = "1";
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-print]").forEach(function (b) { b.hidden = false; });
+  });
+})();

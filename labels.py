@@ -1,0 +1,62 @@
+"""Translated labels of domain codes (literal strings, so pybabel extracts them)."""
+
+from flask_babel import lazy_gettext as _l
+
+STATUS = {
+    "acceptee": _l("Acceptée"),
+    "en_attente_garanties": _l("En attente de garanties"),
+    "validee": _l("Validée"),
+    "expiree": _l("Expirée"),
+    "soldee": _l("Soldée"),
+    "annulee": _l("Annulée"),
+}
+# The guide's column and row labels, kept in French in French.
+RUBRIQUE = {
+    "CSS": _l("Cotisations Sécurité Sociale"),
+    "AMO": _l("Assurance Maladie"),
+    "TFP": _l("Taxe Formation Professionnelle"),
+    "AF": _l("AF à Reverser"),
+    "AST_BDS": _l("Astreintes BDS RG/AMO"),
+    "AST_TDTP": _l("Astreintes DAMANCOM TD/TP"),
+}
+NATURE = {
+    "principal": _l("Principal"),
+    "majorations": _l("Majorations de retard et astreintes"),
+    "frais": _l("Frais de recouvrement"),
+}
+MODALITE = {
+    "integral": _l("Paiement intégral"),
+    "acomptes": _l("Paiement par acomptes"),
+}
+
+ECHEANCE = {
+    "a_prelever": _l("À prélever"),
+    "payee": _l("Payée"),
+    "rejetee": _l("Rejetée"),
+}
+
+
+def status_label(code: str) -> str:
+    return str(STATUS.get(code, code))
+
+
+def palier(campaign, n: int) -> dict:
+    """The rate tier that applies to n instalments, for the hint under the slider."""
+    rules = campaign.rules()
+    index = rules.tier_index(n) or 0
+    tier = rules.tiers[index]
+    above = rules.tiers[index - 1].max_echeances if index else 0
+    return {"rates": tier.rates, "upto": tier.max_echeances, "above": above}
+
+
+def register(app) -> None:
+    app.jinja_env.globals.update(
+        status_label=status_label,
+        palier=palier,
+        rubrique_labels=RUBRIQUE,
+        nature_labels=NATURE,
+        modalite_labels=MODALITE,
+        echeance_labels=ECHEANCE,
+        rubriques=tuple(RUBRIQUE),
+        natures=tuple(NATURE),
+    )

@@ -1,0 +1,220 @@
+"""Request lifecycle operations that touch the database: eligibility, confirmation, audit."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+import store
+from clock import now
+from domain import lifecycle
+from domain.creance import Consolidation
+from domain.simulation import Simulation
+from extensions import db
+from models import Affilie, AuditEvent, Campaign, CompteBancaire, Demande, Echeance, User
+
+# Bumped whenever the wording of the conditions générales changes; stored with each request.
+CONDITIONS_VERSIONS = {"integral": "integral-2023-10-17", "acomptes": "acomptes-2023-10-17"}
+_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an affilié cannot file a new request now."""
+
+    code: str  # en_cours | arrangement | campagne_fermee | aucune_creance
+    reference: str = ""
+    perception: str = ""
+
+
+def demande_en_cours(affilie: Affilie) -> Demande | None:
+    """The affilié's request in progress, if any (an overdue one is expired first)."""
+    expire_overdue(affilie_id=affilie.id)
+    return db.session.scalars(
+        select(Demande).where(
+            Demande.affilie_id == affilie.id, Demande.status.in_(lifecycle.IN_PROGRESS)
+        )
+    ).first()
+
+
+def refusal_for(affilie: Affilie, campaign: Campaign | None) -> Refusal | None:
+    """The guide's rules: one request at a time; arrangements go to the perception."""
+    if affilie.arrangement:
+        return Refusal("arrangement", perception=affilie.perception.name)
+    en_cours = demande_en_cours(affilie)
+    if en_cours is not None:
+        return Refusal("en_cours", reference=en_cours.reference)
+    if campaign is None or not campaign.rules().is_open(now().date()):
+        return Refusal("campagne_fermee")
+    return None
+
+
+def expire_overdue(affilie_id: int | None = None, actor: User | None = None) -> int:
+    """Persist the expiry of requests still waiting for guarantees past their deadline."""
+    query = select(Demande).where(Demande.status == lifecycle.EN_ATTENTE)
+    if affilie_id is not None:
+        query = query.where(Demande.affilie_id == affilie_id)
+    today = now().date()
+    count = 0
+    for demande in db.session.scalars(query):
+        days = demande.campaign.guarantee_days
+        if (
+            lifecycle.effective_status(demande.status, demande.confirmed_at.date(), today, days)
+            == lifecycle.EXPIREE
+        ):
+            transition(
+                demande,
+                lifecycle.EXPIREE,
+                actor=actor,
+                action="expiration",
+                reason=f"Aucune garantie déposée dans le délai de {days} jours",
+            )
+            count += 1
+    if count:
+        db.session.commit()
+    return count
+
+
+def transition(
+    demande: Demande, to: str, *, actor: User | None, action: str, reason: str = ""
+) -> None:
+    """Change a request's status and record who, when and why."""
+    lifecycle.check_transition(demande.status, to)
+    demande.events.append(
+        AuditEvent(
+            at=now(),
+            actor=actor,
+            actor_label=actor.display_name if actor else "Système",
+            action=action,
+            from_status=demande.status,
+            to_status=to,
+            reason=reason,
+        )
+    )
+    demande.status = to
+
+
+def new_reference() -> str:
+    """RM-YYYY-XXXXXXXX: random, so no reference can be guessed from another."""
+    suffix = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+    return f"RM-{now().year}-{suffix}"
+
+
+class AlreadyInProgress(Exception):
+    """Another request in progress exists for the affilié (the database said so)."""
+
+
+def confirm(
+    *,
+    user: User,
+    affilie: Affilie,
+    campaign: Campaign,
+    compte: CompteBancaire,
+    consolidation: Consolidation,
+    sim: Simulation,
+    token: str,
+    conditions_accepted_at: datetime,
+) -> Demande:
+    """Create the request from the server's own simulation, in one transaction.
+
+    Returns the request created by the same confirmation screen if it already exists;
+    raises AlreadyInProgress when another request holds the affilié.
+    """
+    existing = db.session.scalars(
+        select(Demande).where(Demande.confirmation_token == token)
+    ).first()
+    if existing is not None:
+        return existing
+    confirmed_at = now()
+    status = lifecycle.initial_status(sim.modalite)
+    demande = Demande(
+        reference=new_reference(),
+        confirmation_token=token,
+        affilie=affilie,
+        user=user,
+        campaign=campaign,
+        perception_id=affilie.perception_id,
+        status=status,
+        modalite=sim.modalite,
+        rib=compte.rib,
+        banque=compte.banque,
+        confirmed_at=confirmed_at,
+        conditions_version=CONDITIONS_VERSIONS[sim.modalite],
+        conditions_accepted_at=conditions_accepted_at,
+        garanties_acceptees=sim.modalite == "acomptes",
+        raison_sociale=affilie.raison_sociale,
+        numero_affiliation=affilie.numero,
+        campaign_label=campaign.label,
+        date_situation=affilie.date_situation,
+        date_arret_penalites=affilie.date_arret_penalites,
+        periode_debut=consolidation.periode_debut or "",
+        periode_fin=consolidation.periode_fin or "",
+        consolidation_json=snapshot_consolidation(consolidation),
+        creance_totale=sim.creance_totale,
+        principal=sim.principal,
+        penalites_frais=sim.penalites_frais,
+        astreintes=sim.astreintes,
+        taux_penalites=sim.taux_penalites,
+        taux_astreintes=sim.taux_astreintes,
+        remise=sim.remise,
+        montant_a_payer=sim.montant_a_payer,
+        avance=sim.avance,
+        nombre_echeances=sim.nombre_echeances,
+        mensualite=sim.mensualite,
+        majorations_generees=sim.majorations_generees,
+    )
+    demande.echeances = [
+        Echeance(rang=e.rang, date_prevue=e.date, montant=e.montant) for e in sim.echeances
+    ]
+    demande.events = [
+        AuditEvent(
+            at=confirmed_at,
+            actor=user,
+            actor_label=user.display_name,
+            action="confirmation",
+            to_status=status,
+            reason="Demande confirmée sur le portail",
+        )
+    ]
+    db.session.add(demande)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        # The same screen confirmed twice at once: the other submission won, show its result.
+        existing = db.session.scalars(
+            select(Demande).where(Demande.confirmation_token == token)
+        ).first()
+        if existing is not None:
+            return existing
+        raise AlreadyInProgress() from None
+    return demande
+
+
+def snapshot_consolidation(consolidation: Consolidation) -> str:
+    return json.dumps(
+        {f"{nature}:{rubrique}": str(v) for (nature, rubrique), v in consolidation.cells.items()},
+        sort_keys=True,
+    )
+
+
+def consolidation_of(demande: Demande) -> Consolidation:
+    """The créance table as it was when the request was confirmed."""
+    from decimal import Decimal
+
+    from domain.creance import consolidation_from_sums
+
+    cells = {
+        tuple(key.split(":", 1)): Decimal(value)
+        for key, value in json.loads(demande.consolidation_json).items()
+    }
+    return consolidation_from_sums(cells, demande.periode_debut, demande.periode_fin)
+
+
+def current_consolidation(affilie: Affilie, campaign: Campaign) -> Consolidation:
+    return store.consolidation_for(affilie.id, campaign.last_eligible_period)
