@@ -36,3 +36,9 @@ class Config:
 
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = False
+    # Login throttling (security.py): per address, and per account with a growing lockout.
+    LOGIN_ADDRESS_LIMIT = "30 per 10 minutes"
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCKOUT_SECONDS = 60  # doubled by each failure after LOGIN_MAX_FAILURES
+    LOGIN_LOCKOUT_MAX_SECONDS = 3600
+    LOGIN_FAILURE_WINDOW_SECONDS = 24 * 3600  # the count restarts this long after its first failure

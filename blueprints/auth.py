@@ -1,12 +1,24 @@
 """Login, logout and the language switch."""
 
+import math
 import secrets
+import time
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
+import security
 from extensions import db
 from models import User
 
@@ -32,7 +44,34 @@ def safe_next(target: str | None) -> str | None:
     return None
 
 
+def _typed_login() -> str:
+    return request.form.get("utilisateur", "").strip()[:80]
+
+
+def _too_many_attempts(seconds: int):
+    """The login form again, refused for ``seconds``: status 429 and the wait in minutes."""
+    minutes = max(1, math.ceil(seconds / 60))
+    error = _(
+        "Trop de tentatives de connexion. Réessayez dans %(minutes)d minute(s).",
+        minutes=minutes,
+    )
+    response = make_response(
+        render_template("login.html", error=error, login_value=_typed_login()), 429
+    )
+    response.headers["Retry-After"] = str(max(1, seconds))
+    return response
+
+
+def _address_limit_reached(limit):
+    """Flask-Limiter's answer when one address has posted the login form too often."""
+    # Not ``reset_at``: it adds a second, which turns "10 minutes" into 11.
+    return _too_many_attempts(math.ceil(limit.window.reset_time - time.time()))
+
+
 @bp.route("/connexion", methods=["GET", "POST"])
+@security.limiter.limit(
+    security.login_address_limit, methods=["POST"], on_breach=_address_limit_reached
+)
 def login():
     """The Damancom login form: Utilisateur, Mot de passe, ACCEPTER."""
     if current_user.is_authenticated:
@@ -40,15 +79,21 @@ def login():
     error = None
     login_value = ""
     if request.method == "POST":
-        login_value = request.form.get("utilisateur", "").strip()[:80]
+        login_value = _typed_login()
         password = request.form.get("mot_de_passe", "")[:200]
+        # A locked account is refused before its password is even looked at.
+        if wait := security.lockout_remaining(login_value):
+            return _too_many_attempts(wait)
         user = db.session.scalars(select(User).where(User.login == login_value)).first()
         if user is None:
             _dummy_check(password)
         if user is None or not user.check_password(password):
+            if wait := security.record_login_failure(login_value):
+                return _too_many_attempts(wait)
             # One message whichever was wrong: no hint that a login exists.
             error = _("Utilisateur ou mot de passe incorrect.")
         else:
+            security.reset_login_failures(login_value)
             lang = session.get("lang")
             session.clear()  # a fresh session at login
             if lang:
