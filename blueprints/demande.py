@@ -26,6 +26,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -339,10 +340,10 @@ def _read_echeances(form, draft: dict, maximum: int) -> tuple[int, str | None]:
 
 
 AVANCE_MESSAGES = {
-    "invalid": "Le montant de l'avance doit être un nombre, par exemple 5 000,00.",
-    "negative": "Le montant de l'avance ne peut pas être négatif.",
-    "too_many_decimals": "Le montant de l'avance ne peut pas avoir plus de 2 décimales.",
-    "too_large": "Le montant de l'avance doit être inférieur au montant à payer.",
+    "invalid": _l("Le montant de l'avance doit être un nombre, par exemple 5 000,00."),
+    "negative": _l("Le montant de l'avance ne peut pas être négatif."),
+    "too_many_decimals": _l("Le montant de l'avance ne peut pas avoir plus de 2 décimales."),
+    "too_large": _l("Le montant de l'avance doit être inférieur au montant à payer."),
 }
 
 
@@ -352,7 +353,7 @@ def _read_avance(text: str) -> tuple[Decimal | None, str | None]:
     try:
         return parse_amount(text), None
     except AmountError as exc:
-        return None, _(AVANCE_MESSAGES.get(exc.code, AVANCE_MESSAGES["invalid"]))
+        return None, str(AVANCE_MESSAGES.get(exc.code, AVANCE_MESSAGES["invalid"]))
 
 
 def _simulate(affilie, campaign, consolidation, draft: dict, form=None):
@@ -398,7 +399,7 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None):
                 montant=mad(total),
             )
         else:
-            errors["avance"] = _(AVANCE_MESSAGES["invalid"])
+            errors["avance"] = str(AVANCE_MESSAGES["invalid"])
         return None, errors, typed
     return sim, errors, typed
 
