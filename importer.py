@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -29,6 +30,10 @@ RIBS_COLUMNS = ("numero_affiliation", "rib", "banque")
 CREANCES_COLUMNS = ("numero_affiliation", "periode", "rubrique", "nature", "montant")
 TRUE_WORDS = {"1", "true", "oui", "vrai", "yes"}
 FALSE_WORDS = {"0", "false", "non", "faux", "no", ""}
+# date.fromisoformat also takes "20231108" and "2023-W45-3"; the files use AAAA-MM-JJ only.
+_ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+# NUMERIC(14, 2): a longer amount overflows on PostgreSQL and loses centimes in SQLite's REAL.
+MONTANT_MAX_INTEGER_DIGITS = LigneCreance.__table__.c.montant.type.precision - 2
 
 
 class ImportError_(Exception):
@@ -76,6 +81,8 @@ def _rows(path: Path, columns: tuple[str, ...], errors: list[str]):
 
 
 def _iso_date(value: str) -> date | None:
+    if not _ISO_DATE_RE.fullmatch(value):
+        return None
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -113,10 +120,10 @@ def import_directory(directory: Path) -> ImportReport:
                 errors.append(f"{where}, champ numero_affiliation : affilié inconnu « {numero} »")
             elif not is_valid_rib(rib):
                 errors.append(f"{where}, champ rib : RIB invalide (24 chiffres, clé modulo 97)")
-            elif not row["banque"]:
-                errors.append(f"{where}, champ banque : obligatoire")
+            elif not row["banque"] or len(row["banque"]) > 120:
+                errors.append(f"{where}, champ banque : obligatoire (120 caractères au plus)")
             else:
-                ribs.append({"numero": numero, "rib": rib, "banque": row["banque"][:120]})
+                ribs.append({"numero": numero, "rib": rib, "banque": row["banque"]})
 
     lignes: dict[str, list[dict]] = {}
     if files["creances"].exists():
@@ -144,12 +151,14 @@ def _parse_affilie(row: dict, where: str, errors: list[str]) -> dict | None:
         errors.append(f"{where}, champ numero_affiliation : 7 chiffres attendus")
     if not row["raison_sociale"] or len(row["raison_sociale"]) > 200:
         errors.append(f"{where}, champ raison_sociale : obligatoire (200 caractères au plus)")
-    if not row["regime"]:
-        errors.append(f"{where}, champ regime : obligatoire")
-    if row["ice"] and not is_valid_ice(row["ice"]):
+    if not row["regime"] or len(row["regime"]) > 80:
+        errors.append(f"{where}, champ regime : obligatoire (80 caractères au plus)")
+    # stdnum accepts "00153 4287000041"; store the 15 digits, as the column expects.
+    ice = "".join(row["ice"].split())
+    if ice and not is_valid_ice(ice):
         errors.append(f"{where}, champ ice : ICE invalide (15 chiffres, clé ISO 7064)")
-    if not row["perception"]:
-        errors.append(f"{where}, champ perception : obligatoire")
+    if not row["perception"] or len(row["perception"]) > 120:
+        errors.append(f"{where}, champ perception : obligatoire (120 caractères au plus)")
     situation = _iso_date(row["date_situation"])
     if situation is None:
         errors.append(f"{where}, champ date_situation : date invalide (AAAA-MM-JJ)")
@@ -164,9 +173,9 @@ def _parse_affilie(row: dict, where: str, errors: list[str]) -> dict | None:
     return {
         "numero": row["numero_affiliation"],
         "raison_sociale": row["raison_sociale"],
-        "regime": row["regime"][:80],
-        "ice": row["ice"] or None,
-        "perception": row["perception"][:120],
+        "regime": row["regime"],
+        "ice": ice or None,
+        "perception": row["perception"],
         "date_situation": situation,
         "date_arret_penalites": arret,
         "arrangement": flag in TRUE_WORDS,
@@ -197,6 +206,11 @@ def _parse_ligne(row: dict, where: str, known: set[str], errors: list[str]) -> d
         reason = "2 décimales au plus" if exc.code == "too_many_decimals" else "montant invalide"
         errors.append(f"{where}, champ montant : {reason} « {row['montant']} »")
         montant = None
+    if montant is not None and abs(montant) >= 10**MONTANT_MAX_INTEGER_DIGITS:
+        errors.append(
+            f"{where}, champ montant : montant trop grand « {row['montant']} » "
+            f"({MONTANT_MAX_INTEGER_DIGITS} chiffres avant la virgule au plus)"
+        )
     if len(errors) > before:
         return None
     return {
