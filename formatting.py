@@ -22,13 +22,18 @@ def amount(value: Decimal | None) -> str:
     return format_decimal(value, format="#,##0.00", locale=babel_locale())
 
 
+def _isolate(text: str) -> str:
+    """In Arabic, keep "27.707,49 MAD" in reading order inside right-to-left text."""
+    return f"\u2066{text}\u2069" if babel_locale() == "ar_MA" else text
+
+
 def mad(value: Decimal | None) -> str:
     """An amount followed by the currency code, as the guide writes it."""
-    return f"{amount(value)}\u00a0MAD" if value is not None else ""
+    return _isolate(f"{amount(value)}\u00a0MAD") if value is not None else ""
 
 
 def percent(value: Decimal | None) -> str:
-    return f"{amount(value)}\u00a0%" if value is not None else ""
+    return _isolate(f"{amount(value)}\u00a0%") if value is not None else ""
 
 
 def day(value: date | None) -> str:
