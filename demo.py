@@ -6,9 +6,8 @@ guide's créance table to the centime, 1969 01 to 2023 11, spread over many peri
 
 from __future__ import annotations
 
-import json
 import random
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, insert, select
@@ -16,17 +15,13 @@ from sqlalchemy import func, insert, select
 from domain.campaign import DECISION_05_2023
 from domain.creance import RUBRIQUES
 from domain.identifiers import ice_with_check, rib_with_key
-from domain.lifecycle import EN_ATTENTE
 from domain.simulation import simulate
 from extensions import db
 from models import (
     Affilie,
-    AuditEvent,
     Campaign,
     CampaignTier,
     CompteBancaire,
-    Demande,
-    Echeance,
     LigneCreance,
     Perception,
     User,
@@ -262,9 +257,10 @@ def _campaign() -> Campaign:
 
 
 def _request_in_progress(affilie: Affilie, user: User, campaign: Campaign) -> None:
-    """A request confirmed a few days ago, waiting for its guarantees."""
+    """A request confirmed through the same service as the portal, waiting for guarantees."""
+    import services
     import store
-    from domain.creance import RUBRIQUE_LABELS  # noqa: F401  (documents the snapshot keys)
+    from clock import now
 
     consolidation = store.consolidation_for(affilie.id, campaign.last_eligible_period)
     sim = simulate(
@@ -274,60 +270,17 @@ def _request_in_progress(affilie: Affilie, user: User, campaign: Campaign) -> No
         nombre_echeances=12,
         avance=Decimal("2000.00"),
     )
-    confirmed = datetime.now().replace(microsecond=0)
-    rib = affilie.comptes[0]
-    demande = Demande(
-        reference="RM-DEMO-000001",
-        confirmation_token="demo-seed-000001",  # noqa: S106 (not a secret)
-        affilie=affilie,
+    services.confirm(
         user=user,
+        affilie=affilie,
         campaign=campaign,
-        perception_id=affilie.perception_id,
-        status=EN_ATTENTE,
-        modalite="acomptes",
-        rib=rib.rib,
-        banque=rib.banque,
-        confirmed_at=confirmed,
-        conditions_version="acomptes-2023-10-17",
-        conditions_accepted_at=confirmed,
-        garanties_acceptees=True,
-        raison_sociale=affilie.raison_sociale,
-        numero_affiliation=affilie.numero,
-        campaign_label=campaign.label,
-        date_situation=affilie.date_situation,
-        date_arret_penalites=affilie.date_arret_penalites,
-        periode_debut=consolidation.periode_debut,
-        periode_fin=consolidation.periode_fin,
-        consolidation_json=json.dumps(
-            {f"{n}:{r}": str(v) for (n, r), v in consolidation.cells.items()}
-        ),
-        creance_totale=sim.creance_totale,
-        principal=sim.principal,
-        penalites_frais=sim.penalites_frais,
-        astreintes=sim.astreintes,
-        taux_penalites=sim.taux_penalites,
-        taux_astreintes=sim.taux_astreintes,
-        remise=sim.remise,
-        montant_a_payer=sim.montant_a_payer,
-        avance=sim.avance,
-        nombre_echeances=sim.nombre_echeances,
-        mensualite=sim.mensualite,
-        majorations_generees=sim.majorations_generees,
+        compte=affilie.comptes[0],
+        consolidation=consolidation,
+        sim=sim,
+        token="demo-seed-000001",  # noqa: S106 (not a secret)
+        conditions_accepted_at=now(),
+        reference="RM-DEMO-000001",
     )
-    demande.echeances = [
-        Echeance(rang=e.rang, date_prevue=e.date, montant=e.montant) for e in sim.echeances
-    ]
-    demande.events = [
-        AuditEvent(
-            at=confirmed,
-            actor=user,
-            actor_label=user.display_name,
-            action="confirmation",
-            to_status=EN_ATTENTE,
-            reason="Demande déposée sur le portail (données de démonstration)",
-        )
-    ]
-    db.session.add(demande)
 
 
 def add_large_affilie(numero: str = LARGE_NUMERO) -> Affilie:

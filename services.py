@@ -119,6 +119,7 @@ def confirm(
     sim: Simulation,
     token: str,
     conditions_accepted_at: datetime,
+    reference: str | None = None,
 ) -> Demande:
     """Create the request from the server's own simulation, in one transaction.
 
@@ -133,7 +134,7 @@ def confirm(
     confirmed_at = now()
     status = lifecycle.initial_status(sim.modalite)
     demande = Demande(
-        reference=new_reference(),
+        reference=reference or new_reference(),
         confirmation_token=token,
         affilie=affilie,
         user=user,
