@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app
 
-.PHONY: run test lint translations chromium clean
+.PHONY: run test lint translations chromium bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ lint: $(VENV)/.test-deps
 ## make test: set up, lint, and run the whole suite (DATABASE_URL picks the database).
 test: $(VENV)/.test-deps translations chromium lint
 	$(BIN)/python -m pytest
+
+## make bench: the in-process engine benchmark (see bench/ and docs/PERFORMANCE.md for the others).
+bench: $(VENV)/.test-deps
+	$(BIN)/python bench/engine.py
 
 clean:
 	rm -rf $(VENV) instance/*.db .pytest_cache
