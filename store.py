@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import Integer, cast, func, select
+from sqlalchemy.orm import joinedload
 
 from domain.creance import Consolidation, consolidation_from_sums
 from domain.simulation import Simulation, simulate
@@ -14,10 +15,24 @@ from models import Affilie, Campaign, LigneCreance
 
 
 def active_campaign() -> Campaign | None:
-    """The campaign new simulations use: the most recent active one."""
-    return db.session.scalars(
-        select(Campaign).where(Campaign.active.is_(True)).order_by(Campaign.opens_on.desc())
-    ).first()
+    """The campaign new simulations use: the most recent active one.
+
+    Its rate tiers come in the same statement: every step that shows a simulation reads
+    them (``Campaign.rules()``), and a lazy load would cost a second round trip.
+    """
+    # .all(), not .first(): a joined collection needs all of its rows; active campaigns
+    # are a handful.
+    campaigns = (
+        db.session.scalars(
+            select(Campaign)
+            .options(joinedload(Campaign.tiers))
+            .where(Campaign.active.is_(True))
+            .order_by(Campaign.opens_on.desc())
+        )
+        .unique()
+        .all()
+    )
+    return campaigns[0] if campaigns else None
 
 
 def affilie_by_numero(numero: str) -> Affilie | None:

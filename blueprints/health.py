@@ -17,3 +17,9 @@ def healthz():
         db.session.rollback()
         return {"status": "error", "database": "unreachable"}, 503
     return {"status": "ok"}
+
+
+@bp.get("/ping")
+def ping():
+    """A constant answer with no database work: the web stack's floor, for bench/http.py."""
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}

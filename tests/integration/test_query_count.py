@@ -1,0 +1,180 @@
+"""SQL statements per request along the journey: a small constant, whatever the data size.
+
+Each step's bound is the count it needs today plus a little room; a new lazy load in a
+loop (an N+1) breaks it. The largest affilié (~12 000 créance lines) must cost exactly
+what the guide's small one costs, and the slider's position must not change the count:
+the créance is summed by one GROUP BY, never loaded line by line.
+
+Each request runs in its own app context, as in production (see test_journey.py): a
+context kept across requests would carry the session's identity map and hide queries.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, select
+
+from extensions import db
+from models import Affilie, CompteBancaire, User
+from tests.conftest import make_app
+
+GUIDE = "4317542"
+LARGE = "9999001"  # demo.add_large_affilie(): every period 1969-2024, ~12 000 lines
+
+# Statements per request, by step: what each needs today (in the comment) plus one. The
+# simulation partial's seven: the user (Flask-Login), the user's affiliés, the active
+# campaign with its tiers (one joined statement), the overdue and the in-progress
+# requests, the créance's GROUP BY, and its first and last periods.
+BOUNDS = {
+    "home": 5,  # 4: user, affiliés, requests, their campaign
+    "nouvelle": 4,  # 3: user, affiliés, which of the shown ones have a request in progress
+    "parametrage": 10,  # 9: the partial's 7, the perception, the bank accounts
+    "simulation": 9,  # 8: the partial's 7, the bank accounts
+    "simulation_partial": 8,  # 7
+    "validation": 8,  # 7: the partial's 7
+    "recapitulatif": 7,  # 6: user, request, affiliés, schedule, campaign, perception
+}
+
+
+@pytest.fixture
+def app(database_url, clock):
+    """The app without a pushed context: every request gets its own, as in production."""
+    app = make_app(database_url, clock)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@contextmanager
+def counting(app):
+    """Collect the SQL statements sent to the database while the block runs."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def link_large_affilie(app) -> None:
+    import demo
+
+    with app.app_context():
+        large = demo.add_large_affilie()
+        user = db.session.scalars(select(User).where(User.login == "groupe")).one()
+        user.affilies.append(large)
+        db.session.commit()
+        db.session.remove()
+
+
+def compte_of(app, numero: str) -> str:
+    with app.app_context():
+        compte = db.session.scalars(
+            select(CompteBancaire.id).join(Affilie).where(Affilie.numero == numero)
+        ).first()
+        db.session.remove()
+        return str(compte)
+
+
+def measure(app, request) -> tuple[object, list[str]]:
+    with counting(app) as statements:
+        response = request()
+    return response, list(statements)
+
+
+def explain(statements: list[str]) -> str:
+    return "\n".join(" ".join(s.split())[:160] for s in statements)
+
+
+def walk(app, client, auth, numero: str) -> dict[str, int]:
+    """Every step of the journey for ``numero``: {step: statement count}."""
+    counts: dict[str, int] = {}
+
+    def step(name, request, status=200):
+        response, statements = measure(app, request)
+        assert response.status_code == status, (name, response.status_code)
+        counts[name] = len(statements)
+        assert len(statements) <= BOUNDS[name], (
+            f"{name}: {len(statements)} statements, bound {BOUNDS[name]}:\n" + explain(statements)
+        )
+        return response
+
+    auth.login("groupe")
+    step("home", lambda: client.get("/"))
+    step("nouvelle", lambda: client.get("/demande/nouvelle?q=NEGOCE"))
+    step("parametrage", lambda: client.get(f"/demande/{numero}/parametrage"))
+    response = client.post(
+        f"/demande/{numero}/parametrage",
+        data={"modalite": "acomptes", "compte": compte_of(app, numero), "garanties": "1"},
+    )
+    assert response.status_code == 302
+    step("simulation", lambda: client.get(f"/demande/{numero}/simulation"))
+    step(
+        "simulation_partial",
+        lambda: client.post(
+            f"/demande/{numero}/simulation",
+            data={"action": "curseur", "avance": "", "nombre_echeances": "6", "curseur": "24"},
+            headers={"HX-Request": "true"},
+        ),
+    )
+    response = client.post(
+        f"/demande/{numero}/simulation",
+        data={"action": "valider", "avance": "", "nombre_echeances": "24", "cgu": "1"},
+    )
+    assert response.status_code == 302
+    page = step("validation", lambda: client.get(f"/demande/{numero}/validation"))
+    token = re.search(r'name="token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    response = client.post(f"/demande/{numero}/confirmer", data={"token": token})
+    assert response.status_code in (302, 303)
+    step("recapitulatif", lambda: client.get(response.headers["Location"]))
+    return counts
+
+
+def test_each_step_stays_within_its_bound(app, client, auth):
+    walk(app, client, auth, GUIDE)
+
+
+def test_the_largest_affilie_costs_the_same_statements_as_a_small_one(app, client, auth):
+    small = walk(app, client, auth, GUIDE)
+    link_large_affilie(app)
+    auth.logout()
+    large = walk(app, client, auth, LARGE)
+    assert large == small
+
+
+@pytest.mark.parametrize("curseur", ["1", "24", "25", "60"])
+def test_the_slider_position_does_not_change_the_count(app, client, auth, curseur):
+    auth.login("groupe")
+    client.post(
+        f"/demande/{GUIDE}/parametrage",
+        data={"modalite": "acomptes", "compte": compte_of(app, GUIDE), "garanties": "1"},
+    )
+    response, statements = measure(
+        app,
+        lambda: client.post(
+            f"/demande/{GUIDE}/simulation",
+            data={"action": "curseur", "avance": "", "nombre_echeances": "6", "curseur": curseur},
+            headers={"HX-Request": "true"},
+        ),
+    )
+    assert response.status_code == 200
+    assert 'id="simulation-panel"' in response.get_data(as_text=True)
+    assert len(statements) <= BOUNDS["simulation_partial"], explain(statements)
+
+
+def test_ping_answers_without_touching_the_database(app, client):
+    """bench/http.py's floor: the web stack alone, no session, no query."""
+    response, statements = measure(app, lambda: client.get("/ping"))
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "ok"
+    assert statements == []
