@@ -6,13 +6,17 @@ Builds a temporary SQLite database (and a temporary PostgreSQL one too when DATA
 is a PostgreSQL URL), migrates it, adds ``demo.add_large_affilie()`` (every period
 196901-202412 × 6 rubriques × 3 natures, about 12 000 lines), then times:
 
-  (a) store.consolidation_for: the SQL GROUP BY the views use;
+  (a) store.consolidation_for: the SQL GROUP BY the views use (its per-process cache
+      emptied before each run), and on PostgreSQL a cache hit, what a slider move costs;
   (b) loading every raw line, then domain.creance.consolidate in Python;
   (c) one domain.simulation.simulate for 1, 60 and 120 instalments;
-  (d) domain.creance.consolidate alone on 1k, 12k and 100k in-memory lines.
+  (d) domain.creance.consolidate alone on 1k, 12k and 100k in-memory lines;
+  (e) store.consolidation_for on affiliés of 1k, 12k and 100k lines in the database.
 
 Each figure is the best and the median of N runs of time.perf_counter. Budgets:
 consolidation + one simulation < 20 ms in process; loading the lines < 100 ms on SQLite.
+Two shapes are checked too: time no worse than linear in the number of lines ((d), (e)),
+and flat in the slider's position (consolidation + simulation for 1, 60, 120 échéances).
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+# Run as a script, this folder comes first on sys.path, where bench/http.py would hide the
+# standard library's http package from werkzeug.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -41,6 +49,10 @@ import sqlalchemy as sa  # noqa: E402
 BUDGET_CONSOLIDATION_AND_SIMULATION_MS = 20.0
 BUDGET_LOAD_SQLITE_MS = 100.0
 SCALING_SIZES = (1_000, 12_000, 100_000)
+# Above this, time grew faster than the lines between two sizes (the margin absorbs noise).
+WORSE_THAN_LINEAR = 1.3
+# Above this, the slowest slider position costs noticeably more than the fastest.
+NOT_FLAT = 1.25
 
 
 @dataclasses.dataclass
@@ -125,6 +137,10 @@ def bench_database(database_url: str, runs: int) -> tuple[list[Timing], int]:
             db.session.expunge_all()
 
             def sql_consolidation():
+                store._SUMS.clear()  # the GROUP BY itself, not the per-process cache
+                return store.consolidation_for(affilie_id, last)
+
+            def cached_consolidation():
                 return store.consolidation_for(affilie_id, last)
 
             def load_lines():
@@ -160,6 +176,11 @@ def bench_database(database_url: str, runs: int) -> tuple[list[Timing], int]:
                     "(a) consolidation SQL (store.consolidation_for)",
                     measure(sql_consolidation, runs),
                 ),
+                *(
+                    [Timing("(a) consolidation, cache hit", measure(cached_consolidation, runs))]
+                    if db.engine.dialect.name == "postgresql"
+                    else []
+                ),
                 Timing("(b) load raw lines", measure(load_lines, runs)),
                 Timing(
                     "(b) consolidate in Python", measure(lambda: consolidate(lines, last), runs)
@@ -173,26 +194,114 @@ def bench_database(database_url: str, runs: int) -> tuple[list[Timing], int]:
                 timings.append(
                     Timing(f"(c) simulation, {n} échéance(s)", measure(simulation(n), runs))
                 )
+
+            scaling = bench_sql_scaling(runs, last)
         finally:
             db.session.remove()
             db.engine.dispose()
 
     by_label = {t.label: t for t in timings}
-    sim60 = by_label["(c) simulation, 60 échéance(s)"]
     if database_url.startswith("sqlite"):
         by_label["(b) load raw lines"].budget_ms = BUDGET_LOAD_SQLITE_MS
     # The budget is on the sum: add run i to run i, so best and median are of real pairs
     # of runs, not a best of one plus a best of the other.
-    for label in ("(a) consolidation SQL (store.consolidation_for)", "(b) consolidate in Python"):
-        part = by_label[label]
+    for label in (
+        "(a) consolidation SQL (store.consolidation_for)",
+        "(a) consolidation, cache hit",
+        "(b) consolidate in Python",
+    ):
+        part = by_label.get(label)
+        if part is None:
+            continue
+        for n in (1, 60, 120):
+            sim = by_label[f"(c) simulation, {n} échéance(s)"]
+            timings.append(
+                Timing(
+                    f"{label.split(' (store')[0]} + simulation {n}",
+                    [a + b for a, b in zip(part.runs, sim.runs)],
+                    budget_ms=BUDGET_CONSOLIDATION_AND_SIMULATION_MS,
+                )
+            )
+    slider = [t for t in timings if t.label.startswith("(a) consolidation SQL + simulation")]
+    spread = max(t.median_ms for t in slider) / min(t.median_ms for t in slider)
+    slider[-1].note = f"slowest/fastest position ×{spread:.2f}" + (
+        "" if spread <= NOT_FLAT else " NOT FLAT"
+    )
+    return timings + scaling, line_count
+
+
+def bench_sql_scaling(runs: int, last: str) -> list[Timing]:
+    """(e): store.consolidation_for on affiliés of 1k, 12k and 100k lines (app context)."""
+    import store
+    from extensions import db
+
+    def uncached(affilie_id):
+        store._SUMS.clear()
+        return store.consolidation_for(affilie_id, last)
+
+    timings = []
+    for size in SCALING_SIZES:
+        affilie_id = add_synthetic_affilie(size)
+        if db.engine.dialect.name == "postgresql":
+            # Statistics as autovacuum leaves them after a bulk import.
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(sa.text("ANALYZE lignes_creance"))
+        n = max(3, runs * 1_000 // size) if size > 12_000 else runs
         timings.append(
             Timing(
-                f"{label.split(' (store')[0]} + simulation 60",
-                [a + b for a, b in zip(part.runs, sim60.runs)],
-                budget_ms=BUDGET_CONSOLIDATION_AND_SIMULATION_MS,
+                f"(e) consolidation SQL {size:>7,} lines",
+                measure(lambda a=affilie_id: uncached(a), n),
             )
         )
-    return timings, line_count
+    return growth_notes(timings)
+
+
+def add_synthetic_affilie(count: int) -> int:
+    """An affilié with ``count`` lines (the keys of synthetic_lines); returns its id."""
+    from demo import SITUATION
+    from extensions import db
+    from models import Affilie, LigneCreance, Perception
+
+    perception = db.session.scalars(sa.select(Perception).order_by(Perception.id)).first()
+    affilie = Affilie(
+        numero=f"8{count:06d}"[-7:],
+        raison_sociale=f"SYNTHETIQUE {count}",
+        regime="Régime général",
+        perception=perception,
+        date_situation=SITUATION,
+        date_arret_penalites=SITUATION,
+        arrangement=False,
+    )
+    db.session.add(affilie)
+    db.session.flush()
+    rows = [
+        {
+            "affilie_id": affilie.id,
+            "periode": line.periode,
+            "rubrique": line.rubrique,
+            "nature": line.nature,
+            "montant": line.montant,
+        }
+        for line in synthetic_lines(count)
+    ]
+    db.session.execute(sa.insert(LigneCreance), rows)
+    db.session.commit()
+    return affilie.id
+
+
+def growth_notes(timings: list[Timing]) -> list[Timing]:
+    """Per-line cost and growth against linear, from the best runs (the least disturbed)."""
+    base = timings[0]
+    for i, (size, t) in enumerate(zip(SCALING_SIZES, timings)):
+        per_line_us = t.best_ms * 1000 / size
+        growth = t.best_ms / base.best_ms / (size / SCALING_SIZES[0])
+        t.note = f"{per_line_us:.2f} µs/line (best), ×{growth:.2f} of linear"
+        if i:
+            # Between neighbours: more than linear growth on this step means trouble.
+            step = t.best_ms / timings[i - 1].best_ms / (size / SCALING_SIZES[i - 1])
+            if step > WORSE_THAN_LINEAR:
+                t.note += f", WORSE THAN LINEAR (×{step:.2f} since the previous size)"
+    return timings
 
 
 def synthetic_lines(count: int) -> list:
@@ -224,12 +333,7 @@ def bench_scaling(runs: int) -> list[Timing]:
             )
         )
     # Growth from the best runs: the least disturbed by whatever else the machine does.
-    base = timings[0]
-    for size, t in zip(SCALING_SIZES, timings):
-        per_line_us = t.best_ms * 1000 / size
-        growth = t.best_ms / base.best_ms / (size / SCALING_SIZES[0])
-        t.note = f"{per_line_us:.2f} µs/line (best), ×{growth:.2f} of linear"
-    return timings
+    return growth_notes(timings)
 
 
 def print_table(title: str, timings: list[Timing], runs_note: str) -> None:
@@ -275,7 +379,7 @@ def plot(path: Path, results: dict[str, list[Timing]], scaling: list[Timing]) ->
     except ImportError:
         print(f"\n--plot: matplotlib is not installed, no chart written to {path}.")
         return
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for name, timings in results.items():
         shown = [t for t in timings if t.label[:3] in ("(a)", "(b)", "(c)")]
         left.barh(
@@ -287,19 +391,25 @@ def plot(path: Path, results: dict[str, list[Timing]], scaling: list[Timing]) ->
     left.set_xlabel("median ms")
     left.set_title("(a)–(c) on the largest affilié")
     left.invert_yaxis()
-    right.loglog(SCALING_SIZES, [t.median_ms for t in scaling], marker="o", label="measured")
-    right.loglog(
-        SCALING_SIZES,
-        [scaling[0].median_ms * s / SCALING_SIZES[0] for s in SCALING_SIZES],
-        linestyle=":",
-        label="linear",
-    )
-    right.set_xlabel("lines")
+    series = {"(d) Python consolidate": scaling}
+    for name, timings in results.items():
+        series[f"(e) {name} GROUP BY"] = [t for t in timings if t.label.startswith("(e)")]
+    for label, timings in series.items():
+        medians = [t.median_ms for t in timings]
+        right.loglog(SCALING_SIZES, medians, marker="o", label=label)
+        right.loglog(
+            SCALING_SIZES,
+            [medians[0] * s / SCALING_SIZES[0] for s in SCALING_SIZES],
+            linestyle=":",
+            color=right.lines[-1].get_color(),
+            linewidth=1,
+        )
+    right.set_xlabel("créance lines of the affilié")
     right.set_ylabel("median ms")
-    right.set_title("(d) domain.creance.consolidate")
-    right.legend()
+    right.set_title("consolidation time against lines (dotted: linear)")
+    right.legend(fontsize="small")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=90)
     print(f"\nChart written to {path}")
 
 
