@@ -492,7 +492,8 @@ def simuler(numero: str):
             draft=draft,
             campaign=campaign,
             affilie=affilie,
-            oob=True,
+            # Full payment has no instalment controls to update (and no count to show).
+            oob=draft["modalite"] == "acomptes",
         )
     if errors:
         return _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, 422)
@@ -547,9 +548,11 @@ def confirmation(numero: str):
 def confirmer(numero: str):
     """Confirmer: create the request from the server's simulation, exactly once."""
     token = request.form.get("token", "")
+    # Only a token shaped like the ones we issue is looked up (PostgreSQL refuses NUL).
+    issued_shape = token.isascii() and token.isprintable() and len(token) <= 64
     existing = (
         db.session.scalars(select(Demande).where(Demande.confirmation_token == token)).first()
-        if token
+        if token and issued_shape
         else None
     )
     if existing is not None and existing.affilie.numero == numero:
