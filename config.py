@@ -30,7 +30,14 @@ class Config:
     LANGUAGES = ("fr", "ar")
 
     REDIS_URL = os.environ.get("REDIS_URL")
-    COMPRESS_MIMETYPES = ["text/html", "text/css", "application/javascript", "text/csv"]
+    # Python serves .js as text/javascript (RFC 9239), older setups as application/javascript.
+    COMPRESS_MIMETYPES = [
+        "text/html",
+        "text/css",
+        "text/javascript",
+        "application/javascript",
+        "text/csv",
+    ]
     COMPRESS_MIN_SIZE = 300
     SEND_FILE_MAX_AGE_DEFAULT = timedelta(days=365)
 
