@@ -124,9 +124,9 @@ def static_url(filename: str) -> str:
 
 
 def register_blueprints(app: Flask) -> None:
-    from blueprints import auth, demande, health
+    from blueprints import auth, demande, health, perception
 
-    for module in (auth, demande, health):
+    for module in (auth, demande, health, perception):
         app.register_blueprint(module.bp)
 
 

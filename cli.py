@@ -55,6 +55,7 @@ def simulation_message(exc: SimulationError, campaign: Campaign, on: date) -> st
 def register(app: Flask) -> None:
     for command in (import_data, create_user, simulate_cmd, seed_demo_cmd, campaign_group):
         app.cli.add_command(command)
+    __import__("cli_backoffice").register(app)  # the perception back office's commands
 
 
 @click.command("import-data")

@@ -321,3 +321,41 @@ class AuditEvent(db.Model):
 
     demande: Mapped[Demande] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+
+class Reintegration(db.Model):
+    """Amounts put back on an affilié's debt when its request is cancelled for default.
+
+    Art. 4 of the decision: the whole remise and the surcharges waived while the plan ran
+    (the snapshot's majorations générées) are due again. Kept as a row of its own so that
+    the request's snapshot stays untouched and the debt's history can be read back.
+    """
+
+    __tablename__ = "reintegrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A request is cancelled at most once, so it is reinstated at most once.
+    demande_id: Mapped[int] = mapped_column(
+        ForeignKey("demandes.id", ondelete="CASCADE"), unique=True
+    )
+    affilie_id: Mapped[int] = mapped_column(ForeignKey("affilies.id"), index=True)
+    montant_remise: Mapped[Decimal] = mapped_column(Money)
+    montant_majorations: Mapped[Decimal] = mapped_column(Money)
+    # What the affilié had already paid on the request when it defaulted.
+    montant_paye: Mapped[Decimal] = mapped_column(Money)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    by_label: Mapped[str] = mapped_column(String(120))
+
+    demande: Mapped[Demande] = relationship()
+    by: Mapped[User | None] = relationship()
+
+    @property
+    def total(self) -> Decimal:
+        """Everything reinstated: the remise and the waived surcharges."""
+        return lifecycle.reinstated_amounts(self.montant_remise, self.montant_majorations)
+
+    @property
+    def reste_du(self) -> Decimal:
+        """What the affilié owes on the request now: unpaid balance plus reinstated amounts."""
+        return self.demande.montant_a_payer - self.montant_paye + self.total

@@ -1,0 +1,536 @@
+"""The perception back office: an agent works on its own perception's requests.
+
+Demandes (list, filters, days left) → détail (snapshot, schedules, guarantees, audit trail)
+→ garanties (→ validée) → résultats des prélèvements (→ soldée / annulée) and the bank's
+return file; and the simulation preview of any affilié of the perception, which creates
+nothing. Every page works as plain links and forms; htmx only re-renders the parts that
+change. Another perception's requests and affiliés do not exist here (404).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+
+import backoffice
+import labels
+import services
+import store
+from blueprints.demande import _read_avance, _read_echeances, partial_request, schedule_of
+from clock import now
+from domain import lifecycle
+from domain.identifiers import mask_rib
+from domain.simulation import SimulationError, next_debit_date
+from extensions import db, login_manager
+from models import Affilie, Demande
+
+bp = Blueprint("perception", __name__, url_prefix="/perception")
+
+PAGE_SIZE = 20
+MAX_RETURN_BYTES = 2 * 1024 * 1024
+DEFAULT_ECHEANCES = 6
+
+GARANTIE_TYPES = {
+    "caution_bancaire": _l("Caution bancaire"),
+    "hypotheque": _l("Hypothèque"),
+    "nantissement": _l("Nantissement de fonds de commerce"),
+    "effets": _l("Effets de commerce"),
+    "cheques": _l("Chèques de garantie"),
+    "autre": _l("Autre garantie"),
+}
+ACTIONS = {
+    "confirmation": _l("Confirmation de la demande"),
+    "validation": _l("Validation (garanties déposées)"),
+    "expiration": _l("Expiration"),
+    "prelevement": _l("Résultat de prélèvement"),
+    "solde": _l("Solde"),
+    "defaut": _l("Annulation pour défaut de paiement"),
+}
+_DMY = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", re.ASCII)
+
+
+@bp.before_request
+def agents_only():
+    """Agents with a perception only; affiliate users are refused, visitors sent to login."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.is_agent or current_user.perception_id is None:
+        abort(403)
+    return None
+
+
+def _agent():
+    return current_user._get_current_object()
+
+
+def _demande_or_404(reference: str) -> Demande:
+    """A request of the agent's perception; any other is as if it did not exist."""
+    demande = db.session.scalars(
+        select(Demande).where(
+            Demande.reference == reference, Demande.perception_id == current_user.perception_id
+        )
+    ).first()
+    if demande is None:
+        abort(404)
+    return demande
+
+
+def _affilie_or_404(numero: str) -> Affilie:
+    affilie = store.affilie_by_numero(numero)
+    if affilie is None or affilie.perception_id != current_user.perception_id:
+        abort(404)
+    return affilie
+
+
+def parse_day(text: str) -> date | None:
+    """A date typed or picked: 2023-11-20 (date field) or 20/11/2023. None if invalid."""
+    text = text.strip()
+    try:
+        match = _DMY.fullmatch(text)
+        if match:
+            return date(int(match[3]), int(match[2]), int(match[1]))
+        return date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        return None
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else default
+
+
+# ---------------------------------------------------------------- demandes
+
+
+@bp.get("/")
+def index():
+    """The back office starts on the requests list."""
+    return redirect(url_for(".demandes"))
+
+
+def _read_filters(args) -> tuple[dict, dict, dict]:
+    """The list's filters as typed (to show back), as parsed, and their errors."""
+    typed = {
+        "statut": args.get("statut", "").strip()[:30],
+        "q": args.get("q", "").strip()[:60],
+        "du": args.get("du", "").strip()[:20],
+        "au": args.get("au", "").strip()[:20],
+    }
+    errors: dict[str, str] = {}
+    parsed = {
+        "statut": typed["statut"] if typed["statut"] in labels.STATUS else "",
+        "q": typed["q"],
+        "du": None,
+        "au": None,
+    }
+    for name, message in (
+        ("du", _("La date de début doit être une date réelle, par exemple 20/11/2023.")),
+        ("au", _("La date de fin doit être une date réelle, par exemple 20/11/2023.")),
+    ):
+        if typed[name]:
+            parsed[name] = parse_day(typed[name])
+            if parsed[name] is None:
+                errors[name] = message
+    if parsed["du"] and parsed["au"] and parsed["au"] < parsed["du"]:
+        errors["au"] = _("La date de fin doit être postérieure ou égale à la date de début.")
+        parsed["au"] = None
+    return typed, parsed, errors
+
+
+@bp.get("/demandes")
+def demandes():
+    """Les demandes de la perception: status (as of today), search, dates, pages."""
+    typed, parsed, errors = _read_filters(request.args)
+    today = now().date()
+    page = backoffice.search_demandes(
+        current_user.perception_id,
+        today=today,
+        statut=parsed["statut"],
+        q=parsed["q"],
+        du=parsed["du"],
+        au=parsed["au"],
+        page=_int_arg("page", 1),
+        size=PAGE_SIZE,
+    )
+    rows = [
+        (
+            d,
+            backoffice.effective_status(d, today),
+            backoffice.days_left_of(d, today),
+            backoffice.deadline_of(d),
+        )
+        for d in page.demandes
+    ]
+    context = {
+        "table": page,
+        "rows": rows,
+        "filtres": typed,
+        "errors": errors,
+        "status_choices": labels.STATUS,
+    }
+    if partial_request():
+        return render_template("partials/_perception_demandes_table.html", oob=True, **context)
+    return render_template("perception/demandes.html", **context), (422 if errors else 200)
+
+
+def _garantie_form(form) -> tuple[dict, dict, date | None]:
+    typed = {
+        "garantie_type": form.get("garantie_type", "").strip()[:40],
+        "garantie_reference": form.get("garantie_reference", "").strip()[:200],
+        "deposee_le": form.get("deposee_le", "").strip()[:20],
+        "commentaire": form.get("commentaire", "").strip()[:2000],
+    }
+    errors: dict[str, str] = {}
+    if typed["garantie_type"] not in GARANTIE_TYPES:
+        errors["garantie_type"] = _("Veuillez choisir le type de garantie.")
+    if not typed["garantie_reference"]:
+        errors["garantie_reference"] = _("Veuillez saisir la référence de la garantie.")
+    elif len(typed["garantie_reference"]) > 80:
+        errors["garantie_reference"] = _(
+            "La référence de la garantie ne peut pas dépasser 80 caractères."
+        )
+    deposee_le = parse_day(typed["deposee_le"]) if typed["deposee_le"] else None
+    if not typed["deposee_le"]:
+        errors["deposee_le"] = _("Veuillez saisir la date de dépôt des garanties.")
+    elif deposee_le is None:
+        errors["deposee_le"] = _(
+            "La date de dépôt doit être une date réelle, par exemple 20/11/2023."
+        )
+    if len(typed["commentaire"]) > 1000:
+        errors["commentaire"] = _("Le commentaire ne peut pas dépasser 1000 caractères.")
+    return typed, errors, deposee_le
+
+
+def _detail(demande: Demande, *, status: int = 200, **extra):
+    today = now().date()
+    effective = backoffice.effective_status(demande, today)
+    context = {
+        "demande": demande,
+        "status": effective,
+        "consolidation": services.consolidation_of(demande),
+        "schedule": [
+            (e.rang, e.date_prevue, e.montant) for e in demande.echeances if not e.definitive
+        ],
+        "definitive": backoffice.schedule_rows(demande),
+        "today": today,
+        "deadline": backoffice.deadline_of(demande),
+        "days_left": backoffice.days_left_of(demande, today),
+        "debit_date": next_debit_date(demande.confirmed_at.date()),
+        "can_validate": effective == lifecycle.EN_ATTENTE,
+        "can_record": demande.status in backoffice.EN_PRELEVEMENT,
+        "reintegration": backoffice.reintegration_of(demande),
+        "garantie_types": GARANTIE_TYPES,
+        "actions": ACTIONS,
+        "mask_rib": mask_rib,
+        "typed": {},
+        "errors": {},
+        "refusal": None,
+    }
+    context.update(extra)
+    return render_template("perception/demande.html", **context), status
+
+
+@bp.get("/demandes/<reference>")
+def demande(reference: str):
+    """Une demande: its snapshot, schedules, guarantees, reinstated amounts, audit trail."""
+    return _detail(_demande_or_404(reference))
+
+
+@bp.post("/demandes/<reference>/garanties")
+def garanties(reference: str):
+    """Enregistrer les garanties → validée, with the definitive schedule from the 10th."""
+    demande = _demande_or_404(reference)
+    typed, errors, deposee_le = _garantie_form(request.form)
+    today = now().date()
+    try:
+        backoffice.check_can_validate(demande, today)
+    except backoffice.Refused as exc:
+        return _detail(demande, status=409, refusal=exc.message, typed=typed)
+    if deposee_le is not None and "deposee_le" not in errors:
+        if deposee_le > today:
+            errors["deposee_le"] = _("La date de dépôt ne peut pas être dans le futur.")
+        elif deposee_le < demande.confirmed_at.date():
+            errors["deposee_le"] = _(
+                "La date de dépôt ne peut pas précéder la date de la demande (%(date)s).",
+                date=demande.confirmed_at.strftime("%d/%m/%Y"),
+            )
+    if errors:
+        return _detail(demande, status=422, typed=typed, errors=errors)
+    try:
+        backoffice.validate_with_guarantees(
+            demande,
+            actor=_agent(),
+            type_garantie=typed["garantie_type"],
+            type_label=str(GARANTIE_TYPES[typed["garantie_type"]]),
+            reference=typed["garantie_reference"],
+            deposee_le=deposee_le,
+            commentaire=typed["commentaire"],
+        )
+    except backoffice.Refused as exc:
+        demande = _demande_or_404(reference)
+        return _detail(demande, status=409, refusal=exc.message)
+    flash(
+        _(
+            "Garanties enregistrées : la demande %(reference)s est validée. Premier "
+            "prélèvement le %(date)s.",
+            reference=demande.reference,
+            date=backoffice.definitive_echeances(demande)[0].date_prevue.strftime("%d/%m/%Y"),
+        ),
+        "success",
+    )
+    return redirect(url_for(".demande", reference=reference) + "#echeancier", code=303)
+
+
+@bp.post("/demandes/<reference>/echeances/<int:rang>")
+def resultat(reference: str, rang: int):
+    """Le résultat d'un prélèvement: payée, or rejetée (the request is then cancelled)."""
+    demande = _demande_or_404(reference)
+    statut = request.form.get("statut", "")
+    try:
+        outcome = backoffice.record_result(demande, rang, statut, actor=_agent())
+    except backoffice.Refused as exc:
+        return _detail(_demande_or_404(reference), status=409, refusal=exc.message)
+    label = _("l'avance") if rang == 0 else _("l'échéance n° %(rang)s", rang=rang)
+    if statut == backoffice.PAYEE:
+        flash(_("Prélèvement de %(echeance)s enregistré : payé.", echeance=label), "success")
+    else:
+        flash(_("Prélèvement de %(echeance)s enregistré : rejeté.", echeance=label), "success")
+    if outcome == lifecycle.SOLDEE:
+        flash(_("Toutes les échéances sont payées : la demande est soldée."), "success")
+    elif outcome == lifecycle.ANNULEE:
+        flash(
+            _(
+                "La demande est annulée pour défaut de paiement : la remise et les majorations "
+                "générées sont réintégrées à la créance de l'affilié."
+            ),
+            "error",
+        )
+    return redirect(url_for(".demande", reference=reference) + "#echeancier", code=303)
+
+
+# ---------------------------------------------------------------- the bank's return file
+
+
+@bp.route("/prelevements/retour", methods=["GET", "POST"])
+def retour():
+    """Le fichier retour de la banque: every result at once, or nothing if a line is bad."""
+    errors: dict[str, str] = {}
+    file_errors: list[str] = []
+    if request.method == "POST":
+        upload = request.files.get("fichier")
+        data = upload.stream.read(MAX_RETURN_BYTES + 1) if upload and upload.filename else b""
+        if not upload or not upload.filename:
+            errors["fichier"] = _("Veuillez choisir le fichier retour de la banque (CSV).")
+        elif len(data) > MAX_RETURN_BYTES:
+            errors["fichier"] = _("Le fichier dépasse la taille maximale de 2 Mo.")
+        else:
+            try:
+                summary = backoffice.import_return(
+                    data, actor=_agent(), perception_id=current_user.perception_id
+                )
+            except backoffice.Refused as exc:
+                errors["fichier"] = exc.message
+            except backoffice.ReturnFileError as exc:
+                errors["fichier"] = _(
+                    "Le fichier contient des erreurs : aucun résultat n'a été enregistré."
+                )
+                file_errors = exc.errors
+            else:
+                flash(
+                    _(
+                        "Fichier retour enregistré : %(payees)s prélèvement(s) payé(s), "
+                        "%(rejetees)s rejeté(s).",
+                        payees=summary.payees,
+                        rejetees=summary.rejetees,
+                    ),
+                    "success",
+                )
+                if summary.soldees:
+                    flash(
+                        _("Demande(s) soldée(s) : %(refs)s.", refs=", ".join(summary.soldees)),
+                        "success",
+                    )
+                if summary.annulees:
+                    flash(
+                        _(
+                            "Demande(s) annulée(s) pour défaut de paiement, montants "
+                            "réintégrés : %(refs)s.",
+                            refs=", ".join(summary.annulees),
+                        ),
+                        "error",
+                    )
+                return redirect(url_for(".retour"), code=303)
+    return render_template("perception/retour.html", errors=errors, file_errors=file_errors), (
+        422 if errors else 200
+    )
+
+
+# ---------------------------------------------------------------- affiliés and simulation
+
+
+@bp.get("/affilies")
+def affilies():
+    """Les affiliés de la perception, by number or name; an exact number opens it."""
+    q = request.args.get("q", "").strip()[:60]
+    # Rechercher (not the live search while typing) opens an exact number directly.
+    opening = not partial_request() or request.args.get("ouvrir") == "1"
+    if opening and re.fullmatch(r"[0-9]{7}", q, re.ASCII):
+        found = store.affilie_by_numero(q)
+        if found is not None and found.perception_id == current_user.perception_id:
+            target = url_for(".affilie", numero=q)
+            if partial_request():
+                response = make_response("", 204)
+                response.headers["HX-Redirect"] = target
+                return response
+            return redirect(target)
+    query = select(Affilie).where(Affilie.perception_id == current_user.perception_id)
+    if q:
+        pattern = "%" + q.casefold().replace("\\", "").replace("%", "").replace("_", "") + "%"
+        query = query.where(
+            or_(Affilie.numero.like(pattern), func.lower(Affilie.raison_sociale).like(pattern))
+        )
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(_int_arg("page", 1), 1), pages)
+    start = (page - 1) * PAGE_SIZE
+    rows = db.session.scalars(query.order_by(Affilie.numero).offset(start).limit(PAGE_SIZE)).all()
+    table = {
+        "rows": rows,
+        "q": q,
+        "page": page,
+        "pages": pages,
+        "total": total,
+        "first": start + 1 if total else 0,
+        "last": min(start + PAGE_SIZE, total),
+    }
+    if partial_request():
+        return render_template("partials/_perception_affilies_table.html", table=table)
+    return render_template("perception/affilies.html", table=table)
+
+
+def _preview(affilie, campaign, consolidation, modalite: str, args):
+    """The affiliate's simulation, from the form's own fields (no request, no draft).
+
+    Returns (simulation or None, errors, typed values to show back).
+    """
+    errors: dict[str, str] = {}
+    maximum = campaign.max_echeances
+    previous = args.get("precedent", "")
+    previous = int(previous) if previous.isascii() and previous.isdigit() else DEFAULT_ECHEANCES
+    state = {"n": min(max(previous, 1), maximum)}
+    if modalite == "integral":
+        sim = store.simulation_for(affilie, campaign, consolidation=consolidation)
+        return sim, errors, {"n": state["n"], "avance": ""}
+    if "nombre_echeances" in args or "curseur" in args:
+        n, n_error = _read_echeances(args, state, maximum)
+    else:
+        n, n_error = state["n"], None
+    if n_error:
+        errors["nombre_echeances"] = n_error
+    avance_text = args.get("avance", "")[:64]
+    avance, avance_error = _read_avance(avance_text)
+    if avance_error:
+        errors["avance"] = avance_error
+    typed = {"avance": avance_text, "n": n}
+    if errors:
+        return None, errors, typed
+    try:
+        sim = store.simulation_for(
+            affilie, campaign, nombre_echeances=n, avance=avance, consolidation=consolidation
+        )
+    except SimulationError as exc:
+        if exc.code == "avance_too_large":
+            from formatting import mad
+
+            total = store.simulation_for(
+                affilie,
+                campaign,
+                nombre_echeances=n,
+                avance=Decimal(0),
+                consolidation=consolidation,
+            ).montant_a_payer
+            errors["avance"] = _(
+                "Le montant de l'avance doit être inférieur au montant à payer (%(montant)s).",
+                montant=mad(total),
+            )
+        else:
+            errors["avance"] = _(
+                "Le montant de l'avance doit être un nombre, par exemple 5 000,00."
+            )
+        return None, errors, typed
+    return sim, errors, typed
+
+
+@bp.get("/affilies/<numero>")
+def affilie(numero: str):
+    """Un affilié: its créance, requests, reinstated amounts and a simulation preview.
+
+    The simulation is a GET form: it changes nothing, so its state lives in the URL
+    (bookmarkable, reloadable); htmx re-renders only the panel.
+    """
+    affilie = _affilie_or_404(numero)
+    campaign = store.active_campaign()
+    modalite = request.args.get("modalite", "acomptes")
+    modalite = modalite if modalite in ("integral", "acomptes") else "acomptes"
+    consolidation = (
+        services.current_consolidation(affilie, campaign) if campaign is not None else None
+    )
+    sim, errors, typed = None, {}, {"n": DEFAULT_ECHEANCES, "avance": ""}
+    simulable = consolidation is not None and consolidation.totals.creance_totale > 0
+    if simulable:
+        sim, errors, typed = _preview(affilie, campaign, consolidation, modalite, request.args)
+    panel = {
+        "sim": sim,
+        "schedule": schedule_of(sim),
+        "errors": errors,
+        "typed": typed,
+        "consolidation": consolidation,
+        "campaign": campaign,
+    }
+    if partial_request() and simulable:
+        return render_template("partials/_perception_simulation.html", oob=True, **panel)
+    reintegrations = backoffice.reintegrations_of(affilie.id)
+    context = {
+        "affilie": affilie,
+        "modalite": modalite,
+        "simulable": simulable,
+        "demandes": db.session.scalars(
+            select(Demande)
+            .where(Demande.affilie_id == affilie.id)
+            .order_by(Demande.confirmed_at.desc())
+        ).all(),
+        "today": now().date(),
+        "reintegrations": reintegrations,
+        "reste_du": sum((r.reste_du for r in reintegrations), Decimal("0.00")),
+        "mask_rib": mask_rib,
+        "effective_status": backoffice.effective_status,
+        **panel,
+    }
+    return render_template("perception/affilie.html", **context), (422 if errors else 200)
+
+
+@bp.app_template_global()
+def perception_section() -> str:
+    """Which back-office section the page belongs to, for the navigation's aria-current."""
+    endpoint = request.endpoint or ""
+    if endpoint.startswith("perception.affilie"):
+        return "affilies"
+    if endpoint == "perception.retour":
+        return "retour"
+    return "demandes"

@@ -1,0 +1,58 @@
+"""The perception back office's commands: ``flask expire-requests``, ``flask debit-file``."""
+
+from __future__ import annotations
+
+import io
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+from flask import Flask
+
+import backoffice
+import services
+from extensions import db
+
+
+def register(app: Flask) -> None:
+    for command in (expire_requests, debit_file):
+        app.cli.add_command(command)
+
+
+@click.command("expire-requests")
+def expire_requests() -> None:
+    """Expire the requests still waiting for guarantees past their deadline (idempotent)."""
+    count = services.expire_overdue()
+    click.echo(f"{count} demande(s) expirée(s).")
+
+
+@click.command("debit-file")
+@click.option("--date", "on", required=True, help="Day of the debits, YYYY-MM-DD")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV file to write (default: standard output)",
+)
+def debit_file(on: str, output: Path | None) -> None:
+    """Write the bank debits due on --date as CSV: reference,affiliation,rib,montant,echeance."""
+    try:
+        day = date.fromisoformat(on)
+    except ValueError:
+        click.echo(f"Erreur : date invalide « {on} » (AAAA-MM-JJ)", err=True)
+        sys.exit(1)
+    lines = backoffice.debit_lines(day)
+    # The full-payment debits created on the way are part of the schedule from now on.
+    db.session.commit()
+    if output is None:
+        buffer = io.StringIO()
+        backoffice.write_debit_csv(lines, buffer)
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    with output.open("w", encoding="utf-8", newline="") as stream:
+        backoffice.write_debit_csv(lines, stream)
+    click.echo(
+        f"{len(lines)} prélèvement(s) du {day.strftime('%d/%m/%Y')} écrit(s) dans {output}.",
+        err=True,
+    )
