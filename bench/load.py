@@ -69,7 +69,8 @@ TOKEN_RE = re.compile(r'name="token" value="([^"]+)"')
 COMPTE_RE = re.compile(r'<option value="(\d+)"')
 # The order of the report.
 KINDS = (
-    "login",
+    "login page GET",
+    "login POST",
     "choisir (htmx)",
     "parametrage GET",
     "parametrage POST",
@@ -327,10 +328,10 @@ def user(port, stats, numero, may_confirm, deadline, seed, passes) -> None:
     rng = random.Random(seed)
     session = Session(port, stats)
     try:
-        step(session, "login", "GET", "/connexion", expect=(200,))
+        step(session, "login page GET", "GET", "/connexion", expect=(200,))
         step(
             session,
-            "login",
+            "login POST",
             "POST",
             "/connexion",
             form={"utilisateur": LOGIN, "mot_de_passe": DEMO_PASSWORD},
