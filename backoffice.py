@@ -315,7 +315,7 @@ def validate_with_guarantees(
             recorded_at=at,
         )
     )
-    services.transition(
+    _transition(
         demande,
         lifecycle.VALIDEE,
         actor=actor,
@@ -450,6 +450,14 @@ def _apply_result(
     )
 
 
+def _transition(demande: Demande, to: str, **kwargs) -> None:
+    """services.transition, refused with a message when someone else moved it first."""
+    try:
+        services.transition(demande, to, **kwargs)
+    except services.ConcurrentChange:
+        raise _concurrent() from None
+
+
 def _concurrent() -> Refused:
     db.session.rollback()
     return Refused(
@@ -473,7 +481,7 @@ def settle(demande: Demande, actor: User) -> str | None:
     if rejected:
         paid = sum((e.montant for e in rows if e.statut == PAYEE), Decimal("0.00"))
         reinstated = lifecycle.reinstated_amounts(demande.remise, demande.majorations_generees)
-        services.transition(
+        _transition(
             demande,
             lifecycle.ANNULEE,
             actor=actor,
@@ -500,7 +508,7 @@ def settle(demande: Demande, actor: User) -> str | None:
         )
         return lifecycle.ANNULEE
     if rows and all(e.statut == PAYEE for e in rows):
-        services.transition(
+        _transition(
             demande,
             lifecycle.SOLDEE,
             actor=actor,

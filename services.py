@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 import store
@@ -61,30 +61,49 @@ def expire_overdue(affilie_id: int | None = None, actor: User | None = None) -> 
         query = query.where(Demande.affilie_id == affilie_id)
     today = now().date()
     count = 0
-    for demande in db.session.scalars(query):
+    for demande in db.session.scalars(query).all():
         days = demande.campaign.guarantee_days
         if (
             lifecycle.effective_status(demande.status, demande.confirmed_at.date(), today, days)
             == lifecycle.EXPIREE
         ):
-            transition(
-                demande,
-                lifecycle.EXPIREE,
-                actor=actor,
-                action="expiration",
-                reason=f"Aucune garantie déposée dans le délai de {days} jours",
-            )
+            try:
+                transition(
+                    demande,
+                    lifecycle.EXPIREE,
+                    actor=actor,
+                    action="expiration",
+                    reason=f"Aucune garantie déposée dans le délai de {days} jours",
+                )
+            except ConcurrentChange:
+                continue  # validated or expired by someone else meanwhile
+            db.session.commit()
             count += 1
-    if count:
-        db.session.commit()
     return count
+
+
+class ConcurrentChange(Exception):
+    """Another request (agent, cron) changed the status first; nothing was written."""
 
 
 def transition(
     demande: Demande, to: str, *, actor: User | None, action: str, reason: str = ""
 ) -> None:
-    """Change a request's status and record who, when and why."""
+    """Change a request's status and record who, when and why.
+
+    The UPDATE only applies if the status is still the one we read: two agents (or an
+    agent and the expiry cron) acting at once cannot both move the same request.
+    """
     lifecycle.check_transition(demande.status, to)
+    changed = db.session.execute(
+        update(Demande)
+        .where(Demande.id == demande.id, Demande.status == demande.status)
+        .values(status=to)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:
+        db.session.rollback()
+        raise ConcurrentChange(demande.reference)
     demande.events.append(
         AuditEvent(
             at=now(),

@@ -1,0 +1,43 @@
+"""Service-level guarantees: transitions are compare-and-set."""
+
+import pytest
+from sqlalchemy import func, select, text
+
+import services
+from domain import lifecycle
+from extensions import db
+from models import AuditEvent, Demande
+
+
+def test_a_transition_refuses_when_someone_else_moved_the_request_first(app):
+    demande = db.session.scalars(select(Demande).where(Demande.reference == "RM-DEMO-000001")).one()
+    events_before = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    # Another worker validates it behind our back (a separate connection).
+    with db.engine.begin() as other:
+        other.execute(
+            text("UPDATE demandes SET status = 'validee' WHERE reference = 'RM-DEMO-000001'")
+        )
+    with pytest.raises(services.ConcurrentChange):
+        services.transition(demande, lifecycle.EXPIREE, actor=None, action="expiration")
+    db.session.rollback()
+    assert (
+        db.session.scalar(select(Demande.status).where(Demande.reference == "RM-DEMO-000001"))
+        == "validee"
+    )
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events_before
+
+
+def test_a_transition_records_who_when_and_why(app, clock):
+    demande = db.session.scalars(select(Demande).where(Demande.reference == "RM-DEMO-000001")).one()
+    services.transition(
+        demande, lifecycle.EXPIREE, actor=None, action="expiration", reason="Délai dépassé"
+    )
+    db.session.commit()
+    event = demande.events[-1]
+    assert (event.from_status, event.to_status, event.actor_label, event.reason) == (
+        "en_attente_garanties",
+        "expiree",
+        "Système",
+        "Délai dépassé",
+    )
+    assert event.at == clock()
