@@ -30,6 +30,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+import backoffice
 import services
 import store
 from clock import now
@@ -77,6 +78,17 @@ def partial_request() -> bool:
     )
 
 
+@bp.after_request
+def redirect_the_browser(response):
+    """htmx follows a redirect itself and would swap the next page into the panel (a
+    refusal, a lost draft, an expired session): make the browser go there instead."""
+    if response.status_code in (301, 302, 303) and partial_request():
+        target = response.headers["Location"]
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+    return response
+
+
 # ---------------------------------------------------------------- home and requests
 
 
@@ -116,6 +128,7 @@ def recapitulatif(reference: str):
             (e.rang, e.date_prevue, e.montant) for e in demande.echeances if not e.definitive
         ],
         definitive=[e for e in demande.echeances if e.definitive],
+        reintegration=backoffice.reintegration_of(demande),
         status=_effective(demande, now().date()),
         confirmee=request.args.get("confirmee") == "1",
         debit_date=next_debit_date(demande.confirmed_at.date()),
@@ -466,7 +479,9 @@ def simuler(numero: str):
         if request.form.get("cgu") == "1":
             draft["cgu"] = True
             draft["cgu_at"] = now().isoformat()
-        elif not draft.get("cgu"):
+        else:
+            # The box is in the form: unticked after Accepter is a refusal, not a consent.
+            draft["cgu"] = False
             errors["cgu"] = _("Veuillez lire et accepter les conditions générales d'utilisation.")
     session[DRAFT] = draft
     if action == "valider" and not errors:
@@ -548,18 +563,15 @@ def confirmation(numero: str):
 def confirmer(numero: str):
     """Confirmer: create the request from the server's simulation, exactly once."""
     token = request.form.get("token", "")
-    # Only a token shaped like the ones we issue is looked up (PostgreSQL refuses NUL).
-    issued_shape = token.isascii() and token.isprintable() and len(token) <= 64
-    existing = (
-        db.session.scalars(select(Demande).where(Demande.confirmation_token == token)).first()
-        if token and issued_shape
-        else None
-    )
-    if existing is not None and existing.affilie.numero == numero:
-        own_affilie(numero)
+    if (existing := _confirmed_with(token, numero)) is not None:
         return _after_confirmation(existing)
     ctx, refused = _context(numero)
     if refused:
+        # A double click: the other submission of this screen may have committed between
+        # the look-up above and the check of the affilié. Show its result, not a refusal.
+        if (existing := _confirmed_with(token, numero)) is not None:
+            session.pop("_flashes", None)
+            return _after_confirmation(existing)
         return refused
     draft = _ready_draft(numero)
     if draft is None or not draft.get("cgu") or not token or token != draft.get("token"):
@@ -588,6 +600,18 @@ def confirmer(numero: str):
         flash(_("Une demande de remise est déjà en cours pour cet affilié."), "error")
         return redirect(url_for(".home"))
     return _after_confirmation(demande)
+
+
+def _confirmed_with(token: str, numero: str) -> Demande | None:
+    """The request this confirmation screen (its token) already created, if any."""
+    # Only a token shaped like the ones we issue is looked up (PostgreSQL refuses NUL).
+    if not (token and token.isascii() and token.isprintable() and len(token) <= 64):
+        return None
+    demande = db.session.scalars(select(Demande).where(Demande.confirmation_token == token)).first()
+    if demande is None or demande.affilie.numero != numero:
+        return None
+    own_affilie(numero)
+    return demande
 
 
 def _after_confirmation(demande: Demande):

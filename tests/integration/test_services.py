@@ -41,3 +41,30 @@ def test_a_transition_records_who_when_and_why(app, clock):
         "Délai dépassé",
     )
     assert event.at == clock()
+
+
+def test_the_affiliate_sees_the_reinstated_amounts_after_a_default(app, client, auth, clock):
+    from datetime import date, datetime
+
+    import backoffice
+    from models import User
+
+    agent = db.session.scalars(select(User).where(User.login == "agent.marrakech")).one()
+    demande = db.session.scalars(select(Demande).where(Demande.reference == "RM-DEMO-000001")).one()
+    backoffice.validate_with_guarantees(
+        demande,
+        actor=agent,
+        type_garantie="caution",
+        type_label="Caution bancaire",
+        reference="CB-1",
+        deposee_le=date(2023, 11, 20),
+    )
+    clock.set(datetime(2023, 12, 10, 9, 0))
+    backoffice.record_result(demande, 0, "rejetee", actor=agent)
+    assert demande.status == "annulee"
+    auth.login("groupe")
+    page = client.get("/demandes/RM-DEMO-000001")
+    assert "Montants réintégrés" in page.text
+    total = demande.remise + demande.majorations_generees
+    assert f"{total:,.2f}".replace(",", "\u202f").replace(".", ",") in page.text
+    assert "Annulée" in page.text
