@@ -43,7 +43,8 @@ def servers(database_url, tmp_path):
     try:
         for server in instances:
             server.start()
-        deadline = time.monotonic() + 15
+        # Generous for a loaded CI machine; a normal start takes one or two seconds.
+        deadline = time.monotonic() + 45
         for server in instances:
             server.wait_ready(deadline)
         yield instances
@@ -132,12 +133,11 @@ def test_fifty_simultaneous_confirmations_create_exactly_one_request(
         landings = list(pool.map(landing, results))
     for browser, response, page in landings:
         assert page.status == 200, (response.location, page.status)
-        if response.location == recap:
+        if browser.token == winner.confirmation_token:
             # The winning screen, posted again, shows the request it created.
-            assert browser.token == winner.confirmation_token
+            assert response.location == recap
+            assert ALREADY not in page.text
         else:
-            # A loser (or a post of the winning screen that looked before the winner
-            # had committed and checked the affilié after) is refused with the message.
             assert response.location in ("/", "/demande/nouvelle"), response.location
             assert ALREADY in page.text
 
