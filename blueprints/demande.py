@@ -140,6 +140,9 @@ def recapitulatif(reference: str):
 
 
 def _own_demande(reference: str) -> Demande:
+    # Our references are short and printable ASCII; PostgreSQL would refuse a NUL (a 500).
+    if not (reference.isascii() and reference.isprintable()) or len(reference) > 40:
+        abort(404)
     demande = db.session.scalars(select(Demande).where(Demande.reference == reference)).first()
     if demande is None or current_user.is_agent:
         abort(404)

@@ -290,6 +290,17 @@ def test_numero_in_the_path(logged_in, numero, step):
 
 
 @LIMITS
+@given(reference=value)
+def test_reference_in_the_path(logged_in, reference):
+    """A made-up request reference: 404, never a trace (not even with a NUL byte)."""
+    text = reference if isinstance(reference, str) else reference[0]
+    for suffix in ("", "\x00"):
+        response = logged_in.get(f"/demandes/{quote(text[:2000] + suffix, safe='')}")
+        check(response)
+        assert response.status_code == 404
+
+
+@LIMITS
 @given(data=form(lang=["fr", "ar"], next=["/", "/demande/nouvelle"]))
 def test_langue(client, baseline, data):
     response = client.post("/langue", data=data)
