@@ -5,8 +5,8 @@
 Creates a throwaway PostgreSQL database on the ``--database-url`` server (default: the
 ``DATABASE_URL`` environment variable when it is PostgreSQL, else the local server),
 migrates it, loads the demo data, starts gunicorn in production mode (CSRF on, sync
-workers, ``2 × cores + 1`` by default) on 127.0.0.1 and runs ``--users`` threads, each
-one affiliate user with its own session:
+workers, ``cores + 1`` by default as in docs/PERFORMANCE.md) on 127.0.0.1 and runs
+``--users`` threads, each one affiliate user with its own session:
 
     login  →  loop until the time is up:
                  Choisir un affilié (htmx search)  →  Paramétrage (page, then post)
@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         default=env_url if env_url.startswith("postgresql") else DEFAULT_PG_URL,
         help="a PostgreSQL server (any database on it): the throwaway database goes there",
     )
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1)
     parser.add_argument("--seed", type=int, default=2023)
     args = parser.parse_args(argv)
     if urlsplit(args.database_url.replace("+psycopg", "")).hostname not in (
