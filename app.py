@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, g, request, session, url_for
+from flask import Flask, current_app, g, request, session, url_for
 from flask_babel import get_locale
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
 
@@ -150,7 +151,30 @@ def register_security_headers(app: Flask) -> None:
             # Pages differ between full renders and htmx partials, and hold personal data.
             response.vary.add("HX-Request")
             response.headers.setdefault("Cache-Control", "no-store")
+            _compress_refusal(response)
         return response
+
+
+def _compress_refusal(response) -> None:
+    """Gzip a refused form's page (401, 422...), which Flask-Compress leaves alone.
+
+    A form with errors is a whole page, sent again at each correction: uncompressed it
+    weighs three times as much (8.5 KB instead of 2.6 for Paramétrage) on a slow line.
+    """
+    if (
+        not 400 <= response.status_code < 500
+        or response.mimetype != "text/html"
+        or response.direct_passthrough
+        or "Content-Encoding" in response.headers
+        or not request.accept_encodings["gzip"]
+    ):
+        return
+    data = response.get_data()
+    if len(data) < current_app.config["COMPRESS_MIN_SIZE"]:
+        return
+    response.set_data(gzip.compress(data, compresslevel=current_app.config["COMPRESS_LEVEL"]))
+    response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
 
 
 def _buffer_static_file(response) -> None:
