@@ -1,12 +1,15 @@
-"""Login, logout and the language switch."""
+"""Login, logout, the language switch, and the session's expiry."""
 
 import math
 import secrets
 import time
+from datetime import timedelta
 
+from babel.dates import format_timedelta
 from flask import (
     Blueprint,
     abort,
+    current_app,
     make_response,
     redirect,
     render_template,
@@ -20,6 +23,7 @@ from sqlalchemy import select
 
 import security
 from extensions import db
+from formatting import babel_locale
 from models import User
 
 bp = Blueprint("auth", __name__)
@@ -102,7 +106,11 @@ def login():
             login_user(user)
             return redirect(safe_next(request.args.get("next")) or url_for("demande.home"))
     status = 401 if error else 200
-    return render_template("login.html", error=error, login_value=login_value), status
+    # ``errors`` puts "Erreur :" in the page title, as on every form.
+    errors = {"utilisateur": error} if error else {}
+    return render_template(
+        "login.html", error=error, login_value=login_value, errors=errors
+    ), status
 
 
 @bp.post("/deconnexion")
@@ -128,3 +136,51 @@ def set_language():
         abort(400)
     session["lang"] = lang
     return redirect(safe_next(request.form.get("next")) or url_for("demande.home"))
+
+
+# ---------------------------------------------------------------- session expiry
+
+
+def session_timing() -> dict:
+    """The session's lifetime and when to warn, for ``<body data-session-*>`` (static/js)."""
+    lifetime = int(current_app.permanent_session_lifetime.total_seconds())
+    warning = min(int(current_app.config.get("SESSION_WARNING_SECONDS", 120)), lifetime // 2)
+    return {
+        "secondes": lifetime,
+        "alerte": warning,
+        "duree": _duration(timedelta(seconds=lifetime)),
+        "duree_alerte": _duration(timedelta(seconds=warning)),
+    }
+
+
+def _duration(value: timedelta) -> str:
+    """'20 minutes', '2 minutes', '20 دقيقة': Latin digits in both languages, as amounts."""
+    return format_timedelta(value, threshold=1, locale=babel_locale())
+
+
+@bp.app_context_processor
+def inject_session_timing():
+    return {"session_timing": session_timing}
+
+
+@bp.post("/session/prolonger")
+def prolonger_session():
+    """ "Rester connecté": any request renews the session cookie; this one does only that."""
+    if not current_user.is_authenticated:
+        return "", 401
+    session.modified = True
+    return "", 204
+
+
+@bp.get("/session/expiree")
+def session_expiree():
+    """Votre session a expiré: what happened, what was kept (nothing), and the way back."""
+    lang = request.args.get("lang") or session.get("lang")
+    if current_user.is_authenticated:
+        # The page's timer ran out first (a clock a second ahead): end it as promised.
+        logout_user()
+    # The draft of an unconfirmed request lives in the session: it goes with it.
+    session.clear()
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+    return render_template("session_expiree.html", duree=session_timing()["duree"])

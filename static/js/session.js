@@ -1,0 +1,86 @@
+// The warning before the session ends, and the page that says it has.
+// Timings come from <body data-session-*> (config PERMANENT_SESSION_LIFETIME and
+// SESSION_WARNING_SECONDS). Every request renews the session on the server, so every page
+// load and htmx answer restarts the count; tabs share their last activity through
+// localStorage, so a forgotten tab does not end the session of the one in use.
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var total = Number(body.dataset.sessionSecondes) * 1000;
+  var warnBefore = Number(body.dataset.sessionAlerte) * 1000;
+  var dialog = document.getElementById("session-alerte");
+  if (!total || !dialog || !dialog.showModal) return;
+
+  var KEY = "espace-recouvrement:derniere-activite";
+  var mine = Date.now();
+  var warnTimer = null;
+  var endTimer = null;
+
+  function lastActivity() {
+    var shared = 0;
+    try { shared = Number(window.localStorage.getItem(KEY)) || 0; } catch (e) { /* private mode */ }
+    return Math.max(mine, shared);
+  }
+
+  function schedule() {
+    clearTimeout(warnTimer);
+    clearTimeout(endTimer);
+    var idle = Date.now() - lastActivity();
+    warnTimer = setTimeout(warn, Math.max(0, total - warnBefore - idle));
+    // A second after the cookie's end: by then the server has forgotten the session too.
+    endTimer = setTimeout(end, Math.max(0, total + 1000 - idle));
+  }
+
+  function touch() {
+    mine = Date.now();
+    try { window.localStorage.setItem(KEY, String(mine)); } catch (e) { /* private mode */ }
+    if (dialog.open) dialog.close();
+    schedule();
+  }
+
+  function warn() {
+    if (Date.now() - lastActivity() < total - warnBefore) { schedule(); return; }
+    if (!dialog.open) dialog.showModal();
+  }
+
+  function end() {
+    if (Date.now() - lastActivity() < total) { schedule(); return; }
+    window.location.assign(body.dataset.sessionExpiree);
+  }
+
+  function stay() {
+    var token = dialog.querySelector("input[name=csrf_token]");
+    fetch(body.dataset.sessionProlonger, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": token ? token.value : "" }
+    }).then(function (response) {
+      if (response.status !== 204) throw new Error("session ended");
+      touch();
+      var status = document.getElementById("session-annonce");
+      if (status) status.textContent = status.dataset.message;
+    }).catch(function () {
+      window.location.assign(body.dataset.sessionExpiree);
+    });
+  }
+
+  dialog.addEventListener("click", function (event) {
+    if (event.target.closest("[data-prolonger-session]")) stay();
+  });
+  // Escape means "not now", not "sign me out": it keeps the session too.
+  dialog.addEventListener("cancel", function (event) {
+    event.preventDefault();
+    stay();
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail && event.detail.successful) touch();
+  });
+  window.addEventListener("storage", function (event) {
+    if (event.key !== KEY) return;
+    if (dialog.open && Date.now() - lastActivity() < total - warnBefore) dialog.close();
+    schedule();
+  });
+
+  touch();
+})();

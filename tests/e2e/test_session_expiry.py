@@ -1,0 +1,95 @@
+"""The session's end in real Chromium, with a 4-second session instead of 20 minutes.
+
+Warning at 2 s (an alertdialog, focus on "Rester connecté"), the session renewed from
+the keyboard, then left to run out: the page that says so, the draft gone, nothing created.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import func, select
+
+from demo import DEMO_PASSWORD
+from extensions import db
+from models import Demande
+from tests.e2e.a11y_support import GUIDE_NUMERO, axe_report, start_request
+from tests.e2e.conftest import login, shot
+
+pytestmark = pytest.mark.e2e
+
+LIFETIME = 4  # seconds
+WARNING = 2  # seconds before the end
+
+
+@pytest.fixture
+def short_session(live_server):
+    # Read by Flask on every request (the cookie) and by base.html (the page's timers).
+    live_server.app.config.update(
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=LIFETIME),
+        SESSION_WARNING_SECONDS=WARNING,
+    )
+    return live_server
+
+
+def count_demandes(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Demande))
+
+
+def test_the_warning_renews_the_session_and_the_end_is_explained(page: Page, short_session):
+    before = count_demandes(short_session.app)
+    login(page, short_session.url, "groupe", DEMO_PASSWORD)
+    start_request(page, GUIDE_NUMERO, "acomptes")
+    loaded = time.monotonic()
+
+    warning = page.get_by_role("alertdialog", name="Votre session va bientôt expirer")
+    expect(warning).to_be_visible(timeout=(LIFETIME + 1) * 1000)
+    assert time.monotonic() - loaded >= LIFETIME - WARNING - 0.5
+    expect(warning).to_have_accessible_description(
+        re.compile(r"^Sans action de votre part, vous serez déconnecté dans 2\ssecondes\.")
+    )
+    stay = warning.get_by_role("button", name="Rester connecté")
+    expect(stay).to_be_focused()
+    assert axe_report(page, "alerte de fin de session") == ""
+    shot(page, "1-alerte")
+
+    # Keyboard only: Enter on the focused button.
+    with page.expect_response(lambda r: r.url.endswith("/session/prolonger")) as renewed:
+        page.keyboard.press("Enter")
+    assert renewed.value.status == 204
+    renewed_at = time.monotonic()
+    expect(warning).to_be_hidden()
+    expect(page.locator("#session-annonce")).to_have_text(
+        re.compile(r"^Votre session a été prolongée de 4\ssecondes\.$")
+    )
+    # Past the first session's end: the panel still answers (the server renewed it).
+    page.wait_for_timeout(max(0, (loaded + LIFETIME + 0.3 - time.monotonic()) * 1000))
+    with page.expect_response(lambda r: "/simulation" in r.url) as panel:
+        page.locator('button[name="action"][value="plus"]').click()
+    assert panel.value.status == 200
+    expect(page.locator("#simulation-annonce")).to_contain_text("7 mois")
+
+    # Now left alone: the warning again, then the page that says the session has ended.
+    expect(page).to_have_url(
+        re.compile(r"/session/expiree\?lang=fr$"), timeout=(LIFETIME + 3) * 1000
+    )
+    assert time.monotonic() - renewed_at >= LIFETIME
+    expect(page.get_by_role("heading", level=1)).to_have_text("Votre session a expiré")
+    expect(page.locator("main")).to_contain_text("n'a pas été enregistré")
+    expect(page.get_by_role("link", name="Se reconnecter")).to_be_visible()
+    expect(page.get_by_role("banner")).not_to_contain_text("Bienvenue")
+    assert axe_report(page, "session expirée") == ""
+    shot(page, "2-session-expiree")
+
+    # Signed out for real; the draft went with the session; nothing was created.
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/connexion\?next=%2F$"))
+    login(page, short_session.url, "groupe", DEMO_PASSWORD)
+    page.goto(f"/demande/{GUIDE_NUMERO}/simulation")
+    expect(page).to_have_url(re.compile(rf"/demande/{GUIDE_NUMERO}/parametrage$"))
+    assert count_demandes(short_session.app) == before

@@ -1,0 +1,121 @@
+"""The session's expiry, server side: the timings handed to the page, "Rester connecté",
+and the page that says the session has ended (the browser side is tests/e2e)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from demo import DEMO_PASSWORD, GUIDE_NUMERO
+from extensions import db
+from tests.conftest import make_app
+
+
+def body_data(html: str) -> dict[str, str]:
+    body = re.search(r"<body\b[^>]*>", html).group(0)
+    return dict(re.findall(r'data-session-([a-z]+)="([^"]*)"', body))
+
+
+def start_draft(client) -> None:
+    page = client.get(f"/demande/{GUIDE_NUMERO}/parametrage").get_data(as_text=True)
+    compte = re.search(r'<option value="(\d+)"', page).group(1)
+    response = client.post(
+        f"/demande/{GUIDE_NUMERO}/parametrage",
+        data={"modalite": "acomptes", "compte": compte, "garanties": "1"},
+    )
+    assert response.status_code == 302
+
+
+def test_a_signed_in_page_carries_the_timings_and_the_warning(client, auth):
+    auth.login()
+    html = client.get("/").get_data(as_text=True)
+
+    assert body_data(html) == {
+        "secondes": "1200",
+        "alerte": "120",
+        "prolonger": "/session/prolonger",
+        "expiree": "/session/expiree?lang=fr",
+    }
+    assert 'role="alertdialog"' in html
+    assert "Votre session va bientôt expirer" in html
+    assert "vous serez déconnecté dans 2 minutes" in html
+    assert 'id="session-annonce"' in html and 'role="status"' in html
+    assert re.search(r'<script src="/static/js/session\.js\?v=\w+" defer></script>', html)
+    # No inline script: the CSP (script-src 'self') would block it.
+    assert not re.search(r"<script(?![^>]*\ssrc=)[^>]*>", html)
+
+
+def test_a_signed_out_page_has_no_timer(client):
+    html = client.get("/connexion").get_data(as_text=True)
+
+    assert body_data(html) == {}
+    assert "session-alerte" not in html and "session.js" not in html
+
+
+@pytest.mark.parametrize(
+    "minutes, warning, expected",
+    [("20", "120", ("1200", "120")), ("5", "120", ("300", "120")), ("1", "120", ("60", "30"))],
+)
+def test_the_timings_follow_the_configuration(database_url, minutes, warning, expected):
+    app = make_app(
+        database_url,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=int(minutes)),
+        SESSION_WARNING_SECONDS=int(warning),
+    )
+    client = app.test_client()
+    client.post("/connexion", data={"utilisateur": "groupe", "mot_de_passe": DEMO_PASSWORD})
+    data = body_data(client.get("/").get_data(as_text=True))
+    with app.app_context():
+        db.engine.dispose()
+
+    # The warning never comes before half the session has run.
+    assert (data["secondes"], data["alerte"]) == expected
+
+
+def test_rester_connecte_renews_the_session_cookie(client, auth):
+    auth.login()
+    response = client.post("/session/prolonger")
+
+    assert response.status_code == 204
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("session=") and "Expires=" in cookie
+
+
+def test_rester_connecte_after_the_end_says_so(client):
+    assert client.post("/session/prolonger").status_code == 401
+
+
+def test_the_expiry_page_explains_and_keeps_nothing_half_done(client, auth):
+    auth.login()
+    start_draft(client)
+    response = client.get("/session/expiree?lang=fr")
+    html = response.get_data(as_text=True)
+
+    assert response.status_code == 200
+    assert "<h1>Votre session a expiré</h1>" in html
+    assert "après 20 minutes sans activité" in html
+    assert "n'a pas été enregistré" in html and "aucune demande n'a été créée" in html
+    assert 'href="/connexion"' in html
+    assert response.headers["Cache-Control"] == "no-store"
+    # Signed out, and the unconfirmed draft is gone with the session.
+    assert client.get("/").status_code == 302
+    auth.login()
+    response = client.get(f"/demande/{GUIDE_NUMERO}/simulation")
+    assert response.headers["Location"].endswith(f"/demande/{GUIDE_NUMERO}/parametrage")
+
+
+def test_the_expiry_page_keeps_the_language_of_the_page_that_timed_out(client):
+    html = client.get("/session/expiree?lang=ar").get_data(as_text=True)
+
+    assert '<html lang="ar" dir="rtl">' in html
+    # ... and the login page after it too.
+    assert '<html lang="ar" dir="rtl">' in client.get("/connexion").get_data(as_text=True)
+
+
+def test_a_refused_login_says_erreur_in_the_title(client, auth):
+    response = auth.login(password="pas-le-bon")
+
+    title = re.search(r"<title>(.*?)</title>", response.get_data(as_text=True)).group(1)
+    assert title.startswith("Erreur : Login")
