@@ -8,9 +8,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, current_app, g, request, session, url_for
+from flask import Flask, abort, current_app, g, request, session, url_for
 from flask_babel import get_locale
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import formatting
 import labels
@@ -28,12 +29,24 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Tests keep one app context open across client requests; give each request a
         # fresh ``g`` as production does (cached locale, logged-in user...).
         app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
+    app.before_request_funcs.setdefault(None, []).append(refuse_nul_bytes)
     register_extensions(app)
     register_templates(app)
     register_blueprints(app)
     register_security_headers(app)
     register_commands(app)
     return app
+
+
+def refuse_nul_bytes():
+    """No form field, query or path has a use for NUL, and PostgreSQL refuses it: 400."""
+    if "\x00" in request.path or any(
+        "\x00" in value
+        for source in (request.args, request.form)
+        for values in source.listvalues()
+        for value in values
+    ):
+        abort(400)
 
 
 def _fresh_g() -> None:
@@ -57,6 +70,11 @@ def configure(app: Flask, test_config: dict | None) -> None:
             "(or set APP_ENV=development for a local run)."
         )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops:
+        # Behind nginx: the client's address (login rate limits) and scheme come from
+        # the proxy's X-Forwarded-* headers, trusted for that many hops only.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def register_extensions(app: Flask) -> None:

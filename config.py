@@ -36,6 +36,8 @@ class Config:
     LANGUAGES = ("fr", "ar")
 
     REDIS_URL = os.environ.get("REDIS_URL")
+    # Number of reverse proxies in front of the app whose X-Forwarded-* headers to trust.
+    PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "0"))
     # Python serves .js as text/javascript (RFC 9239), older setups as application/javascript.
     COMPRESS_MIMETYPES = [
         "text/html",

@@ -16,8 +16,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask_migrate import upgrade
+from hypothesis import settings
 
 from app import create_app
+
+# The same examples on every run: a property that fails in CI fails on a laptop too.
+# HYPOTHESIS_PROFILE=explore draws new examples for a local bug hunt.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 BASE_URL = os.environ.get("DATABASE_URL", "")
 IS_POSTGRES = BASE_URL.startswith("postgresql")
