@@ -27,7 +27,8 @@ LARGE = "9999001"  # demo.add_large_affilie(): every period 1969-2024, ~12 000 l
 # Statements per request, by step: what each needs today (in the comment) plus one. The
 # simulation partial's seven: the user (Flask-Login), the user's affiliés, the active
 # campaign with its tiers (one joined statement), the overdue and the in-progress
-# requests, the créance's GROUP BY, and its first and last periods.
+# requests, the créance's GROUP BY, and its first and last periods (on PostgreSQL, the
+# consolidation cache's key, then the GROUP BY only on a miss: 6 statements on a hit).
 BOUNDS = {
     "home": 5,  # 4: user, affiliés, requests, their campaign
     "nouvelle": 4,  # 3: user, affiliés, which of the shown ones have a request in progress
