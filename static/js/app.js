@@ -8,7 +8,14 @@
     var field = document.getElementById("nombre_echeances");
     if (range && range.value !== String(n)) range.value = n;
     if (field && field.value !== String(n)) field.value = n;
-    if (range) range.setAttribute("aria-valuetext", n + " " + (document.documentElement.lang === "ar" ? "أشهر" : "mois"));
+    // "N mois" in the page's language: the server's translation with a {n} placeholder,
+    // or else the server's last "N mois" with the new number.
+    if (range) {
+      var text = range.dataset.valuetext
+        ? range.dataset.valuetext.replace("{n}", n)
+        : (range.getAttribute("aria-valuetext") || "{n}").replace(/[0-9]+|\{n\}/, n);
+      range.setAttribute("aria-valuetext", text);
+    }
   }
 
   document.addEventListener("input", function (event) {
@@ -21,12 +28,16 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     var panel = document.getElementById("simulation-panel");
     if (panel && panel.dataset.n) syncCount(panel.dataset.n);
-    var avance = document.getElementById("avance");
-    if (avance) {
-      var bad = !!document.getElementById("avance-erreur");
-      avance.setAttribute("aria-invalid", bad ? "true" : "false");
-      avance.setAttribute("aria-describedby", bad ? "avance-aide avance-erreur" : "avance-aide");
-    }
+    // The fields stay (focus is kept); their error state follows the swapped messages.
+    [["avance", "avance-aide"], ["nombre_echeances", "nombre-mois palier"], ["cgu", ""]].forEach(function (f) {
+      var field = document.getElementById(f[0]);
+      if (!field) return;
+      var bad = !!document.getElementById(f[0] + "-erreur");
+      var described = (f[1] + (bad ? " " + f[0] + "-erreur" : "")).trim();
+      field.setAttribute("aria-invalid", bad ? "true" : "false");
+      if (described) field.setAttribute("aria-describedby", described);
+      else field.removeAttribute("aria-describedby");
+    });
     var dialog = event.target.querySelector && event.target.querySelector("dialog[data-open-modal]");
     if (dialog && !dialog.open) dialog.showModal();
   });
@@ -68,5 +79,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-print]").forEach(function (b) { b.hidden = false; });
+    // A refused form: start from the error summary, whose links lead to the fields.
+    var summary = document.getElementById("resume-erreurs");
+    if (summary) summary.focus();
   });
 })();

@@ -1,0 +1,98 @@
+"""Reflow (WCAG 1.4.10) and text resize (1.4.4): the journey at 320 CSS pixels wide,
+and with text at 200 %, scrolls in one direction only.
+
+Wide tables may scroll sideways inside their own ``.table-scroll`` region (a focusable,
+labelled region): that is the exception 1.4.10 allows for data tables. Screenshots at
+320 px are kept in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.a11y_support import (
+    GUIDE_NUMERO,
+    choose_language,
+    sign_in,
+    start_request,
+    wait_for_swap,
+)
+from tests.e2e.conftest import shot
+
+pytestmark = pytest.mark.e2e
+
+# Elements reaching past the viewport's edge, outside a .table-scroll region.
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const rtl = document.documentElement.dir === "rtl";
+  const out = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    if (el.closest(".table-scroll, dialog:not([open]), .visually-hidden, .skip")) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (rtl ? r.left < -1 : r.right > width + 1) out.push(el.outerHTML.slice(0, 100));
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, width, out: out.slice(0, 5)};
+}"""
+
+
+def assert_no_horizontal_scroll(page: Page, state: str, limit: int) -> None:
+    found = page.evaluate(OVERFLOW)
+    assert found["scrollWidth"] <= limit and not found["out"], f"{state}: {found}"
+
+
+def walk(page: Page, check) -> None:
+    """The journey's pages and states, ``check(name)`` at each."""
+    page.goto("/connexion")
+    check("01-login")
+    sign_in(page)
+    check("02-accueil")
+    page.goto("/demande/nouvelle")
+    check("03-choisir-un-affilie")
+    page.goto(f"/demande/{GUIDE_NUMERO}/parametrage")
+    page.locator("form.parametrage button.primary").click()
+    expect(page.locator("#resume-erreurs")).to_be_visible()
+    check("04-parametrage-erreurs")
+    start_request(page, GUIDE_NUMERO, "acomptes")
+    wait_for_swap(page, lambda: page.locator("#nombre_echeances").fill("60"))
+    page.locator("details.echeances summary").click()
+    check("05-simulation-60-echeances")
+    wait_for_swap(page, lambda: page.locator("#avance").fill("abc"))
+    check("06-simulation-erreur")
+    wait_for_swap(page, lambda: page.locator("#avance").fill(""))
+    page.locator("a[data-dialog=conditions-dialog]").click()
+    check("07-dialogue-conditions")
+    page.locator("[data-accept-conditions]").click()
+    page.locator('button[name="action"][value="valider"]').click()
+    expect(page.locator("#confirmation-dialog")).to_be_visible()
+    check("08-dialogue-confirmation")
+    with page.expect_navigation():
+        page.locator("#confirmation-dialog button[data-once]").click()
+    check("09-recapitulatif")
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_nothing_scrolls_sideways_at_320_pixels(page: Page, live_server, lang):
+    page.set_viewport_size({"width": 320, "height": 640})
+
+    def check(state: str) -> None:
+        assert_no_horizontal_scroll(page, f"{lang} {state}", 320)
+        shot(page, state)
+
+    page.goto("/connexion")
+    choose_language(page, lang)
+    walk(page, check)
+
+
+def test_text_at_200_percent_still_fits(page: Page, live_server):
+    """Text-only zoom at 200 % (the root font size doubled) on a 1280 px screen zoomed to
+    200 %, i.e. 640 CSS pixels: no sideways scrolling, the controls still reachable."""
+    page.set_viewport_size({"width": 640, "height": 450})
+
+    def check(state: str) -> None:
+        page.evaluate("() => { document.documentElement.style.fontSize = '200%'; }")
+        assert_no_horizontal_scroll(page, f"200 % {state}", 640)
+        shot(page, state)
+
+    walk(page, check)
