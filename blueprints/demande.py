@@ -393,6 +393,9 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None):
     if avance_error:
         errors["avance"] = avance_error
     typed = {"avance": avance_text, "n": n}
+    if n_error and form is not None:
+        # Show the refused count back as typed, beside its message.
+        typed["n_saisi"] = form.get("nombre_echeances", "")[:8]
     if errors:
         return None, errors, typed
     try:

@@ -25,9 +25,39 @@
     }
   });
 
+  // − / +: the count moves at the click, and each request sends the count shown, so
+  // quick clicks all count (the form's hx-sync queues the newest request behind the one
+  // in flight). An answer to an older count does not move the fields back.
+  var lastSent = null;
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest('button[name="action"]');
+    var step = button ? { moins: -1, plus: 1 }[button.value] : 0;
+    var field = document.getElementById("nombre_echeances");
+    if (!step || !field || !/^[0-9]+$/.test(field.value)) return;
+    syncCount(Math.min(Math.max(parseInt(field.value, 10) + step, +field.min || 1), +field.max || 60));
+  }, true);
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    var button = event.detail.elt;
+    var field = document.getElementById("nombre_echeances");
+    if (!field || !button || button.name !== "action" || !(button.value in { moins: 1, plus: 1 })) {
+      if (field) lastSent = field.value;
+      return;
+    }
+    lastSent = field.value;
+    var data = event.detail.formData || null;
+    [["nombre_echeances", field.value], ["curseur", field.value], ["action", "simuler"]].forEach(function (kv) {
+      if (data) data.set(kv[0], kv[1]);
+      else event.detail.parameters[kv[0]] = kv[1];
+    });
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     var panel = document.getElementById("simulation-panel");
-    if (panel && panel.dataset.n) syncCount(panel.dataset.n);
+    var shown = document.getElementById("nombre_echeances");
+    if (panel && panel.dataset.n && (!shown || lastSent === null || shown.value === lastSent)) {
+      syncCount(panel.dataset.n);
+    }
     // The fields stay (focus is kept); their error state follows the swapped messages.
     [["avance", "avance-aide"], ["nombre_echeances", "nombre-mois palier"], ["cgu", ""]].forEach(function (f) {
       var field = document.getElementById(f[0]);

@@ -796,7 +796,7 @@ def test_simulation_acomptes_guide_example(journey):
     ]
     # The detail: the avance, then the last instalment absorbs the remainder.
     assert page.table_rows("compact")[1:] == [
-        ["Avance", "08/11/2023", num("5 000,00")],
+        ["Avance", "À la validation", num("5 000,00")],
         ["1", "08/12/2023", num("8 475,32")],
         ["2", "08/01/2024", num("8 475,31")],
     ]

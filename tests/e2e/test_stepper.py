@@ -1,0 +1,42 @@
+"""Quick clicks on − / + all count, and the panel ends on the last count."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.a11y_support import sign_in, start_request
+
+pytestmark = pytest.mark.e2e
+
+
+def test_four_quick_clicks_on_plus_move_four_instalments(page):
+    page.goto("/connexion")
+    sign_in(page)
+    start_request(page, "4317542", "acomptes")
+    # A slow link (400 ms each way): the clicks overlap the answers in flight.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 400, "downloadThroughput": 50000, "uploadThroughput": 50000},
+    )
+    plus = page.locator('button[name="action"][value="plus"]')
+    for _ in range(4):
+        plus.click()  # no wait for the answer: a user tapping fast
+    panel = page.locator("#simulation-panel")
+    expect(panel).to_have_attribute("data-n", "10")
+    expect(page.locator("#nombre_echeances")).to_have_value("10")
+    expect(page.locator("#curseur")).to_have_value("10")
+    # 21 950,63 MAD over 10 months, no avance: 2 195,06 a month.
+    expect(panel).to_contain_text("2\u202f195,06\u00a0MAD")
+    expect(page.locator("#nombre-mois")).to_have_text("10 mois")
+
+
+def test_minus_stops_at_one(page):
+    page.goto("/connexion")
+    sign_in(page)
+    start_request(page, "4317542", "acomptes")
+    minus = page.locator('button[name="action"][value="moins"]')
+    for _ in range(8):
+        minus.click()
+    expect(page.locator("#simulation-panel")).to_have_attribute("data-n", "1")
+    expect(page.locator("#nombre_echeances")).to_have_value("1")
