@@ -2,9 +2,11 @@
 
 from datetime import date
 from decimal import Decimal
+from functools import cache
 
-from babel.dates import format_date
-from babel.numbers import format_decimal
+from babel.core import Locale
+from babel.dates import parse_pattern as parse_date_pattern
+from babel.numbers import parse_pattern as parse_number_pattern
 from flask_babel import get_locale
 
 # Moroccan administration writes Latin digits in both languages.
@@ -15,11 +17,21 @@ def babel_locale() -> str:
     return _BABEL_LOCALES.get(str(get_locale() or "fr"), "fr_MA")
 
 
+# A 60-instalment panel formats some 200 figures: parse the patterns and locales once.
+_AMOUNT = parse_number_pattern("#,##0.00")
+_DAY = parse_date_pattern("dd/MM/yyyy")
+
+
+@cache
+def _locale(name: str) -> Locale:
+    return Locale.parse(name)
+
+
 def amount(value: Decimal | None) -> str:
     """27707.49 -> '27 707,49' (fr_MA) or '27.707,49' (ar_MA)."""
     if value is None:
         return ""
-    return format_decimal(value, format="#,##0.00", locale=babel_locale())
+    return _AMOUNT.apply(value, _locale(babel_locale()))
 
 
 def _isolate(text: str) -> str:
@@ -38,7 +50,7 @@ def percent(value: Decimal | None) -> str:
 
 def day(value: date | None) -> str:
     """08/11/2023, the guide's date format, in both languages."""
-    return format_date(value, "dd/MM/yyyy", locale=babel_locale()) if value else ""
+    return _DAY.apply(value, _locale(babel_locale())) if value else ""
 
 
 def register(app) -> None:
