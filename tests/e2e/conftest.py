@@ -1,14 +1,15 @@
 """Browser tests: the real app served from a background thread, driven by real Chromium.
 
 Playwright cannot download a browser here, so it launches Debian's Chromium (``make
-chromium``). The app runs as in production as far as the browser can tell: CSRF on (the
-form field and htmx's ``X-CSRFToken`` header), its CSP, a fresh copy of the demo database.
-Screenshots go to ``tests/artifacts/<test>/`` (git-ignored), one folder per test, emptied
-when the test starts.
+chromium``; the ``CHROMIUM`` environment variable points elsewhere). The app runs as in
+production as far as the browser can tell: CSRF on (the form field and htmx's
+``X-CSRFToken`` header), its CSP, a fresh copy of the demo database. Screenshots go to
+``tests/artifacts/<test>/`` (git-ignored), one folder per test, emptied when it starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 from flask import Flask, got_request_exception
 from playwright.sync_api import Browser, BrowserContext, Page, Response, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from extensions import db
@@ -225,7 +227,8 @@ def _open_page(request, browser: Browser, live_server: LiveServer, problems, **o
         yield page
         reports = request.node.stash.get(_REPORTS, {})
         if any(report.failed for report in reports.values()):
-            shot(page, "echec")
+            with contextlib.suppress(PlaywrightError):  # a crashed page has nothing to show
+                shot(page, "echec")
     finally:
         context.close()
     if problems and not any(r.failed for r in request.node.stash.get(_REPORTS, {}).values()):
