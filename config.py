@@ -51,6 +51,8 @@ class Config:
 
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = False
+    # Redis down: the per-address limit is skipped rather than every login failing.
+    RATELIMIT_SWALLOW_ERRORS = True
     # Login throttling (security.py): per address, and per account with a growing lockout.
     LOGIN_ADDRESS_LIMIT = "30 per 10 minutes"
     LOGIN_MAX_FAILURES = 5

@@ -51,12 +51,22 @@ def _timestamp() -> int:
     return int(clock.now().timestamp())
 
 
+def _storage_down(exc: Exception) -> None:
+    # A Redis outage must not lock everyone out of the portal: logins go on with the
+    # per-account lockout paused (passwords are still checked), and the logs say why.
+    current_app.logger.warning("login rate-limit storage unavailable: %s", exc)
+
+
 def lockout_remaining(login: str) -> int:
     """Seconds before ``login`` may try again; 0 when its logins are not refused."""
     if not _enabled():
         return 0
     _, lock_key = _keys(login)
-    until = limiter.storage.get(lock_key)
+    try:
+        until = limiter.storage.get(lock_key)
+    except Exception as exc:  # the storage's client raises its own connection errors
+        _storage_down(exc)
+        return 0
     if not until:
         return 0
     # Writing the lock is not atomic (clear, then incr): two failures at the same instant
@@ -71,7 +81,11 @@ def record_login_failure(login: str) -> int:
     config = current_app.config
     failures_key, lock_key = _keys(login)
     storage = limiter.storage
-    failures = storage.incr(failures_key, config["LOGIN_FAILURE_WINDOW_SECONDS"])
+    try:
+        failures = storage.incr(failures_key, config["LOGIN_FAILURE_WINDOW_SECONDS"])
+    except Exception as exc:
+        _storage_down(exc)
+        return 0
     beyond = failures - config["LOGIN_MAX_FAILURES"]
     if beyond < 0:
         return 0
@@ -80,8 +94,12 @@ def record_login_failure(login: str) -> int:
         config["LOGIN_LOCKOUT_MAX_SECONDS"],
     )
     # The storage only stores counters: the lock's end is written as a counter's value.
-    storage.clear(lock_key)
-    storage.incr(lock_key, delay, amount=_timestamp() + delay)
+    try:
+        storage.clear(lock_key)
+        storage.incr(lock_key, delay, amount=_timestamp() + delay)
+    except Exception as exc:
+        _storage_down(exc)
+        return 0
     return delay
 
 
@@ -89,5 +107,8 @@ def reset_login_failures(login: str) -> None:
     """Forget the failures of ``login`` (after a successful login)."""
     if not _enabled():
         return
-    for key in _keys(login):
-        limiter.storage.clear(key)
+    try:
+        for key in _keys(login):
+            limiter.storage.clear(key)
+    except Exception as exc:
+        _storage_down(exc)

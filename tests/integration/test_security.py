@@ -376,3 +376,26 @@ def test_healthz_when_the_database_is_unreachable(make, tmp_path, server):
     response = make(SQLALCHEMY_DATABASE_URI=url).test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["status"] == "error"
+
+
+def test_logins_go_on_when_the_limit_storage_is_down(database_url):
+    """Redis unreachable: no 500, passwords still checked, the portal stays open."""
+    from demo import DEMO_PASSWORD
+    from tests.conftest import make_app
+
+    app = make_app(
+        database_url,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0",  # nothing listens on port 9
+    )
+    client = app.test_client()
+    wrong = client.post("/connexion", data={"utilisateur": "groupe", "mot_de_passe": "non"})
+    assert wrong.status_code == 401
+    assert "Utilisateur ou mot de passe incorrect." in wrong.text
+    right = client.post("/connexion", data={"utilisateur": "groupe", "mot_de_passe": DEMO_PASSWORD})
+    assert right.status_code == 302
+    assert right.location == "/"
+    with app.app_context():
+        from extensions import db
+
+        db.engine.dispose()
