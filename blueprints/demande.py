@@ -39,7 +39,7 @@ from domain.identifiers import mask_rib
 from domain.money import AmountError, parse_amount
 from domain.simulation import SimulationError, next_debit_date
 from extensions import db
-from models import Affilie, Demande
+from models import Affilie, Demande, user_affilies
 
 bp = Blueprint("demande", __name__)
 
@@ -62,11 +62,19 @@ def affiliate_only(view):
 
 
 def own_affilie(numero: str) -> Affilie:
-    """An affilié linked to the current account, or 404 (never reveal other accounts')."""
-    for affilie in current_user.affilies:
-        if affilie.numero == numero:
-            return affilie
-    abort(404)
+    """An affilié linked to the current account, or 404 (never reveal other accounts').
+
+    One indexed lookup: a group account has dozens of affiliés, and every slider move
+    checks this.
+    """
+    affilie = db.session.scalars(
+        select(Affilie)
+        .join(user_affilies, user_affilies.c.affilie_id == Affilie.id)
+        .where(user_affilies.c.user_id == current_user.id, Affilie.numero == numero)
+    ).first()
+    if affilie is None:
+        abort(404)
+    return affilie
 
 
 def partial_request() -> bool:
