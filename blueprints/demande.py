@@ -39,6 +39,7 @@ from domain.identifiers import mask_rib
 from domain.money import AmountError, parse_amount
 from domain.simulation import SimulationError, next_debit_date
 from extensions import db
+from formatting import mad
 from models import Affilie, Demande, user_affilies
 
 bp = Blueprint("demande", __name__)
@@ -395,15 +396,25 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None):
         n, n_error = _read_echeances(form, draft, maximum)
     else:
         n, n_error = min(max(int(draft.get("n", 6)), 1), maximum), None
+    sim, errors, typed = simulate_with(
+        affilie, campaign, consolidation, n=n, n_error=n_error, avance_text=avance_text
+    )
+    if n_error and form is not None:
+        # Show the refused count back as typed, beside its message.
+        typed["n_saisi"] = form.get("nombre_echeances", "")[:8]
+    return sim, errors, typed
+
+
+def simulate_with(affilie, campaign, consolidation, *, n: int, n_error, avance_text: str):
+    """The instalments simulation from the count and the typed avance, shared by the
+    affiliate's journey and the agent's preview: (simulation or None, errors, typed)."""
+    errors: dict[str, str] = {}
     if n_error:
         errors["nombre_echeances"] = n_error
     avance, avance_error = _read_avance(avance_text)
     if avance_error:
         errors["avance"] = avance_error
     typed = {"avance": avance_text, "n": n}
-    if n_error and form is not None:
-        # Show the refused count back as typed, beside its message.
-        typed["n_saisi"] = form.get("nombre_echeances", "")[:8]
     if errors:
         return None, errors, typed
     try:
@@ -411,22 +422,16 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None):
             affilie, campaign, nombre_echeances=n, avance=avance, consolidation=consolidation
         )
     except SimulationError as exc:
-        if exc.code == "avance_too_large":
-            total = store.simulation_for(
-                affilie,
-                campaign,
-                nombre_echeances=n,
-                avance=Decimal(0),
-                consolidation=consolidation,
-            ).montant_a_payer
-            from formatting import mad
-
-            errors["avance"] = _(
-                "Le montant de l'avance doit être inférieur au montant à payer (%(montant)s).",
-                montant=mad(total),
-            )
-        else:
+        if exc.code != "avance_too_large":
             errors["avance"] = str(AVANCE_MESSAGES["invalid"])
+            return None, errors, typed
+        total = store.simulation_for(
+            affilie, campaign, nombre_echeances=n, avance=Decimal(0), consolidation=consolidation
+        ).montant_a_payer
+        errors["avance"] = _(
+            "Le montant de l'avance doit être inférieur au montant à payer (%(montant)s).",
+            montant=mad(total),
+        )
         return None, errors, typed
     return sim, errors, typed
 

@@ -32,11 +32,11 @@ import backoffice
 import labels
 import services
 import store
-from blueprints.demande import _read_avance, _read_echeances, partial_request, schedule_of
+from blueprints.demande import _read_echeances, partial_request, schedule_of, simulate_with
 from clock import now
 from domain import lifecycle
 from domain.identifiers import mask_rib
-from domain.simulation import SimulationError, next_debit_date
+from domain.simulation import next_debit_date
 from extensions import db, login_manager
 from models import Affilie, Demande
 
@@ -441,40 +441,14 @@ def _preview(affilie, campaign, consolidation, modalite: str, args):
         n, n_error = _read_echeances(args, state, maximum)
     else:
         n, n_error = state["n"], None
-    if n_error:
-        errors["nombre_echeances"] = n_error
-    avance_text = args.get("avance", "")[:64]
-    avance, avance_error = _read_avance(avance_text)
-    if avance_error:
-        errors["avance"] = avance_error
-    typed = {"avance": avance_text, "n": n}
-    if errors:
-        return None, errors, typed
-    try:
-        sim = store.simulation_for(
-            affilie, campaign, nombre_echeances=n, avance=avance, consolidation=consolidation
-        )
-    except SimulationError as exc:
-        if exc.code == "avance_too_large":
-            from formatting import mad
-
-            total = store.simulation_for(
-                affilie,
-                campaign,
-                nombre_echeances=n,
-                avance=Decimal(0),
-                consolidation=consolidation,
-            ).montant_a_payer
-            errors["avance"] = _(
-                "Le montant de l'avance doit être inférieur au montant à payer (%(montant)s).",
-                montant=mad(total),
-            )
-        else:
-            errors["avance"] = _(
-                "Le montant de l'avance doit être un nombre, par exemple 5 000,00."
-            )
-        return None, errors, typed
-    return sim, errors, typed
+    return simulate_with(
+        affilie,
+        campaign,
+        consolidation,
+        n=n,
+        n_error=n_error,
+        avance_text=args.get("avance", "")[:64],
+    )
 
 
 @bp.get("/affilies/<numero>")
