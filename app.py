@@ -74,7 +74,7 @@ def configure(app: Flask, test_config: dict | None) -> None:
     if hops:
         # Behind nginx: the client's address (login rate limits) and scheme come from
         # the proxy's X-Forwarded-* headers, trusted for that many hops only.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def register_extensions(app: Flask) -> None:

@@ -399,3 +399,28 @@ def test_logins_go_on_when_the_limit_storage_is_down(database_url):
         from extensions import db
 
         db.engine.dispose()
+
+
+def test_behind_one_proxy_the_client_address_comes_from_x_forwarded_for(database_url):
+    from flask import request
+
+    from tests.conftest import make_app
+
+    app = make_app(database_url, PROXY_HOPS=1)
+    seen = {}
+
+    @app.get("/_adresse")
+    def adresse():
+        seen["addr"], seen["scheme"] = request.remote_addr, request.scheme
+        return "ok"
+
+    app.test_client().get(
+        "/_adresse",
+        headers={"X-Forwarded-For": "196.200.1.7", "X-Forwarded-Proto": "https"},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},
+    )
+    assert seen == {"addr": "196.200.1.7", "scheme": "https"}
+    with app.app_context():
+        from extensions import db
+
+        db.engine.dispose()
