@@ -52,6 +52,36 @@
     });
   });
 
+  // A swap replaces the panel: whoever had the focus (or an open "Détail des échéances")
+  // inside it gets it back in the new panel, instead of the focus falling to the page.
+  var FOCUSABLE = 'a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex="-1"])';
+  var kept = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    kept = null;
+    if (!target || !target.id) return;
+    var active = document.activeElement;
+    kept = {
+      id: target.id,
+      focus: active && active !== target && target.contains(active)
+        ? Array.prototype.indexOf.call(target.querySelectorAll(FOCUSABLE), active) : -1,
+      open: Array.prototype.map.call(target.querySelectorAll("details"), function (d) { return d.open; })
+    };
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!kept) return;
+    var panel = document.getElementById(kept.id);
+    if (panel) {
+      panel.querySelectorAll("details").forEach(function (d, i) { if (kept.open[i]) d.open = true; });
+      if (kept.focus >= 0) {
+        var again = panel.querySelectorAll(FOCUSABLE)[kept.focus];
+        (again || panel).focus();
+      }
+    }
+    kept = null;
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     var panel = document.getElementById("simulation-panel");
     var shown = document.getElementById("nombre_echeances");

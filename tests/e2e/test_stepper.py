@@ -40,3 +40,27 @@ def test_minus_stops_at_one(page):
         minus.click()
     expect(page.locator("#simulation-panel")).to_have_attribute("data-n", "1")
     expect(page.locator("#nombre_echeances")).to_have_value("1")
+
+
+def test_a_swap_keeps_the_focus_and_the_open_details_inside_the_panel(page):
+    """Leaving the number field (Tab) re-simulates: whoever had the focus in the panel
+    keeps it, and an open "Détail des échéances" stays open."""
+    page.goto("/connexion")
+    sign_in(page)
+    start_request(page, "4317542", "acomptes")
+    page.locator("#simulation-panel summary").click()  # opens the détail, focuses it
+    expect(page.locator("#simulation-panel details")).to_have_attribute("open", "")
+    page.evaluate(
+        """() => { window.__swapped = false;
+                   document.body.addEventListener('htmx:afterSettle',
+                     () => { window.__swapped = true; }, {once: true});
+                   const field = document.getElementById('nombre_echeances');
+                   field.value = '12';
+                   field.dispatchEvent(new Event('change', {bubbles: true})); }"""
+    )
+    page.wait_for_function("() => window.__swapped === true")
+    expect(page.locator("#simulation-panel")).to_have_attribute("data-n", "12")
+    assert page.evaluate(
+        "() => document.activeElement === document.querySelector('#simulation-panel summary')"
+    )
+    expect(page.locator("#simulation-panel details")).to_have_attribute("open", "")
