@@ -455,25 +455,28 @@ def _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed
         typed=typed,
         compte=compte,
         mask_rib=mask_rib,
-        rates_by_tier=_tier_hint(campaign),
     ), status
 
 
-def _tier_hint(campaign):
-    rules = campaign.rules()
-    return [(t.max_echeances, t.rates) for t in rules.tiers]
+def _simulation_context(numero: str):
+    """(affilié, campaign, consolidation), the draft, or where to send the user instead:
+    back with the reason when the affilié may not file now, to Paramétrage without a draft."""
+    ctx, refused = _context(numero)
+    if refused:
+        return None, None, refused
+    draft = _ready_draft(numero)
+    if draft is None:
+        return None, None, redirect(url_for(".parametrage", numero=numero))
+    return ctx, draft, None
 
 
 @bp.get("/demande/<numero>/simulation")
 @affiliate_only
 def simulation(numero: str):
     """Simulation de la demande de remise (full payment or instalments)."""
-    ctx, refused = _context(numero)
-    if refused:
-        return refused
-    draft = _ready_draft(numero)
-    if draft is None:
-        return redirect(url_for(".parametrage", numero=numero))
+    ctx, draft, elsewhere = _simulation_context(numero)
+    if elsewhere:
+        return elsewhere
     affilie, campaign, consolidation = ctx
     sim, errors, typed = _simulate(affilie, campaign, consolidation, draft)
     return _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed)
@@ -483,12 +486,9 @@ def simulation(numero: str):
 @affiliate_only
 def simuler(numero: str):
     """Simuler, − / +, the slider (without JavaScript) and Valider."""
-    ctx, refused = _context(numero)
-    if refused:
-        return refused
-    draft = _ready_draft(numero)
-    if draft is None:
-        return redirect(url_for(".parametrage", numero=numero))
+    ctx, draft, elsewhere = _simulation_context(numero)
+    if elsewhere:
+        return elsewhere
     affilie, campaign, consolidation = ctx
     action = request.form.get("action", "simuler")
     sim, errors, typed = _simulate(affilie, campaign, consolidation, draft, request.form)
