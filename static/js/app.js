@@ -74,7 +74,10 @@
     var panel = document.getElementById(kept.id);
     if (panel) {
       panel.querySelectorAll("details").forEach(function (d, i) { if (kept.open[i]) d.open = true; });
-      if (kept.focus >= 0) {
+      // Only if the focus fell with the old panel: a user who tabbed on meanwhile stays put.
+      var active = document.activeElement;
+      var fell = !active || active === document.body || !active.isConnected;
+      if (kept.focus >= 0 && fell) {
         var again = panel.querySelectorAll(FOCUSABLE)[kept.focus];
         (again || panel).focus();
       }
