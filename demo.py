@@ -262,7 +262,7 @@ def _request_in_progress(affilie: Affilie, user: User, campaign: Campaign) -> No
     import store
     from clock import now
 
-    consolidation = store.consolidation_for(affilie.id, campaign.last_eligible_period)
+    consolidation = store.consolidation_for(affilie, campaign.last_eligible_period)
     sim = simulate(
         consolidation.totals,
         campaign.rules(),

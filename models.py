@@ -6,6 +6,7 @@ under ``migrations/``.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -23,9 +24,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
+    select,
     text,
+    update,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from dbtypes import DecimalType
@@ -100,11 +105,19 @@ class Affilie(db.Model):
     date_situation: Mapped[date] = mapped_column(Date)
     date_arret_penalites: Mapped[date] = mapped_column(Date)
     arrangement: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Changes with every write to the affilié's créance lines (store.py's session events):
+    # the key under which a worker keeps its consolidated table. Random, not a counter,
+    # so that a rolled-back write can never hand the same value to different lines.
+    lignes_jeton: Mapped[str | None] = mapped_column(String(32), default=lambda: new_jeton())
 
     perception: Mapped[Perception] = relationship()
     comptes: Mapped[list[CompteBancaire]] = relationship(
         back_populates="affilie", order_by="CompteBancaire.id", cascade="all, delete-orphan"
     )
+
+
+def new_jeton() -> str:
+    return uuid.uuid4().hex
 
 
 class CompteBancaire(db.Model):
@@ -131,6 +144,60 @@ class LigneCreance(db.Model):
     montant: Mapped[Decimal] = mapped_column(Money)
 
     __table_args__ = (Index("ix_lignes_creance_affilie_periode", "affilie_id", "periode"),)
+
+
+# ---------------------------------------------------------------- the lines' version
+# Whatever writes créance lines through the session (the importer's bulk statements, the
+# demo data, an ORM object), the affilié's lignes_jeton changes in the same transaction.
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_line_writes(state) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    if state.bind_mapper is not LigneCreance.__mapper__:
+        return
+    statement = state.statement
+    ids: set[int] | None = None  # None: every affilié
+    if state.is_insert:
+        rows = state.parameters
+        rows = [rows] if isinstance(rows, dict) else list(rows or [])
+        if rows and all("affilie_id" in r for r in rows):
+            ids = {r["affilie_id"] for r in rows}
+    elif statement.whereclause is not None and not _moves_lines(statement, state.parameters):
+        ids = set(
+            state.session.scalars(
+                select(LigneCreance.affilie_id).distinct().where(statement.whereclause)
+            )
+        )
+    change = update(Affilie).values(lignes_jeton=new_jeton())
+    if ids is not None:
+        if not ids:
+            return
+        change = change.where(Affilie.id.in_(ids))
+    state.session.execute(change)
+
+
+def _moves_lines(statement, parameters) -> bool:
+    """An UPDATE that may give lines to another affilié changes two affiliés' lines."""
+    values = getattr(statement, "_values", None) or {}
+    names = {getattr(k, "key", k) for k in values}
+    if isinstance(parameters, dict):
+        names |= set(parameters)
+    return "affilie_id" in names
+
+
+@event.listens_for(Session, "before_flush")
+def _line_objects(session, flush_context, instances) -> None:
+    ids: set[int] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, LigneCreance):
+            history = inspect(obj).attrs.affilie_id.history
+            ids.update(i for i in (*history.added, *history.unchanged, *history.deleted) if i)
+    for affilie_id in ids:
+        affilie = session.get(Affilie, affilie_id)
+        if affilie is not None:
+            affilie.lignes_jeton = new_jeton()
 
 
 class Campaign(db.Model):

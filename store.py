@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from types import MappingProxyType
 
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import joinedload
@@ -43,59 +41,47 @@ def affilie_by_numero(numero: str) -> Affilie | None:
     return db.session.scalars(select(Affilie).where(Affilie.numero == numero)).first()
 
 
-def consolidation_for(affilie_id: int, last_eligible_period: str) -> Consolidation:
-    """Sum the affilié's eligible lines in SQL: one small query, whatever the line count.
+def consolidation_for(affilie: Affilie, last_eligible_period: str) -> Consolidation:
+    """The affilié's eligible lines, summed in SQL, and kept per process.
 
     Every move of the simulation's slider needs this table, and the GROUP BY is most of
-    the request's time for a large affilié (~8 ms for 12 000 lines). Where line ids are
-    never reused (PostgreSQL sequences), the sums are kept per process, keyed by the
-    lines' count and their first and last id: an import deletes and re-inserts the lines
-    with new ids, so the key changes and nothing stale can be read. SQLite may hand a
-    deleted rowid out again, so there the sums are always recomputed.
+    the request's time for a large affilié (~8 ms for 12 000 lines). The sums are kept
+    under the affilié's ``lignes_jeton``, which every write to its lines replaces (see
+    models.py): after an import the key changes, and nothing stale can be read.
     """
+    with _TABLES_LOCK:
+        table = _TABLES.get(_table_key(affilie, last_eligible_period))
+    if table is None:
+        table = _consolidate(affilie.id, last_eligible_period)
+        # The version as this transaction sees it now: the query flushed pending writes.
+        if affilie.lignes_jeton is not None:
+            with _TABLES_LOCK:
+                _TABLES[_table_key(affilie, last_eligible_period)] = table
+                while len(_TABLES) > _TABLES_MAX:
+                    _TABLES.popitem(last=False)
+    return table
+
+
+def _table_key(affilie: Affilie, last_eligible_period: str) -> tuple:
+    url = db.engine.url.render_as_string(hide_password=True)
+    return (url, affilie.id, affilie.lignes_jeton, last_eligible_period)
+
+
+# (database, affilié, lines' version, last eligible period) -> consolidation; the oldest
+# entries go first. Shared by a worker's threads.
+_TABLES: OrderedDict[tuple, Consolidation] = OrderedDict()
+_TABLES_MAX = 1024
+_TABLES_LOCK = threading.Lock()
+
+
+def _consolidate(affilie_id: int, last_eligible_period: str) -> Consolidation:
     eligible = (LigneCreance.affilie_id == affilie_id) & (
         LigneCreance.periode <= last_eligible_period
     )
-    if db.engine.dialect.name != "postgresql":
-        debut, fin = db.session.execute(
-            select(func.min(LigneCreance.periode), func.max(LigneCreance.periode)).where(eligible)
-        ).one()
-        return consolidation_from_sums(_sums(eligible), debut, fin)
-    count, first_id, last_id, debut, fin = db.session.execute(
-        select(
-            func.count(),
-            func.min(LigneCreance.id),
-            func.max(LigneCreance.id),
-            func.min(LigneCreance.periode),
-            func.max(LigneCreance.periode),
-        ).where(eligible)
+    debut, fin = db.session.execute(
+        select(func.min(LigneCreance.periode), func.max(LigneCreance.periode)).where(eligible)
     ).one()
-    key = (
-        db.engine.url.render_as_string(hide_password=True),
-        affilie_id,
-        last_eligible_period,
-        count,
-        first_id,
-        last_id,
-    )
-    with _SUMS_LOCK:
-        sums = _SUMS.get(key)
-        if sums is not None:
-            _SUMS.move_to_end(key)
-    if sums is None:
-        sums = MappingProxyType(_sums(eligible))
-        with _SUMS_LOCK:
-            _SUMS[key] = sums
-            while len(_SUMS) > _SUMS_MAX:
-                _SUMS.popitem(last=False)
-    return consolidation_from_sums(sums, debut, fin)
-
-
-# (database, affilié, last eligible period, line count, first id, last id) -> sums; the
-# least recently used entries go first. Shared by a worker's threads.
-_SUMS: OrderedDict[tuple, Mapping[tuple[str, str], Decimal]] = OrderedDict()
-_SUMS_MAX = 1024
-_SUMS_LOCK = threading.Lock()
+    return consolidation_from_sums(_sums(eligible), debut, fin)
 
 
 def _sums(eligible) -> dict[tuple[str, str], Decimal]:
@@ -132,7 +118,7 @@ def simulation_for(
     """The simulation of the panel and of ``flask simulate`` (raises SimulationError)."""
     rules = campaign.rules()
     if consolidation is None:
-        consolidation = consolidation_for(affilie.id, rules.last_eligible_period)
+        consolidation = consolidation_for(affilie, rules.last_eligible_period)
     return simulate(
         consolidation.totals,
         rules,

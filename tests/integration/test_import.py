@@ -87,7 +87,7 @@ def test_import_creates_affilie_rib_and_lines(runner, tmp_path):
     )
     assert affilie.perception.name == "Perception Fès Saïss"
     assert [(c.rib, c.banque) for c in affilie.comptes] == [(RIB, "Bank of Africa")]
-    consolidation = store.consolidation_for(affilie.id, "202412")
+    consolidation = store.consolidation_for(affilie, "202412")
     assert consolidation.cell("principal", "CSS") == Decimal("1000.00")
     assert consolidation.cell("majorations", "CSS") == Decimal("250.50")
     assert consolidation.cell("majorations", "AST_BDS") == Decimal("80.00")
@@ -105,7 +105,7 @@ def test_reimport_is_idempotent_and_replaces_the_lines(runner, tmp_path):
 
     guide = store.affilie_by_numero("4317542")
     other = store.affilie_by_numero("2145873")
-    other_before = store.consolidation_for(other.id, "202412")
+    other_before = store.consolidation_for(other, "202412")
     (tmp_path / "affilies.csv").unlink()
     (tmp_path / "ribs.csv").unlink()
     write(
@@ -130,10 +130,10 @@ def test_reimport_is_idempotent_and_replaces_the_lines(runner, tmp_path):
         ("202201", Decimal("5000.00")),
         ("202305", Decimal("1200.40")),
     ]
-    consolidation = store.consolidation_for(guide.id, "202412")
+    consolidation = store.consolidation_for(guide, "202412")
     assert consolidation.total == Decimal("6200.40")
     assert (consolidation.periode_debut, consolidation.periode_fin) == ("202201", "202305")
-    assert store.consolidation_for(other.id, "202412") == other_before
+    assert store.consolidation_for(other, "202412") == other_before
 
 
 # (file, line number to replace or, one past the end, to add; its text; the one error)

@@ -1393,7 +1393,7 @@ def test_the_recapitulatif_shows_the_confirmed_figures_after_the_creance_changes
         affilie.raison_sociale = "NOUVELLE RAISON SOCIALE"
         session.commit()
         campaign = store.active_campaign()
-        now_total = store.consolidation_for(affilie.id, campaign.last_eligible_period).total
+        now_total = store.consolidation_for(affilie, campaign.last_eligible_period).total
         assert now_total == Decimal("27707.49") * 2 + Decimal("999.99")
 
     page = journey.get(f"/demandes/{reference}")

@@ -15,7 +15,7 @@ import re
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import event, select
 
 from extensions import db
 from models import Affilie, CompteBancaire, User
@@ -179,37 +179,3 @@ def test_ping_answers_without_touching_the_database(app, client):
     assert response.status_code == 200
     assert response.get_data(as_text=True) == "ok"
     assert statements == []
-
-
-def test_re_imported_lines_are_summed_afresh(app):
-    """The consolidation kept between requests (PostgreSQL) never outlives an import.
-
-    The importer deletes the affilié's lines and inserts the new file's: same count and
-    periods here, only the amounts differ, so only the new ids can tell the two apart.
-    """
-    import store
-    from models import LigneCreance
-
-    with app.app_context():
-        affilie = db.session.scalars(select(Affilie).where(Affilie.numero == GUIDE)).one()
-        before = store.consolidation_for(affilie.id, "202310")
-        assert store.consolidation_for(affilie.id, "202310") == before
-        lines = db.session.scalars(
-            select(LigneCreance).where(LigneCreance.affilie_id == affilie.id)
-        ).all()
-        rows = [
-            {
-                "affilie_id": line.affilie_id,
-                "periode": line.periode,
-                "rubrique": line.rubrique,
-                "nature": line.nature,
-                "montant": line.montant + 1,
-            }
-            for line in lines
-        ]
-        db.session.execute(delete(LigneCreance).where(LigneCreance.affilie_id == affilie.id))
-        db.session.execute(insert(LigneCreance), rows)
-        db.session.commit()
-        after = store.consolidation_for(affilie.id, "202310")
-        assert after.total == before.total + len([r for r in rows if r["periode"] <= "202310"])
-        db.session.remove()
