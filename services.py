@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 import store
 from clock import now
@@ -33,13 +34,31 @@ class Refusal:
 
 
 def demande_en_cours(affilie: Affilie) -> Demande | None:
-    """The affilié's request in progress, if any (an overdue one is expired first)."""
-    expire_overdue(affilie_id=affilie.id)
-    return db.session.scalars(
-        select(Demande).where(
-            Demande.affilie_id == affilie.id, Demande.status.in_(lifecycle.IN_PROGRESS)
+    """The affilié's request in progress, if any (an overdue one is expired first).
+
+    One statement on every slider move; expiring costs more only on the day it happens.
+    """
+    query = (
+        select(Demande)
+        .options(joinedload(Demande.campaign))
+        .where(Demande.affilie_id == affilie.id, Demande.status.in_(lifecycle.IN_PROGRESS))
+    )
+    en_cours = db.session.scalars(query).first()
+    if en_cours is not None and _overdue(en_cours, now().date()):
+        expire_overdue(affilie_id=affilie.id)
+        en_cours = db.session.scalars(query).first()
+    return en_cours
+
+
+def _overdue(demande: Demande, today) -> bool:
+    """Still waiting for guarantees past the campaign's deadline."""
+    return (
+        demande.status == lifecycle.EN_ATTENTE
+        and lifecycle.effective_status(
+            demande.status, demande.confirmed_at.date(), today, demande.campaign.guarantee_days
         )
-    ).first()
+        == lifecycle.EXPIREE
+    )
 
 
 def refusal_for(affilie: Affilie, campaign: Campaign | None) -> Refusal | None:
@@ -63,10 +82,7 @@ def expire_overdue(affilie_id: int | None = None, actor: User | None = None) -> 
     count = 0
     for demande in db.session.scalars(query).all():
         days = demande.campaign.guarantee_days
-        if (
-            lifecycle.effective_status(demande.status, demande.confirmed_at.date(), today, days)
-            == lifecycle.EXPIREE
-        ):
+        if _overdue(demande, today):
             try:
                 transition(
                     demande,
@@ -237,4 +253,4 @@ def consolidation_of(demande: Demande) -> Consolidation:
 
 
 def current_consolidation(affilie: Affilie, campaign: Campaign) -> Consolidation:
-    return store.consolidation_for(affilie.id, campaign.last_eligible_period)
+    return store.consolidation_for(affilie, campaign.last_eligible_period)
