@@ -28,6 +28,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from markupsafe import escape
 from sqlalchemy import select
 
 import backoffice
@@ -528,10 +529,49 @@ def simuler(numero: str):
             affilie=affilie,
             # Full payment has no instalment controls to update (and no count to show).
             oob=draft["modalite"] == "acomptes",
+            rows_url=_rows_url(numero, draft, sim, typed),
         )
     if errors:
         return _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, 422)
     return redirect(url_for(".simulation", numero=numero) + "#simulation-panel")
+
+
+def _rows_url(numero: str, draft: dict, sim, typed: dict) -> str | None:
+    """Where the panel's Détail des échéances fetches its rows: the schedule it shows."""
+    if sim is None or draft["modalite"] != "acomptes":
+        return None
+    return url_for(".echeances", numero=numero, n=typed["n"], avance=typed["avance"] or None)
+
+
+@bp.get("/demande/<numero>/simulation/echeances")
+@affiliate_only
+def echeances(numero: str):
+    """The Détail des échéances rows of one simulation (n, avance), when the user opens it."""
+    ctx, draft, elsewhere = _simulation_context(numero)
+    if elsewhere:
+        return elsewhere
+    if draft["modalite"] != "acomptes":
+        abort(404)
+    affilie, campaign, consolidation = ctx
+    n_text = request.args.get("n", "")
+    valid = (
+        n_text.isascii()
+        and n_text.isdigit()
+        and len(n_text) <= 4
+        and 1 <= int(n_text) <= campaign.max_echeances
+    )
+    sim, _errors, _typed = simulate_with(
+        affilie,
+        campaign,
+        consolidation,
+        n=int(n_text) if valid else 1,
+        n_error=None if valid else "invalid",
+        avance_text=request.args.get("avance", "")[:64],
+    )
+    if sim is None:
+        message = _("Simulation impossible : corrigez les champs signalés.")
+        return f'<tr><td colspan="3">{escape(message)}</td></tr>', 422
+    return render_template("partials/_echeances_rows.html", echeances=schedule_of(sim))
 
 
 @bp.route("/demande/<numero>/conditions", methods=["GET", "POST"])

@@ -39,6 +39,7 @@
 
   document.addEventListener("htmx:configRequest", function (event) {
     var button = event.detail.elt;
+    if (button && button.tagName === "DETAILS") return; // the détail's rows, not a simulation
     var field = document.getElementById("nombre_echeances");
     if (!field || !button || button.name !== "action" || !(button.value in { moins: 1, plus: 1 })) {
       if (field) lastSent = field.value;

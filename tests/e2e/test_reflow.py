@@ -57,6 +57,7 @@ def walk(page: Page, check) -> None:
     start_request(page, GUIDE_NUMERO, "acomptes")
     wait_for_swap(page, lambda: page.locator("#nombre_echeances").fill("60"))
     page.locator("details.echeances summary").click()
+    expect(page.locator("details.echeances tbody tr")).to_have_count(60)  # fetched on opening
     check("05-simulation-60-echeances")
     wait_for_swap(page, lambda: page.locator("#avance").fill("abc"))
     check("06-simulation-erreur")

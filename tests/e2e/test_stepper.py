@@ -50,6 +50,7 @@ def test_a_swap_keeps_the_focus_and_the_open_details_inside_the_panel(page):
     start_request(page, "4317542", "acomptes")
     page.locator("#simulation-panel summary").click()  # opens the détail, focuses it
     expect(page.locator("#simulation-panel details")).to_have_attribute("open", "")
+    expect(page.locator("#simulation-panel details tbody tr")).to_have_count(6)
     page.evaluate(
         """() => { window.__swapped = false;
                    document.body.addEventListener('htmx:afterSettle',
@@ -64,3 +65,4 @@ def test_a_swap_keeps_the_focus_and_the_open_details_inside_the_panel(page):
         "() => document.activeElement === document.querySelector('#simulation-panel summary')"
     )
     expect(page.locator("#simulation-panel details")).to_have_attribute("open", "")
+    expect(page.locator("#simulation-panel details tbody tr")).to_have_count(12)

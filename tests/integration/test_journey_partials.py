@@ -20,6 +20,7 @@ from tests.integration.test_journey import (
     demandes,
     journey_fixture,  # noqa: F401
     mad,
+    num,
     pct,
 )
 
@@ -121,7 +122,8 @@ def test_the_panel_fragment_for_the_guide_example(journey):
     assert recap["Date de la première échéance"] == "08/12/2023"
     assert recap["Date de la dernière échéance"] == "08/01/2024"
     assert page.table_rows("echeancier")[1][3] == "139,12"
-    assert page.table_rows("compact")[-1] == ["2", "08/01/2024", "8\u202f475,31"]
+    # The Détail des échéances rows come when it is opened (see below).
+    assert page.find("details", class_="echeances").attrs["hx-get"].endswith("?n=2&avance=5+000")
     assert page.by_id("nombre-mois").text == "2 mois"
     assert page.by_id("avance-erreur-zone").text == ""
     assert page.by_id("simulation-annonce").text == (
@@ -200,6 +202,48 @@ def test_panel_errors_go_next_to_their_field(journey, fields, zone, message):
     )
     # The last good simulation stays the draft's.
     assert journey.get(f"/demande/{GUIDE}/simulation").value("nombre_echeances") == "6"
+
+
+def rows_of(node) -> list[list[str]]:
+    """The data rows (th-only header rows left out)."""
+    rows = [[td.text for td in tr.find_all("td")] for tr in node.find_all("tr")]
+    return [row for row in rows if row]
+
+
+def test_the_panel_fetches_its_detail_rows_when_opened(journey):
+    """With htmx, a slider move sends the summary; the Détail des échéances rows come from
+    the URL of the schedule shown, when the user opens it."""
+    journey.start(GUIDE, "acomptes")
+    panel = Page(journey.simuler(GUIDE, avance="5 000", n=2, headers=HX))
+    assert panel.status == 200 and not panel.is_full_page
+    details = panel.find("details", class_="echeances")
+    assert details.attrs["hx-trigger"] == "toggle once"
+    assert rows_of(details) == [["Chargement du détail des échéances…"]]
+    url = details.attrs["hx-get"]
+    assert url == f"/demande/{GUIDE}/simulation/echeances?n=2&avance=5+000"
+
+    rows = journey.get(url, headers=HX)
+    assert rows.status == 200
+    assert rows_of(rows) == [
+        ["Avance", "À la validation", num("5 000,00")],
+        ["1", "08/12/2023", num("8 475,32")],
+        ["2", "08/01/2024", num("8 475,31")],
+    ]
+    without_avance = journey.get(f"/demande/{GUIDE}/simulation/echeances?n=3")
+    assert [r[0] for r in rows_of(without_avance)] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("query", ["n=0", "n=61", "n=abc", "n=" + "9" * 5000, "n=2&avance=-5"])
+def test_forged_detail_urls_are_refused_without_an_error_page(journey, query):
+    journey.start(GUIDE, "acomptes")
+    rows = journey.get(f"/demande/{GUIDE}/simulation/echeances?{query}")
+    assert rows.status == 422
+    assert rows_of(rows) == [["Simulation impossible : corrigez les champs signalés."]]
+
+
+def test_full_payment_has_no_detail_rows(journey):
+    journey.start(GUIDE, "integral")
+    assert journey.get(f"/demande/{GUIDE}/simulation/echeances?n=2").status == 404
 
 
 def test_every_panel_control_posts_to_the_panel(journey):
