@@ -7,6 +7,7 @@ from functools import cache
 from babel.core import Locale
 from babel.dates import parse_pattern as parse_date_pattern
 from babel.numbers import parse_pattern as parse_number_pattern
+from flask import g, has_request_context
 from flask_babel import get_locale
 
 # Moroccan administration writes Latin digits in both languages.
@@ -14,7 +15,13 @@ _BABEL_LOCALES = {"fr": "fr_MA", "ar": "ar_MA"}
 
 
 def babel_locale() -> str:
-    return _BABEL_LOCALES.get(str(get_locale() or "fr"), "fr_MA")
+    """fr_MA or ar_MA, found once per request (a 60-instalment table asks 120 times)."""
+    if not has_request_context():
+        return _BABEL_LOCALES.get(str(get_locale() or "fr"), "fr_MA")
+    name = g.get("_babel_locale")
+    if name is None:
+        name = g._babel_locale = _BABEL_LOCALES.get(str(get_locale() or "fr"), "fr_MA")
+    return name
 
 
 # A 60-instalment panel formats some 200 figures: parse the patterns and locales once.
