@@ -11,6 +11,7 @@ context kept across requests would carry the session's identity map and hide que
 
 from __future__ import annotations
 
+import html
 import re
 from contextlib import contextmanager
 
@@ -25,18 +26,21 @@ GUIDE = "4317542"
 LARGE = "9999001"  # demo.add_large_affilie(): every period 1969-2024, ~12 000 lines
 
 # Statements per request, by step: what each needs today (in the comment) plus one. The
-# simulation partial's seven: the user (Flask-Login), the user's affiliés, the active
-# campaign with its tiers (one joined statement), the overdue and the in-progress
-# requests, the créance's GROUP BY, and its first and last periods (on PostgreSQL, the
-# consolidation cache's key, then the GROUP BY only on a miss: 6 statements on a hit).
+# simulation partial's four: the user (Flask-Login), the affilié (linked to the user),
+# the active campaign with its tiers (one joined statement), and the request in progress
+# with its campaign. The consolidated créance is kept per process under the affilié's
+# lignes_jeton (store.consolidation_for): its first and last periods and its GROUP BY
+# run once, on the first step that shows it (here the Paramétrage page).
 BOUNDS = {
     "home": 5,  # 4: user, affiliés, requests, their campaign
     "nouvelle": 4,  # 3: user, affiliés, which of the shown ones have a request in progress
-    "parametrage": 10,  # 9: the partial's 7, the perception, the bank accounts
-    "simulation": 9,  # 8: the partial's 7, the bank accounts
-    "simulation_partial": 8,  # 7
-    "validation": 8,  # 7: the partial's 7
-    "recapitulatif": 7,  # 6: user, request, affiliés, schedule, campaign, perception
+    "parametrage": 9,  # 8: the partial's 4, the créance's 2, the perception, the accounts
+    "simulation": 6,  # 5: the partial's 4, the bank accounts
+    "simulation_partial": 5,  # 4
+    "echeances": 5,  # 4: the partial's 4 (the Détail des échéances rows)
+    "validation": 5,  # 4: the partial's 4
+    # 7: user, request, affiliés, schedule, reintegration, campaign, perception
+    "recapitulatif": 8,
 }
 
 
@@ -120,7 +124,7 @@ def walk(app, client, auth, numero: str) -> dict[str, int]:
     )
     assert response.status_code == 302
     step("simulation", lambda: client.get(f"/demande/{numero}/simulation"))
-    step(
+    panel = step(
         "simulation_partial",
         lambda: client.post(
             f"/demande/{numero}/simulation",
@@ -128,6 +132,8 @@ def walk(app, client, auth, numero: str) -> dict[str, int]:
             headers={"HX-Request": "true"},
         ),
     )
+    rows = re.search(r'<details[^>]*hx-get="([^"]+)"', panel.get_data(as_text=True)).group(1)
+    step("echeances", lambda: client.get(html.unescape(rows), headers={"HX-Request": "true"}))
     response = client.post(
         f"/demande/{numero}/simulation",
         data={"action": "valider", "avance": "", "nombre_echeances": "24", "cgu": "1"},
