@@ -3,12 +3,13 @@
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 import store
 from domain.identifiers import ice_with_check, rib_with_key
 from extensions import db
 from models import Affilie, CompteBancaire, LigneCreance, Perception
+from tests.conftest import IS_POSTGRES
 
 NEW = "8000001"
 ICE = ice_with_check("0099887760000")
@@ -93,6 +94,16 @@ def test_import_creates_affilie_rib_and_lines(runner, tmp_path):
     assert consolidation.cell("majorations", "AST_BDS") == Decimal("80.00")
     assert consolidation.cell("principal", "AMO") == Decimal("0.00")
     assert (consolidation.periode_debut, consolidation.periode_fin) == ("201901", "202312")
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="PostgreSQL's planner statistics")
+def test_an_import_refreshes_the_lines_statistics_at_once(runner, tmp_path):
+    write(tmp_path, good_batch())
+    assert import_data(runner, tmp_path).exit_code == 0
+    estimated = db.session.scalar(
+        text("SELECT reltuples FROM pg_class WHERE relname = 'lignes_creance'")
+    )
+    assert estimated == db.session.scalar(select(func.count()).select_from(LigneCreance))
 
 
 def test_reimport_is_idempotent_and_replaces_the_lines(runner, tmp_path):
