@@ -283,11 +283,21 @@ def _request_in_progress(affilie: Affilie, user: User, campaign: Campaign) -> No
     )
 
 
-def add_large_affilie(numero: str = LARGE_NUMERO) -> Affilie:
-    """Every period 196901-202412 in all six rubriques and three natures (~12 000 lines)."""
-    existing = db.session.scalars(select(Affilie).where(Affilie.numero == numero)).first()
-    if existing:
-        return existing
+def add_large_affilie(numero: str = LARGE_NUMERO, linked_to: str | None = None) -> Affilie:
+    """Every period 196901-202412 in all six rubriques and three natures (~12 000 lines),
+    linked to the account ``linked_to`` if given (the benchmarks use "groupe")."""
+    aff = db.session.scalars(select(Affilie).where(Affilie.numero == numero)).first()
+    if aff is None:
+        aff = _large_affilie(numero)
+    if linked_to is not None:
+        user = db.session.scalars(select(User).where(User.login == linked_to)).one()
+        if aff not in user.affilies:
+            user.affilies.append(aff)
+        db.session.commit()
+    return aff
+
+
+def _large_affilie(numero: str) -> Affilie:
     perception = db.session.scalars(select(Perception).order_by(Perception.id)).first()
     if perception is None:
         perception = Perception(name=PERCEPTIONS[0])

@@ -228,7 +228,6 @@ def prepare(database_url: str) -> None:
     import demo
     from app import create_app
     from extensions import db
-    from models import User
 
     app = create_app(
         {"APP_ENV": "testing", "SECRET_KEY": "bench-setup", "SQLALCHEMY_DATABASE_URI": database_url}
@@ -241,11 +240,7 @@ def prepare(database_url: str) -> None:
         finally:
             logging.disable(logging.NOTSET)
         demo.seed_demo()
-        large = demo.add_large_affilie()
-        user = db.session.scalars(sa.select(User).where(User.login == LOGIN)).one()
-        if large not in user.affilies:
-            user.affilies.append(large)
-        db.session.commit()
+        demo.add_large_affilie(linked_to=LOGIN)
         # Fresh statistics, as autovacuum would have after a bulk import: without them
         # PostgreSQL plans the GROUP BY for 8 rows instead of 12 000.
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:

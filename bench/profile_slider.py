@@ -45,7 +45,6 @@ def prepared_client(database_url: str):
     import demo
     from app import create_app
     from extensions import db
-    from models import Affilie, User
 
     app = create_app(
         {
@@ -62,12 +61,7 @@ def prepared_client(database_url: str):
         finally:
             logging.disable(logging.NOTSET)
         demo.seed_demo()
-        large = demo.add_large_affilie()
-        user = db.session.scalars(sa.select(User).where(User.login == "groupe")).one()
-        user.affilies.append(large)
-        db.session.commit()
-        compte = db.session.scalars(sa.select(Affilie).where(Affilie.numero == LARGE)).one()
-        compte_id = compte.comptes[0].id
+        compte_id = demo.add_large_affilie(linked_to="groupe").comptes[0].id
         db.session.remove()
     client = app.test_client()
     answer = client.post(

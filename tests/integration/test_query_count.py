@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import event, select
 
 from extensions import db
-from models import Affilie, CompteBancaire, User
+from models import Affilie, CompteBancaire
 from tests.conftest import make_app
 
 GUIDE = "4317542"
@@ -75,10 +75,7 @@ def link_large_affilie(app) -> None:
     import demo
 
     with app.app_context():
-        large = demo.add_large_affilie()
-        user = db.session.scalars(select(User).where(User.login == "groupe")).one()
-        user.affilies.append(large)
-        db.session.commit()
+        demo.add_large_affilie(linked_to="groupe")
         db.session.remove()
 
 
