@@ -446,6 +446,9 @@ def _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed
     compte = next((c for c in affilie.comptes if str(c.id) == draft.get("compte")), None)
     return render_template(
         "simulation.html",
+        # ?detail=1: the Détail des échéances open (the link shown when its rows could
+        # not be fetched).
+        open_schedule=request.args.get("detail") == "1",
         affilie=affilie,
         campaign=campaign,
         consolidation=consolidation,

@@ -70,18 +70,25 @@
     };
   });
 
+  // The focus at once, in the same task as the swap: there is no moment without it.
+  document.addEventListener("htmx:afterSwap", function () {
+    var panel = kept && document.getElementById(kept.id);
+    if (!panel || kept.focus < 0) return;
+    // Only if the focus fell with the old panel: a user who tabbed on meanwhile stays put.
+    var active = document.activeElement;
+    var fell = !active || active === document.body || !active.isConnected;
+    if (fell) {
+      var again = panel.querySelectorAll(FOCUSABLE)[kept.focus];
+      (again || panel).focus();
+    }
+  });
+
+  // The détail reopened once htmx has processed the new panel (it fetches its rows).
   document.addEventListener("htmx:afterSettle", function () {
     if (!kept) return;
     var panel = document.getElementById(kept.id);
     if (panel) {
       panel.querySelectorAll("details").forEach(function (d, i) { if (kept.open[i]) d.open = true; });
-      // Only if the focus fell with the old panel: a user who tabbed on meanwhile stays put.
-      var active = document.activeElement;
-      var fell = !active || active === document.body || !active.isConnected;
-      if (kept.focus >= 0 && fell) {
-        var again = panel.querySelectorAll(FOCUSABLE)[kept.focus];
-        (again || panel).focus();
-      }
     }
     kept = null;
   });
@@ -104,6 +111,19 @@
     });
     var dialog = event.target.querySelector && event.target.querySelector("dialog[data-open-modal]");
     if (dialog && !dialog.open) dialog.showModal();
+  });
+
+  // The Détail des échéances could not be fetched (connection lost, session over): say
+  // so, with a link to the whole Simulation page, which has the rows.
+  ["htmx:sendError", "htmx:responseError", "htmx:timeout"].forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      var details = event.detail.elt;
+      if (!details || details.tagName !== "DETAILS") return;
+      var loading = details.querySelector("[data-rows-loading]");
+      var failed = details.querySelector("[data-rows-failed]");
+      if (loading) loading.hidden = true;
+      if (failed) failed.hidden = false;
+    });
   });
 
   // Conditions générales: a <dialog> instead of a page when JavaScript runs.

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.a11y_support import sign_in, start_request
+from tests.e2e.a11y_support import sign_in, start_request, wait_for_swap
 
 pytestmark = pytest.mark.e2e
 
@@ -66,3 +66,24 @@ def test_a_swap_keeps_the_focus_and_the_open_details_inside_the_panel(page):
     )
     expect(page.locator("#simulation-panel details")).to_have_attribute("open", "")
     expect(page.locator("#simulation-panel details tbody tr")).to_have_count(12)
+
+
+def test_a_detail_that_cannot_be_fetched_says_so_and_links_the_whole_page(page, browser_problems):
+    page.goto("/connexion")
+    sign_in(page)
+    start_request(page, "4317542", "acomptes")
+    wait_for_swap(page, lambda: page.locator("#nombre_echeances").fill("12"))  # htmx panel
+    page.route("**/simulation/echeances*", lambda route: route.abort("internetdisconnected"))
+    page.locator("#simulation-panel summary").click()
+    failed = page.locator("#simulation-panel [data-rows-failed]")
+    expect(failed).to_be_visible()
+    expect(page.locator("#simulation-panel [data-rows-loading]")).to_be_hidden()
+    expect(failed).to_contain_text("Le détail des échéances n'a pas pu être chargé.")
+    page.unroute("**/simulation/echeances*")
+    # htmx logs the failed request as an error: expected here, and only that.
+    assert browser_problems and all("htmx:" in p for p in browser_problems), browser_problems
+    browser_problems.clear()
+    with page.expect_navigation():
+        failed.get_by_role("link", name="Afficher la page de simulation").click()
+    # The whole page has the rows inline: the draft's 12 instalments.
+    expect(page.locator("#simulation-panel details.echeances tbody tr")).to_have_count(12)

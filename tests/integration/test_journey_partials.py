@@ -218,7 +218,25 @@ def test_the_panel_fetches_its_detail_rows_when_opened(journey):
     assert panel.status == 200 and not panel.is_full_page
     details = panel.find("details", class_="echeances")
     assert details.attrs["hx-trigger"] == "toggle once"
-    assert rows_of(details) == [["Chargement du détail des échéances…"]]
+    loading = details.find("span", data_rows_loading="")
+    failed = details.find("span", data_rows_failed="")
+    assert loading.text == "Chargement du détail des échéances…"
+    assert "hidden" not in loading.attrs
+    # Shown by app.js if the rows cannot be fetched: the whole page has them.
+    assert "hidden" in failed.attrs
+    assert failed.text == (
+        "Le détail des échéances n'a pas pu être chargé. Afficher la page de simulation"
+    )
+    fallback = failed.find("a").attrs["href"]
+    assert fallback == f"/demande/{GUIDE}/simulation?detail=1#simulation-panel"
+    # That page has the rows inline, the détail open, for the draft's last simulation.
+    whole = journey.get(fallback.split("#")[0])
+    assert "open" in whole.find("details", class_="echeances").attrs
+    assert [r[0] for r in rows_of(whole.find("details", class_="echeances"))] == [
+        "Avance",
+        "1",
+        "2",
+    ]
     url = details.attrs["hx-get"]
     assert url == f"/demande/{GUIDE}/simulation/echeances?n=2&avance=5+000"
 
