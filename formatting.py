@@ -2,7 +2,7 @@
 
 from datetime import date
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from babel.core import Locale
 from babel.dates import parse_pattern as parse_date_pattern
@@ -38,7 +38,15 @@ def amount(value: Decimal | None) -> str:
     """27707.49 -> '27 707,49' (fr_MA) or '27.707,49' (ar_MA)."""
     if value is None:
         return ""
-    return _AMOUNT.apply(value, _locale(babel_locale()))
+    return _amount(value, value.is_signed(), babel_locale())
+
+
+@lru_cache(maxsize=4096)
+def _amount(value: Decimal, signed: bool, locale: str) -> str:
+    # A slider move shows the same créance, remise and totals again: most amounts repeat.
+    # Equal Decimals (1.5, 1.50) print the same with two fixed decimals; 0 and -0 are
+    # equal too but do not print the same, hence the sign in the key.
+    return _AMOUNT.apply(value, _locale(locale))
 
 
 def _isolate(text: str) -> str:
