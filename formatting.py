@@ -10,6 +10,8 @@ from babel.numbers import parse_pattern as parse_number_pattern
 from flask import g, has_request_context
 from flask_babel import get_locale
 
+from domain.money import q2
+
 # Moroccan administration writes Latin digits in both languages.
 _BABEL_LOCALES = {"fr": "fr_MA", "ar": "ar_MA"}
 
@@ -45,8 +47,9 @@ def amount(value: Decimal | None) -> str:
 def _amount(value: Decimal, signed: bool, locale: str) -> str:
     # A slider move shows the same créance, remise and totals again: most amounts repeat.
     # Equal Decimals (1.5, 1.50) print the same with two fixed decimals; 0 and -0 are
-    # equal too but do not print the same, hence the sign in the key.
-    return _AMOUNT.apply(value, _locale(locale))
+    # equal too but do not print the same, hence the sign in the key. Babel would round a
+    # third decimal half-even: the rule for money here is half-up, said explicitly.
+    return _AMOUNT.apply(q2(value), _locale(locale))
 
 
 def _isolate(text: str) -> str:

@@ -17,6 +17,10 @@ import formatting
         ("fr", "-0.00", "-0,00"),
         ("fr", "1.5", "1,50"),
         ("fr", "1234567.89", "1\u202f234\u202f567,89"),
+        # A third decimal is rounded half-up, as money is everywhere (Babel: half-even).
+        ("fr", "0.125", "0,13"),
+        ("fr", "2.675", "2,68"),
+        ("fr", "-0.125", "-0,13"),
     ],
 )
 def test_amounts_in_each_language(app, lang, value, printed):
