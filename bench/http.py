@@ -35,7 +35,6 @@ import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
 import http.client  # noqa: E402
 import json  # noqa: E402
-import logging  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
@@ -56,8 +55,8 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
-LARGE = "9999001"
-LOGIN = "groupe"
+from bench.seeding import LARGE, LOGIN, seed_large  # noqa: E402
+
 USER_AGENT = "bench-http"  # the same for login and wrk: flask-login's "strong" protection
 # What a current browser sends: Flask-Compress answers with its preferred algorithm.
 ACCEPT_ENCODING = "gzip, deflate, br, zstd"
@@ -223,29 +222,9 @@ def postgres_database(admin_url: str) -> Iterator[str]:
 
 def prepare(database_url: str) -> None:
     """Migrate, seed the demo data and the largest affilié, linked to "groupe"."""
-    from flask_migrate import upgrade
-
-    import demo
-    from app import create_app
     from extensions import db
 
-    app = create_app(
-        {"APP_ENV": "testing", "SECRET_KEY": "bench-setup", "SQLALCHEMY_DATABASE_URI": database_url}
-    )
-    with app.app_context():
-        # Alembic configures its loggers on every upgrade; keep the output readable.
-        logging.disable(logging.INFO)
-        try:
-            upgrade()
-        finally:
-            logging.disable(logging.NOTSET)
-        demo.seed_demo()
-        demo.add_large_affilie(linked_to=LOGIN)
-        # Fresh statistics, as autovacuum would have after a bulk import: without them
-        # PostgreSQL plans the GROUP BY for 8 rows instead of 12 000.
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.execute(sa.text("ANALYZE"))
-        db.session.remove()
+    with seed_large(database_url).app_context():
         db.engine.dispose()
 
 

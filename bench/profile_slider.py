@@ -17,7 +17,6 @@ This is where the figures of docs/PERFORMANCE.md's "What is left" come from.
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import sys
 import tempfile
@@ -34,34 +33,21 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
-LARGE = "9999001"
+from bench.seeding import LARGE, seed_large  # noqa: E402
+
 HX = {"HX-Request": "true", "Accept-Encoding": "gzip, deflate, br, zstd"}
 
 
 def prepared_client(database_url: str):
     """The app on a seeded database, and a test client at the Simulation step of 9999001."""
-    from flask_migrate import upgrade
-
     import demo
-    from app import create_app
     from extensions import db
+    from models import Affilie
 
-    app = create_app(
-        {
-            "APP_ENV": "testing",
-            "SECRET_KEY": "bench-profile",
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "WTF_CSRF_ENABLED": False,
-        }
-    )
+    app = seed_large(database_url, WTF_CSRF_ENABLED=False)
     with app.app_context():
-        logging.disable(logging.INFO)
-        try:
-            upgrade()
-        finally:
-            logging.disable(logging.NOTSET)
-        demo.seed_demo()
-        compte_id = demo.add_large_affilie(linked_to="groupe").comptes[0].id
+        large = db.session.scalars(sa.select(Affilie).where(Affilie.numero == LARGE)).one()
+        compte_id = large.comptes[0].id
         db.session.remove()
     client = app.test_client()
     answer = client.post(
