@@ -8,7 +8,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, abort, current_app, g, has_request_context, request, session, url_for
+from flask import Flask, abort, current_app, g, request, session, url_for
 from flask_babel import get_locale, get_translations
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -141,12 +141,7 @@ def register_templates(app: Flask) -> None:
 def _catalogue():
     """The request's translations, looked up once: Flask-Babel's own template callables
     look them up again for each string (some 8 µs), and a simulation panel has forty."""
-    if not has_request_context():
-        return get_translations()
-    catalogue = g.get("_catalogue")
-    if catalogue is None:
-        catalogue = g._catalogue = get_translations()
-    return catalogue
+    return formatting.once_per_request("_catalogue", get_translations)
 
 
 @lru_cache(maxsize=64)

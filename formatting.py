@@ -16,14 +16,22 @@ from domain.money import q2
 _BABEL_LOCALES = {"fr": "fr_MA", "ar": "ar_MA"}
 
 
+def once_per_request(name: str, compute):
+    """``compute()``, kept on ``g`` for the rest of the request (outside one, every time)."""
+    if not has_request_context():
+        return compute()
+    value = g.get(name)
+    if value is None:
+        value = compute()
+        setattr(g, name, value)
+    return value
+
+
 def babel_locale() -> str:
     """fr_MA or ar_MA, found once per request (a 60-instalment table asks 120 times)."""
-    if not has_request_context():
-        return _BABEL_LOCALES.get(str(get_locale() or "fr"), "fr_MA")
-    name = g.get("_babel_locale")
-    if name is None:
-        name = g._babel_locale = _BABEL_LOCALES.get(str(get_locale() or "fr"), "fr_MA")
-    return name
+    return once_per_request(
+        "_babel_locale", lambda: _BABEL_LOCALES.get(str(get_locale() or "fr"), "fr_MA")
+    )
 
 
 # A 60-instalment panel formats some 200 figures: parse the patterns and locales once.

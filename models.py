@@ -105,7 +105,7 @@ class Affilie(db.Model):
     date_situation: Mapped[date] = mapped_column(Date)
     date_arret_penalites: Mapped[date] = mapped_column(Date)
     arrangement: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Changes with every write to the affilié's créance lines (store.py's session events):
+    # Changes with every write to the affilié's créance lines (the session events below):
     # the key under which a worker keeps its consolidated table. Random, not a counter,
     # so that a rolled-back write can never hand the same value to different lines.
     lignes_jeton: Mapped[str | None] = mapped_column(String(32), default=lambda: new_jeton())
