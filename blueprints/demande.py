@@ -28,7 +28,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from markupsafe import escape
 from sqlalchemy import select
 
 import backoffice
@@ -556,25 +555,20 @@ def echeances(numero: str):
     if draft["modalite"] != "acomptes":
         abort(404)
     affilie, campaign, consolidation = ctx
-    n_text = request.args.get("n", "")
-    valid = (
-        n_text.isascii()
-        and n_text.isdigit()
-        and len(n_text) <= 4
-        and 1 <= int(n_text) <= campaign.max_echeances
+    # The count is read as the form's number field is, with the same limits.
+    n, n_error = _read_echeances(
+        {"nombre_echeances": request.args.get("n", "")}, draft, campaign.max_echeances
     )
     sim, _errors, _typed = simulate_with(
         affilie,
         campaign,
         consolidation,
-        n=int(n_text) if valid else 1,
-        n_error=None if valid else "invalid",
+        n=n,
+        n_error=n_error,
         avance_text=request.args.get("avance", "")[:64],
     )
-    if sim is None:
-        message = _("Simulation impossible : corrigez les champs signalés.")
-        return f'<tr><td colspan="3">{escape(message)}</td></tr>', 422
-    return render_template("partials/_echeances_rows.html", echeances=schedule_of(sim))
+    rows = render_template("partials/_echeances_rows.html", echeances=schedule_of(sim), sim=sim)
+    return rows, (200 if sim else 422)
 
 
 @bp.route("/demande/<numero>/conditions", methods=["GET", "POST"])
