@@ -13,11 +13,10 @@ from flask_babel import get_locale, get_translations
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-import formatting
-import labels
-from clock import system_now
 from config import BASE_DIR, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
+from web import formatting, labels
+from web.clock import system_now
 
 DEV_ENVS = ("development", "testing")
 
@@ -89,7 +88,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "strong"
 
-    from security import limiter
+    from web.security import limiter
 
     limiter.init_app(app)
 
@@ -103,7 +102,7 @@ def select_locale() -> str:
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    from models import User
+    from db.models import User
 
     ident, _, token = user_id.partition(":")
     if not ident.isdigit():
@@ -233,6 +232,6 @@ def _buffer_static_file(response) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    import cli
+    from commands import cli
 
     cli.register(app)

@@ -332,7 +332,7 @@ class Browser:
 
 def walk_to_simulation(port: int) -> Browser:
     """Log in as "groupe", choose acomptes for 9999001: the session wrk will replay."""
-    from demo import DEMO_PASSWORD
+    from commands.demo import DEMO_PASSWORD
 
     browser = Browser(port)
     browser.expect(200, "GET", "/connexion")

@@ -105,11 +105,11 @@ def prepare(database_url: str) -> list[str]:
     """Migrate and seed; returns the affiliés of "groupe" that can file a request now."""
     from flask_migrate import upgrade
 
-    import demo
     from app import create_app
+    from commands import demo
+    from db.models import Demande, User
     from domain import lifecycle
     from extensions import db
-    from models import Demande, User
 
     app = create_app(
         {"APP_ENV": "testing", "SECRET_KEY": "bench-setup", "SQLALCHEMY_DATABASE_URI": database_url}
@@ -323,7 +323,7 @@ def journey(session: Session, numero: str, rng: random.Random) -> str:
 
 
 def user(port, stats, numero, may_confirm, deadline, seed, passes) -> None:
-    from demo import DEMO_PASSWORD
+    from commands.demo import DEMO_PASSWORD
 
     rng = random.Random(seed)
     session = Session(port, stats)

@@ -30,17 +30,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-import backoffice
-import services
-import store
-from clock import now
+from db.models import Affilie, Demande, user_affilies
 from domain import lifecycle
 from domain.identifiers import mask_rib
 from domain.money import AmountError, parse_amount
 from domain.simulation import SimulationError, next_debit_date
 from extensions import db
-from formatting import mad
-from models import Affilie, Demande, user_affilies
+from services import backoffice, demandes, queries
+from web.clock import now
+from web.formatting import mad
 
 bp = Blueprint("demande", __name__)
 
@@ -132,7 +130,7 @@ def recapitulatif(reference: str):
     return render_template(
         "recapitulatif.html",
         demande=demande,
-        consolidation=services.consolidation_of(demande),
+        consolidation=demandes.consolidation_of(demande),
         schedule=[
             (e.rang, e.date_prevue, e.montant) for e in demande.echeances if not e.definitive
         ],
@@ -228,7 +226,7 @@ def _affilies_table() -> dict:
 # ---------------------------------------------------------------- paramétrage
 
 
-def _refusal_message(refusal: services.Refusal) -> str:
+def _refusal_message(refusal: demandes.Refusal) -> str:
     if refusal.code == "arrangement":
         return _(
             "Cet affilié dispose d'un arrangement : veuillez vous adresser à votre "
@@ -248,12 +246,12 @@ def _refusal_message(refusal: services.Refusal) -> str:
 def _context(numero: str):
     """The affilié, the campaign and the consolidated créance, or a refusal redirect."""
     affilie = own_affilie(numero)
-    campaign = store.active_campaign()
-    refusal = services.refusal_for(affilie, campaign)
+    campaign = queries.active_campaign()
+    refusal = demandes.refusal_for(affilie, campaign)
     if refusal is None:
-        consolidation = services.current_consolidation(affilie, campaign)
+        consolidation = demandes.current_consolidation(affilie, campaign)
         if consolidation.totals.creance_totale <= 0:
-            refusal = services.Refusal("aucune_creance")
+            refusal = demandes.Refusal("aucune_creance")
     if refusal is not None:
         message = (
             _("Aucune créance éligible à la remise pour cet affilié.")
@@ -388,7 +386,7 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None):
     """
     errors: dict[str, str] = {}
     if draft["modalite"] == "integral":
-        sim = store.simulation_for(affilie, campaign, consolidation=consolidation)
+        sim = queries.simulation_for(affilie, campaign, consolidation=consolidation)
         return sim, errors, {}
     maximum = campaign.max_echeances
     avance_text = (form.get("avance", "") if form is not None else draft.get("avance", ""))[:64]
@@ -418,14 +416,14 @@ def simulate_with(affilie, campaign, consolidation, *, n: int, n_error, avance_t
     if errors:
         return None, errors, typed
     try:
-        sim = store.simulation_for(
+        sim = queries.simulation_for(
             affilie, campaign, nombre_echeances=n, avance=avance, consolidation=consolidation
         )
     except SimulationError as exc:
         if exc.code != "avance_too_large":
             errors["avance"] = str(AVANCE_MESSAGES["invalid"])
             return None, errors, typed
-        total = store.simulation_for(
+        total = queries.simulation_for(
             affilie, campaign, nombre_echeances=n, avance=Decimal(0), consolidation=consolidation
         ).montant_a_payer
         errors["avance"] = _(
@@ -642,7 +640,7 @@ def confirmer(numero: str):
     if errors or compte is None:
         return redirect(url_for(".simulation", numero=numero))
     try:
-        demande = services.confirm(
+        demande = demandes.confirm(
             user=current_user._get_current_object(),
             affilie=affilie,
             campaign=campaign,
@@ -652,7 +650,7 @@ def confirmer(numero: str):
             token=token,
             conditions_accepted_at=datetime.fromisoformat(draft["cgu_at"]),
         )
-    except services.AlreadyInProgress:
+    except demandes.AlreadyInProgress:
         flash(_("Une demande de remise est déjà en cours pour cet affilié."), "error")
         return redirect(url_for(".home"))
     return _after_confirmation(demande)

@@ -28,17 +28,16 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-import backoffice
-import labels
-import services
-import store
 from blueprints.demande import _read_echeances, partial_request, schedule_of, simulate_with
-from clock import now
+from db.models import Affilie, Demande
 from domain import lifecycle
 from domain.identifiers import mask_rib
 from domain.simulation import next_debit_date
 from extensions import db, login_manager
-from models import Affilie, Demande
+from services import backoffice, queries
+from services.demandes import consolidation_of, current_consolidation
+from web import labels
+from web.clock import now
 
 bp = Blueprint("perception", __name__, url_prefix="/perception")
 
@@ -92,7 +91,7 @@ def _demande_or_404(reference: str) -> Demande:
 
 
 def _affilie_or_404(numero: str) -> Affilie:
-    affilie = store.affilie_by_numero(numero)
+    affilie = queries.affilie_by_numero(numero)
     if affilie is None or affilie.perception_id != current_user.perception_id:
         abort(404)
     return affilie
@@ -223,7 +222,7 @@ def _detail(demande: Demande, *, status: int = 200, **extra):
     context = {
         "demande": demande,
         "status": effective,
-        "consolidation": services.consolidation_of(demande),
+        "consolidation": consolidation_of(demande),
         "schedule": [
             (e.rang, e.date_prevue, e.montant) for e in demande.echeances if not e.definitive
         ],
@@ -391,7 +390,7 @@ def affilies():
     # Rechercher (not the live search while typing) opens an exact number directly.
     opening = not partial_request() or request.args.get("ouvrir") == "1"
     if opening and re.fullmatch(r"[0-9]{7}", q, re.ASCII):
-        found = store.affilie_by_numero(q)
+        found = queries.affilie_by_numero(q)
         if found is not None and found.perception_id == current_user.perception_id:
             target = url_for(".affilie", numero=q)
             if partial_request():
@@ -435,7 +434,7 @@ def _preview(affilie, campaign, consolidation, modalite: str, args):
     previous = int(previous) if previous.isascii() and previous.isdigit() else DEFAULT_ECHEANCES
     state = {"n": min(max(previous, 1), maximum)}
     if modalite == "integral":
-        sim = store.simulation_for(affilie, campaign, consolidation=consolidation)
+        sim = queries.simulation_for(affilie, campaign, consolidation=consolidation)
         return sim, errors, {"n": state["n"], "avance": ""}
     if "nombre_echeances" in args or "curseur" in args:
         n, n_error = _read_echeances(args, state, maximum)
@@ -459,12 +458,10 @@ def affilie(numero: str):
     (bookmarkable, reloadable); htmx re-renders only the panel.
     """
     affilie = _affilie_or_404(numero)
-    campaign = store.active_campaign()
+    campaign = queries.active_campaign()
     modalite = request.args.get("modalite", "acomptes")
     modalite = modalite if modalite in ("integral", "acomptes") else "acomptes"
-    consolidation = (
-        services.current_consolidation(affilie, campaign) if campaign is not None else None
-    )
+    consolidation = current_consolidation(affilie, campaign) if campaign is not None else None
     sim, errors, typed = None, {}, {"n": DEFAULT_ECHEANCES, "avance": ""}
     simulable = consolidation is not None and consolidation.totals.creance_totale > 0
     if simulable:

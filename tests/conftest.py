@@ -69,7 +69,7 @@ def make_app(database_url: str, clock: Clock | None = None, **extra):
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory):
     """Migrate an empty database and load the demo data once per run."""
-    from demo import seed_demo
+    from commands.demo import seed_demo
 
     if IS_POSTGRES:
         name = f"tpl_{uuid.uuid4().hex[:10]}"
@@ -141,7 +141,7 @@ class AuthActions:
         self._client = client
 
     def login(self, login="groupe", password=None):
-        from demo import DEMO_PASSWORD
+        from commands.demo import DEMO_PASSWORD
 
         return self._client.post(
             "/connexion",

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-import formatting
+from web import formatting
 
 
 @pytest.mark.parametrize(

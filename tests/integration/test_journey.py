@@ -21,9 +21,9 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import func, select
 
-import store
+from db.models import Affilie, Campaign, CompteBancaire, Demande, LigneCreance
 from extensions import db
-from models import Affilie, Campaign, CompteBancaire, Demande, LigneCreance
+from services import queries
 from tests.conftest import FROZEN_NOW, make_app
 
 NNBSP = "\u202f"  # fr_MA thousands separator
@@ -1392,8 +1392,8 @@ def test_the_recapitulatif_shows_the_confirmed_figures_after_the_creance_changes
         )
         affilie.raison_sociale = "NOUVELLE RAISON SOCIALE"
         session.commit()
-        campaign = store.active_campaign()
-        now_total = store.consolidation_for(affilie, campaign.last_eligible_period).total
+        campaign = queries.active_campaign()
+        now_total = queries.consolidation_for(affilie, campaign.last_eligible_period).total
         assert now_total == Decimal("27707.49") * 2 + Decimal("999.99")
 
     page = journey.get(f"/demandes/{reference}")

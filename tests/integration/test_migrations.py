@@ -10,10 +10,10 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy.exc import IntegrityError
 
-import store
+from db.models import Demande
 from domain import lifecycle
 from extensions import db
-from models import Demande
+from services import queries
 from tests.conftest import BASE_URL, IS_POSTGRES, make_app
 
 DEMANDES = Demande.__table__
@@ -150,7 +150,7 @@ def test_finished_requests_do_not_block_a_new_one(app):
     insert_copy(existing, status=lifecycle.ACCEPTEE)
     # Another affilié's request in progress is no concern of this one's.
     insert_copy(
-        existing, status=lifecycle.EN_ATTENTE, affilie_id=store.affilie_by_numero("4317542").id
+        existing, status=lifecycle.EN_ATTENTE, affilie_id=queries.affilie_by_numero("4317542").id
     )
     db.session.commit()
 

@@ -12,10 +12,9 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-import services
-import store
+from db.models import Demande, Echeance, Garantie, Reintegration, User
 from extensions import db
-from models import Demande, Echeance, Garantie, Reintegration, User
+from services import demandes, queries
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 GUIDE = "4317542"  # Perception Casablanca Anfa: the guide's instalments example
@@ -196,10 +195,10 @@ def make_demande(
     login: str = "groupe",
 ) -> Demande:
     """A request confirmed through the portal's own service, at the clock's time."""
-    affilie = store.affilie_by_numero(numero)
-    campaign = store.active_campaign()
-    consolidation = services.current_consolidation(affilie, campaign)
-    sim = store.simulation_for(
+    affilie = queries.affilie_by_numero(numero)
+    campaign = queries.active_campaign()
+    consolidation = demandes.current_consolidation(affilie, campaign)
+    sim = queries.simulation_for(
         affilie,
         campaign,
         nombre_echeances=n if modalite == "acomptes" else None,
@@ -207,9 +206,9 @@ def make_demande(
         consolidation=consolidation,
     )
     user = db.session.scalars(select(User).where(User.login == login)).one()
-    from clock import now
+    from web.clock import now
 
-    demande = services.confirm(
+    demande = demandes.confirm(
         user=user,
         affilie=affilie,
         campaign=campaign,

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, select
 
+from db.models import Affilie, CompteBancaire
 from extensions import db
-from models import Affilie, CompteBancaire
 from tests.conftest import make_app
 
 GUIDE = "4317542"
@@ -72,7 +72,7 @@ def counting(app):
 
 
 def link_large_affilie(app) -> None:
-    import demo
+    from commands import demo
 
     with app.app_context():
         demo.add_large_affilie(linked_to="groupe")

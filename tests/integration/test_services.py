@@ -3,10 +3,10 @@
 import pytest
 from sqlalchemy import func, select, text
 
-import services
+from db.models import AuditEvent, Demande
 from domain import lifecycle
 from extensions import db
-from models import AuditEvent, Demande
+from services import demandes
 
 
 def test_a_transition_refuses_when_someone_else_moved_the_request_first(app):
@@ -17,8 +17,8 @@ def test_a_transition_refuses_when_someone_else_moved_the_request_first(app):
         other.execute(
             text("UPDATE demandes SET status = 'validee' WHERE reference = 'RM-DEMO-000001'")
         )
-    with pytest.raises(services.ConcurrentChange):
-        services.transition(demande, lifecycle.EXPIREE, actor=None, action="expiration")
+    with pytest.raises(demandes.ConcurrentChange):
+        demandes.transition(demande, lifecycle.EXPIREE, actor=None, action="expiration")
     db.session.rollback()
     assert (
         db.session.scalar(select(Demande.status).where(Demande.reference == "RM-DEMO-000001"))
@@ -29,7 +29,7 @@ def test_a_transition_refuses_when_someone_else_moved_the_request_first(app):
 
 def test_a_transition_records_who_when_and_why(app, clock):
     demande = db.session.scalars(select(Demande).where(Demande.reference == "RM-DEMO-000001")).one()
-    services.transition(
+    demandes.transition(
         demande, lifecycle.EXPIREE, actor=None, action="expiration", reason="Délai dépassé"
     )
     db.session.commit()
@@ -46,8 +46,8 @@ def test_a_transition_records_who_when_and_why(app, clock):
 def test_the_affiliate_sees_the_reinstated_amounts_after_a_default(app, client, auth, clock):
     from datetime import date, datetime
 
-    import backoffice
-    from models import User
+    from db.models import User
+    from services import backoffice
 
     agent = db.session.scalars(select(User).where(User.login == "agent.marrakech")).one()
     demande = db.session.scalars(select(Demande).where(Demande.reference == "RM-DEMO-000001")).one()

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from dbtypes import DecimalType
+from db.types import DecimalType
 from domain import lifecycle
 from domain.campaign import Campaign as CampaignRules
 from domain.campaign import Rates, RateTier

@@ -11,13 +11,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-import store
-from clock import now
+from db.models import Affilie, AuditEvent, Campaign, CompteBancaire, Demande, Echeance, User
 from domain import lifecycle
 from domain.creance import Consolidation
 from domain.simulation import Simulation
 from extensions import db
-from models import Affilie, AuditEvent, Campaign, CompteBancaire, Demande, Echeance, User
+from services import queries
+from web.clock import now
 
 # Bumped whenever the wording of the conditions générales changes; stored with each request.
 CONDITIONS_VERSIONS = {"integral": "integral-2023-10-17", "acomptes": "acomptes-2023-10-17"}
@@ -253,4 +253,4 @@ def consolidation_of(demande: Demande) -> Consolidation:
 
 
 def current_consolidation(affilie: Affilie, campaign: Campaign) -> Consolidation:
-    return store.consolidation_for(affilie, campaign.last_eligible_period)
+    return queries.consolidation_for(affilie, campaign.last_eligible_period)

@@ -1,6 +1,6 @@
 """The perception back office: guarantees, definitive schedules, bank debits, defaults.
 
-Every status change goes through ``services.transition`` so the audit trail says who did
+Every status change goes through ``demandes.transition`` so the audit trail says who did
 it, when and why. A request's figures are its confirmation snapshot: nothing here
 recomputes them, the definitive schedule only moves the snapshot's instalments to the
 bank's debit days.
@@ -18,15 +18,15 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, exists, false, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-import labels
-import services
-from clock import now
+from db.models import AuditEvent, Campaign, Demande, Echeance, Garantie, Reintegration, User
 from domain import lifecycle
 from domain.money import money_str
 from domain.simulation import Echeance as PlannedEcheance
 from domain.simulation import definitive_schedule
 from extensions import db
-from models import AuditEvent, Campaign, Demande, Echeance, Garantie, Reintegration, User
+from services import demandes
+from web import labels
+from web.clock import now
 
 A_PRELEVER, PAYEE, REJETEE = "a_prelever", "payee", "rejetee"
 RESULTATS = (PAYEE, REJETEE)
@@ -451,10 +451,10 @@ def _apply_result(
 
 
 def _transition(demande: Demande, to: str, **kwargs) -> None:
-    """services.transition, refused with a message when someone else moved it first."""
+    """demandes.transition, refused with a message when someone else moved it first."""
     try:
-        services.transition(demande, to, **kwargs)
-    except services.ConcurrentChange:
+        demandes.transition(demande, to, **kwargs)
+    except demandes.ConcurrentChange:
         raise _concurrent() from None
 
 

@@ -10,9 +10,8 @@ from pathlib import Path
 import click
 from flask import Flask
 
-import backoffice
-import services
 from extensions import db
+from services import backoffice, demandes
 
 
 def register(app: Flask) -> None:
@@ -23,7 +22,7 @@ def register(app: Flask) -> None:
 @click.command("expire-requests")
 def expire_requests() -> None:
     """Expire the requests still waiting for guarantees past their deadline (idempotent)."""
-    count = services.expire_overdue()
+    count = demandes.expire_overdue()
     click.echo(f"{count} demande(s) expirée(s).")
 
 

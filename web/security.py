@@ -21,7 +21,7 @@ from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-import clock
+from web import clock
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 

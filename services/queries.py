@@ -10,10 +10,10 @@ from decimal import Decimal
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import joinedload
 
+from db.models import Affilie, Campaign, LigneCreance
 from domain.creance import Consolidation, consolidation_from_sums
 from domain.simulation import Simulation, simulate
 from extensions import db
-from models import Affilie, Campaign, LigneCreance
 
 
 def active_campaign() -> Campaign | None:

@@ -12,13 +12,14 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-import store
+from commands import cli_backoffice
+from db.models import Affilie, Campaign, CampaignTier, Perception, User
 from domain.campaign import Rates
 from domain.identifiers import is_valid_affiliation
 from domain.money import AmountError, parse_amount
 from domain.simulation import SimulationError, check_open
 from extensions import db
-from models import Affilie, Campaign, CampaignTier, Perception, User
+from services import queries
 
 AMOUNT_MESSAGES = {
     "empty": "montant vide",
@@ -55,14 +56,14 @@ def simulation_message(exc: SimulationError, campaign: Campaign, on: date) -> st
 def register(app: Flask) -> None:
     for command in (import_data, create_user, simulate_cmd, seed_demo_cmd, campaign_group):
         app.cli.add_command(command)
-    __import__("cli_backoffice").register(app)  # the perception back office's commands
+    cli_backoffice.register(app)  # the perception back office's commands
 
 
 @click.command("import-data")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def import_data(directory: Path) -> None:
     """Import affilies.csv, ribs.csv and creances.csv from DIRECTORY (all or nothing)."""
-    from importer import ImportError_, import_directory
+    from services.importer import ImportError_, import_directory
 
     if not directory.is_dir():
         fail(f"{directory} n'est pas un dossier")
@@ -124,11 +125,11 @@ def create_user(login, role, affiliations, perception, name, password_stdin) -> 
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
 def simulate_cmd(numero, acomptes, avance, on, as_json) -> None:
     """Simulate the remise of an affilié (full payment unless --acomptes)."""
-    from clock import today
+    from web.clock import today
 
     if not is_valid_affiliation(numero):
         fail(f"numéro d'affiliation invalide « {numero} » (7 chiffres)")
-    affilie = store.affilie_by_numero(numero)
+    affilie = queries.affilie_by_numero(numero)
     if affilie is None:
         fail(f"affilié inconnu « {numero} »")
     try:
@@ -141,12 +142,12 @@ def simulate_cmd(numero, acomptes, avance, on, as_json) -> None:
         fail(f"--avance : {AMOUNT_MESSAGES[exc.code]}")
     if acomptes is None and avance_value:
         fail("--avance ne s'emploie qu'avec --acomptes")
-    campaign = store.active_campaign()
+    campaign = queries.active_campaign()
     if campaign is None:
         fail("aucune campagne de remise active")
     try:
         check_open(campaign.rules(), day)
-        sim = store.simulation_for(
+        sim = queries.simulation_for(
             affilie, campaign, nombre_echeances=acomptes, avance=avance_value
         )
     except SimulationError as exc:
@@ -196,7 +197,7 @@ def _print_simulation(affilie, campaign, sim) -> None:
 @click.command("seed-demo")
 def seed_demo_cmd() -> None:
     """Load the demo data set (does nothing when it is already there)."""
-    from demo import DEMO_PASSWORD, seed_demo
+    from commands.demo import DEMO_PASSWORD, seed_demo
 
     if seed_demo():
         click.echo("Données de démonstration chargées.")
@@ -217,7 +218,7 @@ def _campaign_or_fail(code: str | None) -> Campaign:
     campaign = (
         db.session.scalars(select(Campaign).where(Campaign.code == code)).first()
         if code
-        else store.active_campaign()
+        else queries.active_campaign()
     )
     if campaign is None:
         fail(f"campagne inconnue « {code} »" if code else "aucune campagne active")
