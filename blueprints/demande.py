@@ -31,12 +31,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from db.models import Affilie, Demande, user_affilies
-from domain import lifecycle
 from domain.identifiers import mask_rib
 from domain.money import AmountError, parse_amount
 from domain.simulation import SimulationError, next_debit_date
 from extensions import db
 from services import backoffice, demandes, queries
+from services.pagination import Page, paginate_list
 from web.clock import now
 from web.formatting import mad
 
@@ -112,14 +112,8 @@ def home():
         select(Demande).where(Demande.affilie_id.in_(ids)).order_by(Demande.confirmed_at.desc())
     ).all()
     today = now().date()
-    rows = [(d, _effective(d, today)) for d in demandes]
+    rows = [(d, d.effective_status(today)) for d in demandes]
     return render_template("home.html", rows=rows)
-
-
-def _effective(demande: Demande, today) -> str:
-    return lifecycle.effective_status(
-        demande.status, demande.confirmed_at.date(), today, demande.campaign.guarantee_days
-    )
 
 
 @bp.get("/demandes/<reference>")
@@ -136,12 +130,10 @@ def recapitulatif(reference: str):
         ],
         definitive=[e for e in demande.echeances if e.definitive],
         reintegration=backoffice.reintegration_of(demande),
-        status=_effective(demande, now().date()),
+        status=demande.effective_status(now().date()),
         confirmee=request.args.get("confirmee") == "1",
         debit_date=next_debit_date(demande.confirmed_at.date()),
-        deadline=lifecycle.guarantee_deadline(
-            demande.confirmed_at.date(), demande.campaign.guarantee_days
-        ),
+        deadline=demande.guarantee_deadline,
         mask_rib=mask_rib,
     )
 
@@ -175,13 +167,17 @@ def nouvelle():
     return render_template("choisir_affilie.html", table=table)
 
 
-def _affilies_table() -> dict:
+def _affilies_table() -> Page:
     query = request.args.get("q", "").strip()[:60]
     try:
         size = int(request.args.get("taille", "10"))
     except ValueError:
         size = 10
     size = size if size in PAGE_SIZES else 10
+    try:
+        page = int(request.args.get("page", "1"))
+    except ValueError:
+        page = 1
     needle = query.casefold()
     rows = [
         a
@@ -192,35 +188,9 @@ def _affilies_table() -> dict:
         or needle in (a.ice or "")
         or needle in a.regime.casefold()
     ]
-    total = len(rows)
-    pages = max(1, -(-total // size))
-    try:
-        page = int(request.args.get("page", "1"))
-    except ValueError:
-        page = 1
-    page = min(max(page, 1), pages)
-    start = (page - 1) * size
-    shown = rows[start : start + size]
-    en_cours = set(
-        db.session.scalars(
-            select(Demande.affilie_id).where(
-                Demande.affilie_id.in_([a.id for a in shown]),
-                Demande.status.in_(lifecycle.IN_PROGRESS),
-            )
-        )
-    )
-    return {
-        "rows": shown,
-        "en_cours": en_cours,
-        "q": query,
-        "taille": size,
-        "page": page,
-        "pages": pages,
-        "total": total,
-        "first": start + 1 if total else 0,
-        "last": min(start + size, total),
-        "sizes": PAGE_SIZES,
-    }
+    table = paginate_list(rows, page, size, q=query, taille=size, sizes=PAGE_SIZES)
+    table.extra["en_cours"] = queries.en_cours_among([a.id for a in table.rows], now().date())
+    return table
 
 
 # ---------------------------------------------------------------- paramétrage

@@ -36,6 +36,7 @@ from domain.simulation import next_debit_date
 from extensions import db, login_manager
 from services import backoffice, queries
 from services.demandes import consolidation_of, current_consolidation
+from services.pagination import paginate
 from web import labels
 from web.clock import now
 
@@ -170,11 +171,11 @@ def demandes():
     rows = [
         (
             d,
-            backoffice.effective_status(d, today),
-            backoffice.days_left_of(d, today),
-            backoffice.deadline_of(d),
+            d.effective_status(today),
+            d.days_left(today),
+            d.guarantee_deadline,
         )
-        for d in page.demandes
+        for d in page.rows
     ]
     context = {
         "table": page,
@@ -218,7 +219,7 @@ def _garantie_form(form) -> tuple[dict, dict, date | None]:
 
 def _detail(demande: Demande, *, status: int = 200, **extra):
     today = now().date()
-    effective = backoffice.effective_status(demande, today)
+    effective = demande.effective_status(today)
     context = {
         "demande": demande,
         "status": effective,
@@ -228,8 +229,8 @@ def _detail(demande: Demande, *, status: int = 200, **extra):
         ],
         "definitive": backoffice.schedule_rows(demande),
         "today": today,
-        "deadline": backoffice.deadline_of(demande),
-        "days_left": backoffice.days_left_of(demande, today),
+        "deadline": demande.guarantee_deadline,
+        "days_left": demande.days_left(today),
         "debit_date": next_debit_date(demande.confirmed_at.date()),
         "can_validate": effective == lifecycle.EN_ATTENTE,
         "can_record": demande.status in backoffice.EN_PRELEVEMENT,
@@ -404,20 +405,7 @@ def affilies():
         query = query.where(
             or_(Affilie.numero.like(pattern), func.lower(Affilie.raison_sociale).like(pattern))
         )
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(_int_arg("page", 1), 1), pages)
-    start = (page - 1) * PAGE_SIZE
-    rows = db.session.scalars(query.order_by(Affilie.numero).offset(start).limit(PAGE_SIZE)).all()
-    table = {
-        "rows": rows,
-        "q": q,
-        "page": page,
-        "pages": pages,
-        "total": total,
-        "first": start + 1 if total else 0,
-        "last": min(start + PAGE_SIZE, total),
-    }
+    table = paginate(query.order_by(Affilie.numero), _int_arg("page", 1), PAGE_SIZE, q=q)
     if partial_request():
         return render_template("partials/_perception_affilies_table.html", table=table)
     return render_template("perception/affilies.html", table=table)
@@ -490,7 +478,6 @@ def affilie(numero: str):
         "reintegrations": reintegrations,
         "reste_du": sum((r.reste_du for r in reintegrations), Decimal("0.00")),
         "mask_rib": mask_rib,
-        "effective_status": backoffice.effective_status,
         **panel,
     }
     return render_template("perception/affilie.html", **context), (422 if errors else 200)

@@ -306,6 +306,20 @@ class Demande(db.Model):
         """The guide's "Majorations, astreintes, et frais de recouvrement" column."""
         return self.penalites_frais + self.astreintes
 
+    # The status as of a day is the one rule every screen, list and command reads: a plan
+    # left without guarantees past its campaign's delay is expired before anyone writes it.
+    def effective_status(self, today: date) -> str:
+        return lifecycle.effective_status(
+            self.status, self.confirmed_at.date(), today, self.campaign.guarantee_days
+        )
+
+    @property
+    def guarantee_deadline(self) -> date:
+        return lifecycle.guarantee_deadline(self.confirmed_at.date(), self.campaign.guarantee_days)
+
+    def days_left(self, today: date) -> int:
+        return lifecycle.days_left(self.confirmed_at.date(), today, self.campaign.guarantee_days)
+
     affilie: Mapped[Affilie] = relationship()
     user: Mapped[User] = relationship()
     campaign: Mapped[Campaign] = relationship()

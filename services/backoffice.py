@@ -15,16 +15,17 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, exists, false, func, not_, or_, select, update
+from sqlalchemy import exists, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from db.models import AuditEvent, Campaign, Demande, Echeance, Garantie, Reintegration, User
+from db.models import AuditEvent, Demande, Echeance, Garantie, Reintegration, User
 from domain import lifecycle
 from domain.money import money_str
 from domain.simulation import Echeance as PlannedEcheance
 from domain.simulation import definitive_schedule
 from extensions import db
-from services import demandes
+from services import demandes, queries
+from services.pagination import Page, paginate
 from web import labels
 from web.clock import now
 
@@ -138,51 +139,9 @@ def schedule_rows(demande: Demande) -> list[ScheduleRow]:
 # ---------------------------------------------------------------- the requests list
 
 
-def effective_status(demande: Demande, today: date) -> str:
-    return lifecycle.effective_status(
-        demande.status, demande.confirmed_at.date(), today, demande.campaign.guarantee_days
-    )
-
-
-def deadline_of(demande: Demande) -> date:
-    return lifecycle.guarantee_deadline(
-        demande.confirmed_at.date(), demande.campaign.guarantee_days
-    )
-
-
-def days_left_of(demande: Demande, today: date) -> int:
-    return lifecycle.days_left(demande.confirmed_at.date(), today, demande.campaign.guarantee_days)
-
-
-def _overdue(today: date):
-    """SQL: waiting for guarantees past the deadline (expired, whether or not persisted).
-
-    confirmed_on + days < today  ⇔  confirmed_at < midnight of (today − days). Each campaign
-    has its own delay; there are only a few campaigns.
-    """
-    clauses = [
-        and_(
-            Demande.campaign_id == campaign_id,
-            Demande.confirmed_at < datetime.combine(today - timedelta(days=days), time.min),
-        )
-        for campaign_id, days in db.session.execute(select(Campaign.id, Campaign.guarantee_days))
-    ]
-    return and_(Demande.status == lifecycle.EN_ATTENTE, or_(false(), *clauses))
-
-
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-@dataclass(frozen=True)
-class DemandesPage:
-    demandes: list[Demande]
-    total: int
-    page: int
-    pages: int
-    first: int
-    last: int
 
 
 def search_demandes(
@@ -195,13 +154,13 @@ def search_demandes(
     au: date | None = None,
     page: int = 1,
     size: int = 20,
-) -> DemandesPage:
+) -> Page:
     """A perception's requests, newest first, filtered on their status as of ``today``."""
     query = select(Demande).where(Demande.perception_id == perception_id)
     if statut == lifecycle.EXPIREE:
-        query = query.where(or_(Demande.status == lifecycle.EXPIREE, _overdue(today)))
+        query = query.where(or_(Demande.status == lifecycle.EXPIREE, queries.overdue(today)))
     elif statut == lifecycle.EN_ATTENTE:
-        query = query.where(Demande.status == lifecycle.EN_ATTENTE, not_(_overdue(today)))
+        query = query.where(Demande.status == lifecycle.EN_ATTENTE, not_(queries.overdue(today)))
     elif statut:
         query = query.where(Demande.status == statut)
     if q:
@@ -222,21 +181,7 @@ def search_demandes(
         query = query.where(
             Demande.confirmed_at < datetime.combine(au + timedelta(days=1), time.min)
         )
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // size))
-    page = min(max(page, 1), pages)
-    start = (page - 1) * size
-    demandes = db.session.scalars(
-        query.order_by(Demande.confirmed_at.desc(), Demande.id.desc()).offset(start).limit(size)
-    ).all()
-    return DemandesPage(
-        demandes=list(demandes),
-        total=total,
-        page=page,
-        pages=pages,
-        first=start + 1 if total else 0,
-        last=min(start + size, total),
-    )
+    return paginate(query.order_by(Demande.confirmed_at.desc(), Demande.id.desc()), page, size)
 
 
 # ---------------------------------------------------------------- guarantees → validée
@@ -274,16 +219,16 @@ def check_can_validate(demande: Demande, today: date) -> None:
             _(
                 "Les garanties ne peuvent être enregistrées que pour une demande en attente "
                 "de garanties (cette demande est « %(statut)s »).",
-                statut=str(_status_label(effective_status(demande, today))),
+                statut=str(_status_label(demande.effective_status(today))),
             ),
         )
-    if effective_status(demande, today) == lifecycle.EXPIREE:
+    if demande.effective_status(today) == lifecycle.EXPIREE:
         raise Refused(
             "delai",
             _(
                 "Le délai de dépôt des garanties a expiré le %(date)s : la demande est "
                 "expirée et ne peut plus être validée.",
-                date=_fr_day(deadline_of(demande)),
+                date=_fr_day(demande.guarantee_deadline),
             ),
         )
 
@@ -387,7 +332,7 @@ def check_result(demande: Demande, echeance: Echeance | None, rang: int, today: 
             _(
                 "La demande %(reference)s est « %(statut)s » : aucun prélèvement n'est attendu.",
                 reference=demande.reference,
-                statut=str(_status_label(effective_status(demande, today))),
+                statut=str(_status_label(demande.effective_status(today))),
             ),
         )
     if echeance is None:

@@ -1,16 +1,17 @@
-"""Queries shared by the views and the CLI: campaign, consolidated créance, simulation."""
+"""Reads shared by the views and the CLI: campaign, créance, simulation, requests in progress."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, and_, cast, false, func, or_, select
 from sqlalchemy.orm import joinedload
 
-from db.models import Affilie, Campaign, LigneCreance
+from db.models import Affilie, Campaign, Demande, LigneCreance
+from domain import lifecycle
 from domain.creance import Consolidation, consolidation_from_sums
 from domain.simulation import Simulation, simulate
 from extensions import db
@@ -128,5 +129,28 @@ def simulation_for(
     )
 
 
-def situation_date(affilie: Affilie) -> date:
-    return affilie.date_situation
+def en_cours_among(affilie_ids: list[int], today: date) -> set[int]:
+    """Which of these affiliés have a request in progress as of ``today``."""
+    demandes = db.session.scalars(
+        select(Demande)
+        .options(joinedload(Demande.campaign))
+        .where(Demande.affilie_id.in_(affilie_ids), Demande.status.in_(lifecycle.IN_PROGRESS))
+    )
+    return {d.affilie_id for d in demandes if d.effective_status(today) in lifecycle.IN_PROGRESS}
+
+
+def overdue(today: date):
+    """SQL for ``Demande.effective_status(today) == EXPIREE`` on a plan still written as
+    waiting for guarantees, so a list can filter on the status as of today.
+
+    confirmed_on + days < today  ⇔  confirmed_at < midnight of (today − days). Each campaign
+    has its own delay; there are only a few campaigns.
+    """
+    clauses = [
+        and_(
+            Demande.campaign_id == campaign_id,
+            Demande.confirmed_at < datetime.combine(today - timedelta(days=days), time.min),
+        )
+        for campaign_id, days in db.session.execute(select(Campaign.id, Campaign.guarantee_days))
+    ]
+    return and_(Demande.status == lifecycle.EN_ATTENTE, or_(false(), *clauses))
