@@ -17,7 +17,6 @@ from flask import (
     Blueprint,
     abort,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -28,7 +27,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from blueprints.demande import _read_echeances, partial_request, schedule_of, simulate_with
+from blueprints.simulation_form import (
+    DEFAULT_ECHEANCES,
+    read_echeances,
+    schedule_of,
+    simulate_plan,
+)
 from db.models import Affilie, Demande
 from domain import lifecycle
 from domain.identifiers import mask_rib
@@ -39,12 +43,13 @@ from services.demandes import consolidation_of, current_consolidation
 from services.pagination import paginate
 from web import labels
 from web.clock import now
+from web.formatting import day
+from web.htmx import browser_redirect, partial_request
 
 bp = Blueprint("perception", __name__, url_prefix="/perception")
 
 PAGE_SIZE = 20
 MAX_RETURN_BYTES = 2 * 1024 * 1024
-DEFAULT_ECHEANCES = 6
 
 GARANTIE_TYPES = {
     "caution_bancaire": _l("Caution bancaire"),
@@ -268,7 +273,7 @@ def garanties(reference: str):
         elif deposee_le < demande.confirmed_at.date():
             errors["deposee_le"] = _(
                 "La date de dépôt ne peut pas précéder la date de la demande (%(date)s).",
-                date=demande.confirmed_at.strftime("%d/%m/%Y"),
+                date=day(demande.confirmed_at),
             )
     if errors:
         return _detail(demande, status=422, typed=typed, errors=errors)
@@ -290,7 +295,7 @@ def garanties(reference: str):
             "Garanties enregistrées : la demande %(reference)s est validée. Premier "
             "prélèvement le %(date)s.",
             reference=demande.reference,
-            date=backoffice.definitive_echeances(demande)[0].date_prevue.strftime("%d/%m/%Y"),
+            date=day(backoffice.definitive_echeances(demande)[0].date_prevue),
         ),
         "success",
     )
@@ -394,11 +399,7 @@ def affilies():
         found = queries.affilie_by_numero(q)
         if found is not None and found.perception_id == current_user.perception_id:
             target = url_for(".affilie", numero=q)
-            if partial_request():
-                response = make_response("", 204)
-                response.headers["HX-Redirect"] = target
-                return response
-            return redirect(target)
+            return browser_redirect(target) if partial_request() else redirect(target)
     query = select(Affilie).where(Affilie.perception_id == current_user.perception_id)
     if q:
         pattern = "%" + q.casefold().replace("\\", "").replace("%", "").replace("_", "") + "%"
@@ -420,15 +421,15 @@ def _preview(affilie, campaign, consolidation, modalite: str, args):
     maximum = campaign.max_echeances
     previous = args.get("precedent", "")
     previous = int(previous) if previous.isascii() and previous.isdigit() else DEFAULT_ECHEANCES
-    state = {"n": min(max(previous, 1), maximum)}
-    if modalite == "integral":
+    previous = min(max(previous, 1), maximum)
+    if modalite == lifecycle.INTEGRAL:
         sim = queries.simulation_for(affilie, campaign, consolidation=consolidation)
-        return sim, errors, {"n": state["n"], "avance": ""}
+        return sim, errors, {"n": previous, "avance": ""}
     if "nombre_echeances" in args or "curseur" in args:
-        n, n_error = _read_echeances(args, state, maximum)
+        n, n_error = read_echeances(args, previous, maximum)
     else:
-        n, n_error = state["n"], None
-    return simulate_with(
+        n, n_error = previous, None
+    return simulate_plan(
         affilie,
         campaign,
         consolidation,
@@ -447,8 +448,8 @@ def affilie(numero: str):
     """
     affilie = _affilie_or_404(numero)
     campaign = queries.active_campaign()
-    modalite = request.args.get("modalite", "acomptes")
-    modalite = modalite if modalite in ("integral", "acomptes") else "acomptes"
+    modalite = request.args.get("modalite", lifecycle.ACOMPTES)
+    modalite = modalite if modalite in lifecycle.MODALITES else lifecycle.ACOMPTES
     consolidation = current_consolidation(affilie, campaign) if campaign is not None else None
     sim, errors, typed = None, {}, {"n": DEFAULT_ECHEANCES, "avance": ""}
     simulable = consolidation is not None and consolidation.totals.creance_totale > 0
