@@ -38,7 +38,7 @@ from domain import lifecycle
 from domain.identifiers import mask_rib
 from domain.simulation import next_debit_date
 from extensions import db, login_manager
-from services import backoffice, queries
+from services import backoffice, bank_files, queries
 from services.demandes import consolidation_of, current_consolidation
 from services.pagination import paginate
 from web import labels
@@ -312,7 +312,7 @@ def resultat(reference: str, rang: int):
     except backoffice.Refused as exc:
         return _detail(_demande_or_404(reference), status=409, refusal=exc.message)
     label = _("l'avance") if rang == 0 else _("l'échéance n° %(rang)s", rang=rang)
-    if statut == backoffice.PAYEE:
+    if statut == lifecycle.PAYEE:
         flash(_("Prélèvement de %(echeance)s enregistré : payé.", echeance=label), "success")
     else:
         flash(_("Prélèvement de %(echeance)s enregistré : rejeté.", echeance=label), "success")
@@ -346,12 +346,12 @@ def retour():
             errors["fichier"] = _("Le fichier dépasse la taille maximale de 2 Mo.")
         else:
             try:
-                summary = backoffice.import_return(
+                summary = bank_files.import_return(
                     data, actor=_agent(), perception_id=current_user.perception_id
                 )
             except backoffice.Refused as exc:
                 errors["fichier"] = exc.message
-            except backoffice.ReturnFileError as exc:
+            except bank_files.ReturnFileError as exc:
                 errors["fichier"] = _(
                     "Le fichier contient des erreurs : aucun résultat n'a été enregistré."
                 )

@@ -26,6 +26,8 @@ from domain.creance import RUBRIQUES
 from domain.identifiers import ice_with_check, rib_with_key
 from domain.simulation import simulate
 from extensions import db
+from services import demandes, queries
+from web.clock import now
 
 DEMO_PASSWORD = "Demo-2023!"  # noqa: S105 (published demo accounts)
 PERCEPTIONS = (
@@ -258,9 +260,6 @@ def _campaign() -> Campaign:
 
 def _request_in_progress(affilie: Affilie, user: User, campaign: Campaign) -> None:
     """A request confirmed through the same service as the portal, waiting for guarantees."""
-    from services import demandes, queries
-    from web.clock import now
-
     consolidation = queries.consolidation_for(affilie, campaign.last_eligible_period)
     sim = simulate(
         consolidation.totals,
