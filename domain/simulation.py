@@ -186,7 +186,7 @@ def simulate(
     nombre_echeances: int | None = None,
     avance: Decimal = Decimal(0),
 ) -> Simulation:
-    """Compute the remise and, for a plan, its schedule (see DOMAIN.md).
+    """Compute the remise and, for a plan, its schedule (see docs/DOMAIN.md).
 
     nombre_echeances None means paiement intégral; the avance is then ignored.
     The campaign's dates are not checked here: callers use `check_open`.

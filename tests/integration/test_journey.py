@@ -758,7 +758,7 @@ def test_simulation_acomptes_starts_at_six_monthly_instalments(journey):
 
 
 def test_simulation_acomptes_guide_example(journey):
-    """Avance 5 000, two instalments: DOMAIN.md's worked example."""
+    """Avance 5 000, two instalments: docs/DOMAIN.md's worked example."""
     journey.start(GUIDE, "acomptes")
     response = journey.simuler(GUIDE, avance="5 000", n=2, curseur=6)
     # Post/redirect/get, back to the panel.
