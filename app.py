@@ -8,7 +8,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, abort, current_app, g, request, session, url_for
+from flask import Flask, abort, current_app, request, session, url_for
 from flask_babel import get_locale, get_translations
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -24,10 +24,6 @@ DEV_ENVS = ("development", "testing")
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     configure(app, test_config)
-    if app.testing:
-        # Tests keep one app context open across client requests; give each request a
-        # fresh ``g`` as production does (cached locale, logged-in user...).
-        app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     app.before_request_funcs.setdefault(None, []).append(refuse_nul_bytes)
     register_extensions(app)
     register_templates(app)
@@ -46,11 +42,6 @@ def refuse_nul_bytes():
         for value in values
     ):
         abort(400)
-
-
-def _fresh_g() -> None:
-    for name in list(vars(g)):
-        delattr(g, name)
 
 
 def configure(app: Flask, test_config: dict | None) -> None:

@@ -9,11 +9,10 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.orm.attributes import set_committed_value
 
 from db.models import Demande, Echeance, Garantie, Reintegration, User
 from extensions import db
-from services import demandes, queries
+from services import backoffice, demandes, queries
 from tests.integration.pages import BackOfficePage as Page
 
 NBSP, NNBSP = "\u00a0", "\u202f"
@@ -539,25 +538,33 @@ def test_a_debit_result_waits_for_its_date_and_is_recorded_once(client, auth, cl
     assert [e.action for e in plan.events] == ["confirmation", "validation", "prelevement"]
 
 
-def test_a_debit_recorded_meanwhile_by_someone_else_is_not_recorded_twice(client, auth, clock):
+def test_a_debit_recorded_meanwhile_by_someone_else_is_not_recorded_twice(
+    client, auth, clock, monkeypatch
+):
     plan = make_demande(GUIDE)
     auth.login(AGENT_CASA)
     validated(client, plan.reference)
     clock.set(datetime(2023, 12, 11, 9, 0))
     detail = get(client, f"/perception/demandes/{plan.reference}")  # loads the échéances
     assert "Payée — Avance" in detail.text
-    # Another agent's request commits first, behind this session's back.
-    db.session.execute(
-        update(Echeance)
-        .where(Echeance.demande_id == plan.id, Echeance.definitive.is_(True), Echeance.rang == 0)
-        .values(statut="rejetee")
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    db.session.refresh(plan)
-    for e in plan.echeances:  # this session still believes the avance is to debit
-        if e.definitive and e.rang == 0:
-            set_committed_value(e, "statut", "a_prelever")
+    checked = backoffice.check_result
+
+    def another_agent_commits_first(demande, echeance, rang, today):
+        # This request has read the avance as still to debit; another agent's request
+        # commits its result now, behind this one's back.
+        checked(demande, echeance, rang, today)
+        with db.engine.begin() as conn:
+            conn.execute(
+                update(Echeance)
+                .where(
+                    Echeance.demande_id == plan.id,
+                    Echeance.definitive.is_(True),
+                    Echeance.rang == 0,
+                )
+                .values(statut="rejetee")
+            )
+
+    monkeypatch.setattr(backoffice, "check_result", another_agent_commits_first)
 
     page = post(client, f"/perception/demandes/{plan.reference}/echeances/0", {"statut": "payee"})
     assert page.status == 409
