@@ -42,7 +42,6 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
-import signal  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -59,6 +58,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
+
+from bench.servers import stop, wait_until_ready  # noqa: E402
 
 LOGIN = "groupe"
 USER_AGENT = "bench-load"  # one per session: flask-login's "strong" protection checks it
@@ -177,22 +178,10 @@ def gunicorn(database_url: str, port: int, workers: int) -> Iterator[None]:
     ]
     server = subprocess.Popen(command, env=env, start_new_session=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError):
-                if Session(port).request("GET", "/healthz")[0] == 200:
-                    break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.2)
+        wait_until_ready(server, lambda: Session(port).request("GET", "/healthz")[0] == 200)
         yield
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 # ---------------------------------------------------------------- one simulated user

@@ -23,7 +23,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
@@ -51,22 +50,6 @@ bp = Blueprint("perception", __name__, url_prefix="/perception")
 PAGE_SIZE = 20
 MAX_RETURN_BYTES = 2 * 1024 * 1024
 
-GARANTIE_TYPES = {
-    "caution_bancaire": _l("Caution bancaire"),
-    "hypotheque": _l("Hypothèque"),
-    "nantissement": _l("Nantissement de fonds de commerce"),
-    "effets": _l("Effets de commerce"),
-    "cheques": _l("Chèques de garantie"),
-    "autre": _l("Autre garantie"),
-}
-ACTIONS = {
-    "confirmation": _l("Confirmation de la demande"),
-    "validation": _l("Validation (garanties déposées)"),
-    "expiration": _l("Expiration"),
-    "prelevement": _l("Résultat de prélèvement"),
-    "solde": _l("Solde"),
-    "defaut": _l("Annulation pour défaut de paiement"),
-}
 _DMY = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", re.ASCII)
 
 
@@ -202,7 +185,7 @@ def _garantie_form(form) -> tuple[dict, dict, date | None]:
         "commentaire": form.get("commentaire", "").strip()[:2000],
     }
     errors: dict[str, str] = {}
-    if typed["garantie_type"] not in GARANTIE_TYPES:
+    if typed["garantie_type"] not in labels.GARANTIE:
         errors["garantie_type"] = _("Veuillez choisir le type de garantie.")
     if not typed["garantie_reference"]:
         errors["garantie_reference"] = _("Veuillez saisir la référence de la garantie.")
@@ -240,8 +223,8 @@ def _detail(demande: Demande, *, status: int = 200, **extra):
         "can_validate": effective == lifecycle.EN_ATTENTE,
         "can_record": demande.status in backoffice.EN_PRELEVEMENT,
         "reintegration": backoffice.reintegration_of(demande),
-        "garantie_types": GARANTIE_TYPES,
-        "actions": ACTIONS,
+        "garantie_types": labels.GARANTIE,
+        "actions": labels.ACTION,
         "mask_rib": mask_rib,
         "typed": {},
         "errors": {},
@@ -282,7 +265,7 @@ def garanties(reference: str):
             demande,
             actor=_agent(),
             type_garantie=typed["garantie_type"],
-            type_label=str(GARANTIE_TYPES[typed["garantie_type"]]),
+            type_label=str(labels.GARANTIE[typed["garantie_type"]]),
             reference=typed["garantie_reference"],
             deposee_le=deposee_le,
             commentaire=typed["commentaire"],

@@ -35,6 +35,24 @@ ECHEANCE = {
     "rejetee": _l("Rejetée"),
 }
 
+# The kinds of guarantees an agent records, and the audit trail's actions.
+GARANTIE = {
+    "caution_bancaire": _l("Caution bancaire"),
+    "hypotheque": _l("Hypothèque"),
+    "nantissement": _l("Nantissement de fonds de commerce"),
+    "effets": _l("Effets de commerce"),
+    "cheques": _l("Chèques de garantie"),
+    "autre": _l("Autre garantie"),
+}
+ACTION = {
+    "confirmation": _l("Confirmation de la demande"),
+    "validation": _l("Validation (garanties déposées)"),
+    "expiration": _l("Expiration"),
+    "prelevement": _l("Résultat de prélèvement"),
+    "solde": _l("Solde"),
+    "defaut": _l("Annulation pour défaut de paiement"),
+}
+
 
 def status_label(code: str) -> str:
     return str(STATUS.get(code, code))
