@@ -54,7 +54,7 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 
 from bench.seeding import LARGE, LOGIN, seed_large  # noqa: E402
-from bench.servers import stop, wait_until_ready  # noqa: E402
+from bench.servers import start_gunicorn, stop, wait_until_ready  # noqa: E402
 
 USER_AGENT = "bench-http"  # the same for login and wrk: flask-login's "strong" protection
 # What a current browser sends: Flask-Compress answers with its preferred algorithm.
@@ -238,34 +238,18 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(database_url: str, port: int, args) -> Iterator[str]:
-    env = {
-        **os.environ,
-        "APP_ENV": "production",
-        "SECRET_KEY": uuid.uuid4().hex,
-        "DATABASE_URL": database_url,
-        # Long enough for every round on one signed session cookie.
-        "SESSION_MINUTES": "600",
-    }
-    env.pop("REDIS_URL", None)
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--chdir",
-        str(ROOT),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(args.workers),
+    server = start_gunicorn(
+        database_url,
+        port,
+        args.workers,
         "--worker-class",
         args.worker_class,
         "--threads",
         str(args.threads),
-        "--log-level",
-        "warning",
         "app:create_app()",
-    ]
-    server = subprocess.Popen(command, env=env, start_new_session=True)
+        # Long enough for every round on one signed session cookie.
+        SESSION_MINUTES="600",
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(server, lambda: Browser(port).request("GET", "/ping")[0] == 200)

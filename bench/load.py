@@ -44,7 +44,6 @@ import random  # noqa: E402
 import re  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -59,7 +58,7 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench.servers import stop, wait_until_ready  # noqa: E402
+from bench.servers import start_gunicorn, stop, wait_until_ready  # noqa: E402
 
 LOGIN = "groupe"
 USER_AGENT = "bench-load"  # one per session: flask-login's "strong" protection checks it
@@ -152,31 +151,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(database_url: str, port: int, workers: int) -> Iterator[None]:
-    env = {
-        **os.environ,
-        "APP_ENV": "production",
-        "SECRET_KEY": uuid.uuid4().hex,
-        "DATABASE_URL": database_url,
-    }
-    env.pop("REDIS_URL", None)
     # Every simulated user logs in from 127.0.0.1: lift the per-address login limit (the
     # limiter still runs, so its cost stays in the figures).
-    factory = "app:create_app({'LOGIN_ADDRESS_LIMIT': '100000 per minute'})"
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--chdir",
-        str(ROOT),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        factory,
-    ]
-    server = subprocess.Popen(command, env=env, start_new_session=True)
+    server = start_gunicorn(
+        database_url, port, workers, "app:create_app({'LOGIN_ADDRESS_LIMIT': '100000 per minute'})"
+    )
     try:
         wait_until_ready(server, lambda: Session(port).request("GET", "/healthz")[0] == 200)
         yield

@@ -3,9 +3,45 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
+import sys
 import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_gunicorn(database_url: str, port: int, workers: int, *options: str, **env: str):
+    """gunicorn serving the app in production mode on 127.0.0.1:``port``, without Redis
+    (the login limits in memory); ``options`` go before the app factory, the last one."""
+    environment = {
+        **os.environ,
+        "APP_ENV": "production",
+        "SECRET_KEY": uuid.uuid4().hex,
+        "DATABASE_URL": database_url,
+        **env,
+    }
+    environment.pop("REDIS_URL", None)
+    *options, factory = options or ("app:create_app()",)
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--chdir",
+        str(ROOT),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        *options,
+        factory,
+    ]
+    return subprocess.Popen(command, env=environment, start_new_session=True)
 
 
 def wait_until_ready(server: subprocess.Popen, probe, seconds: float = 30) -> None:
