@@ -1,6 +1,7 @@
 """Translated labels of domain codes (literal strings, so pybabel extracts them)."""
 
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 STATUS = {
     "acceptee": _l("Acceptée"),
@@ -58,6 +59,11 @@ def status_label(code: str) -> str:
     return str(STATUS.get(code, code))
 
 
+def status_badge(code: str) -> Markup:
+    """A request's status as every page shows it: a badge its colour class names."""
+    return Markup('<span class="status status-{}">{}</span>').format(code, status_label(code))
+
+
 def palier(campaign, n: int) -> dict:
     """The rate tier that applies to n instalments, for the hint under the slider."""
     rules = campaign.rules()
@@ -70,6 +76,7 @@ def palier(campaign, n: int) -> dict:
 def register(app) -> None:
     app.jinja_env.globals.update(
         status_label=status_label,
+        status_badge=status_badge,
         palier=palier,
         rubrique_labels=RUBRIQUE,
         nature_labels=NATURE,
