@@ -362,7 +362,7 @@ class Echeance(db.Model):
     date_prevue: Mapped[date] = mapped_column(Date)
     montant: Mapped[Decimal] = mapped_column(Money)
     # a_prelever | payee | rejetee
-    statut: Mapped[str] = mapped_column(String(12), default="a_prelever")
+    statut: Mapped[str] = mapped_column(String(12), default=lifecycle.A_PRELEVER)
     resultat_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     demande: Mapped[Demande] = relationship(back_populates="echeances")

@@ -3,13 +3,15 @@
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
+from domain import lifecycle
+
 STATUS = {
-    "acceptee": _l("Acceptée"),
-    "en_attente_garanties": _l("En attente de garanties"),
-    "validee": _l("Validée"),
-    "expiree": _l("Expirée"),
-    "soldee": _l("Soldée"),
-    "annulee": _l("Annulée"),
+    lifecycle.ACCEPTEE: _l("Acceptée"),
+    lifecycle.EN_ATTENTE: _l("En attente de garanties"),
+    lifecycle.VALIDEE: _l("Validée"),
+    lifecycle.EXPIREE: _l("Expirée"),
+    lifecycle.SOLDEE: _l("Soldée"),
+    lifecycle.ANNULEE: _l("Annulée"),
 }
 # The guide's column and row labels, kept in French in French.
 RUBRIQUE = {
@@ -26,14 +28,14 @@ NATURE = {
     "frais": _l("Frais de recouvrement"),
 }
 MODALITE = {
-    "integral": _l("Paiement intégral"),
-    "acomptes": _l("Paiement par acomptes"),
+    lifecycle.INTEGRAL: _l("Paiement intégral"),
+    lifecycle.ACOMPTES: _l("Paiement par acomptes"),
 }
 
 ECHEANCE = {
-    "a_prelever": _l("À prélever"),
-    "payee": _l("Payée"),
-    "rejetee": _l("Rejetée"),
+    lifecycle.A_PRELEVER: _l("À prélever"),
+    lifecycle.PAYEE: _l("Payée"),
+    lifecycle.REJETEE: _l("Rejetée"),
 }
 
 # The kinds of guarantees an agent records, and the audit trail's actions.

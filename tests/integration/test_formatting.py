@@ -1,4 +1,4 @@
-"""Amounts and dates as the pages print them, in both languages (formatting.py)."""
+"""Amounts and dates as the pages print them, in both languages (web/formatting.py)."""
 
 from datetime import date
 from decimal import Decimal

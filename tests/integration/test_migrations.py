@@ -36,7 +36,7 @@ def check_upgrade_from_empty(url: str) -> None:
             upgrade()
             with db.engine.connect() as connection:
                 diff = schema_diff(connection)
-                assert diff == [], f"the migrations and models.py differ: {diff}"
+                assert diff == [], f"the migrations and db/models.py differ: {diff}"
                 # Autogenerate does not compare a partial index's WHERE: check it here.
                 index = {i["name"]: i for i in sa.inspect(connection).get_indexes("demandes")}[
                     "uq_demandes_affilie_en_cours"
