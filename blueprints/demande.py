@@ -99,12 +99,11 @@ def home():
         if "perception.demandes" in current_app.view_functions:
             return redirect(url_for("perception.demandes"))
         abort(403)
-    ids = [a.id for a in current_user.affilies]
-    demandes = db.session.scalars(
-        select(Demande).where(Demande.affilie_id.in_(ids)).order_by(Demande.confirmed_at.desc())
-    ).all()
     today = now().date()
-    rows = [(d, d.effective_status(today)) for d in demandes]
+    rows = [
+        (d, d.effective_status(today))
+        for d in queries.demandes_of([a.id for a in current_user.affilies])
+    ]
     return render_template("home.html", rows=rows)
 
 
