@@ -18,12 +18,11 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
 from sqlalchemy import exc as sa_exc
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-import formatting
-import labels
 from blueprints.auth import expired_page_redirect, login_redirect
-from clock import system_now
 from config import BASE_DIR, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
+from web import formatting, labels
+from web.clock import system_now
 
 DEV_ENVS = ("development", "testing")
 
@@ -31,10 +30,6 @@ DEV_ENVS = ("development", "testing")
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     configure(app, test_config)
-    if app.testing:
-        # Tests keep one app context open across client requests; give each request a
-        # fresh ``g`` as production does (cached locale, logged-in user...).
-        app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
     app.before_request_funcs.setdefault(None, []).append(refuse_nul_bytes)
     register_extensions(app)
     register_templates(app)
@@ -54,11 +49,6 @@ def refuse_nul_bytes():
         for value in values
     ):
         abort(400)
-
-
-def _fresh_g() -> None:
-    for name in list(vars(g)):
-        delattr(g, name)
 
 
 def configure(app: Flask, test_config: dict | None) -> None:
@@ -100,7 +90,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = None
     login_manager.unauthorized_handler(login_redirect)
 
-    from security import limiter
+    from web.security import limiter
 
     limiter.init_app(app)
 
@@ -116,7 +106,7 @@ def select_locale() -> str:
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    from models import User
+    from db.models import User
 
     ident, _, token = user_id.partition(":")
     if not ident.isdigit():
@@ -285,6 +275,6 @@ def database_unavailable(error):
 
 
 def register_commands(app: Flask) -> None:
-    import cli
+    from commands import cli
 
     cli.register(app)

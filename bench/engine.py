@@ -6,12 +6,12 @@ Builds a temporary SQLite database (and a temporary PostgreSQL one too when DATA
 is a PostgreSQL URL), migrates it, adds ``demo.add_large_affilie()`` (every period
 196901-202412 × 6 rubriques × 3 natures, about 12 000 lines), then times:
 
-  (a) store.consolidation_for: the SQL GROUP BY the views use (its per-process cache
+  (a) queries.consolidation_for: the SQL GROUP BY the views use (its per-process cache
       emptied before each run), and a cache hit, what a slider move costs;
   (b) loading every raw line, then domain.creance.consolidate in Python;
   (c) one domain.simulation.simulate for 1, 60 and 120 instalments;
   (d) domain.creance.consolidate alone on 1k, 12k and 100k in-memory lines;
-  (e) store.consolidation_for on affiliés of 1k, 12k and 100k lines in the database.
+  (e) queries.consolidation_for on affiliés of 1k, 12k and 100k lines in the database.
 
 Each figure is the best and the median of N runs of time.perf_counter. Budgets:
 consolidation + one simulation < 20 ms in process; loading the lines < 100 ms on SQLite.
@@ -107,13 +107,13 @@ def bench_database(database_url: str, runs: int) -> tuple[list[Timing], int]:
     """(a), (b) and (c) on one database; returns the timings and the line count."""
     from flask_migrate import upgrade
 
-    import demo
-    import store
+    from commands import demo
+    from db.models import Affilie, LigneCreance
     from domain.campaign import DECISION_05_2023
     from domain.creance import CreanceLine, consolidate
     from domain.simulation import simulate
     from extensions import db
-    from models import Affilie, LigneCreance
+    from services import queries
 
     campaign = DECISION_05_2023
     # The decision allows 60 instalments; 120 shows how the schedule scales.
@@ -140,11 +140,11 @@ def bench_database(database_url: str, runs: int) -> tuple[list[Timing], int]:
             large = db.session.get(Affilie, affilie_id)
 
             def sql_consolidation():
-                store._TABLES.clear()  # the GROUP BY itself, not the per-process cache
-                return store.consolidation_for(large, last)
+                queries._TABLES.clear()  # the GROUP BY itself, not the per-process cache
+                return queries.consolidation_for(large, last)
 
             def cached_consolidation():
-                return store.consolidation_for(large, last)
+                return queries.consolidation_for(large, last)
 
             def load_lines():
                 rows = db.session.execute(
@@ -176,7 +176,7 @@ def bench_database(database_url: str, runs: int) -> tuple[list[Timing], int]:
 
             timings = [
                 Timing(
-                    "(a) consolidation SQL (store.consolidation_for)",
+                    "(a) consolidation SQL (queries.consolidation_for)",
                     measure(sql_consolidation, runs),
                 ),
                 Timing("(a) consolidation, cache hit", measure(cached_consolidation, runs)),
@@ -205,7 +205,7 @@ def bench_database(database_url: str, runs: int) -> tuple[list[Timing], int]:
     # The budget is on the sum: add run i to run i, so best and median are of real pairs
     # of runs, not a best of one plus a best of the other.
     for label in (
-        "(a) consolidation SQL (store.consolidation_for)",
+        "(a) consolidation SQL (queries.consolidation_for)",
         "(a) consolidation, cache hit",
         "(b) consolidate in Python",
     ):
@@ -230,14 +230,14 @@ def bench_database(database_url: str, runs: int) -> tuple[list[Timing], int]:
 
 
 def bench_sql_scaling(runs: int, last: str) -> list[Timing]:
-    """(e): store.consolidation_for on affiliés of 1k, 12k and 100k lines (app context)."""
-    import store
+    """(e): queries.consolidation_for on affiliés of 1k, 12k and 100k lines (app context)."""
+    from db.models import Affilie
     from extensions import db
-    from models import Affilie
+    from services import queries
 
     def uncached(affilie):
-        store._TABLES.clear()
-        return store.consolidation_for(affilie, last)
+        queries._TABLES.clear()
+        return queries.consolidation_for(affilie, last)
 
     timings = []
     for size in SCALING_SIZES:
@@ -258,9 +258,9 @@ def bench_sql_scaling(runs: int, last: str) -> list[Timing]:
 
 def add_synthetic_affilie(count: int) -> int:
     """An affilié with ``count`` lines (the keys of synthetic_lines); returns its id."""
-    from demo import SITUATION
+    from commands.demo import SITUATION
+    from db.models import Affilie, LigneCreance, Perception
     from extensions import db
-    from models import Affilie, LigneCreance, Perception
 
     perception = db.session.scalars(sa.select(Perception).order_by(Perception.id)).first()
     affilie = Affilie(
@@ -306,7 +306,7 @@ def growth_notes(timings: list[Timing]) -> list[Timing]:
 
 def synthetic_lines(count: int) -> list:
     """``count`` eligible lines cycling through periods, rubriques and natures."""
-    from demo import periods
+    from commands.demo import periods
     from domain.creance import NATURES, RUBRIQUES, CreanceLine
 
     rng = random.Random(count)

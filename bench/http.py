@@ -38,13 +38,11 @@ import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
-import signal  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import textwrap  # noqa: E402
-import time  # noqa: E402
 import urllib.parse  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -56,6 +54,7 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 
 from bench.seeding import LARGE, LOGIN, seed_large  # noqa: E402
+from bench.servers import start_gunicorn, stop, wait_until_ready  # noqa: E402
 
 USER_AGENT = "bench-http"  # the same for login and wrk: flask-login's "strong" protection
 # What a current browser sends: Flask-Compress answers with its preferred algorithm.
@@ -239,54 +238,24 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(database_url: str, port: int, args) -> Iterator[str]:
-    env = {
-        **os.environ,
-        "APP_ENV": "production",
-        "SECRET_KEY": uuid.uuid4().hex,
-        "DATABASE_URL": database_url,
-        # Long enough for every round on one signed session cookie.
-        "SESSION_MINUTES": "600",
-    }
-    env.pop("REDIS_URL", None)
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--chdir",
-        str(ROOT),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(args.workers),
+    server = start_gunicorn(
+        database_url,
+        port,
+        args.workers,
         "--worker-class",
         args.worker_class,
         "--threads",
         str(args.threads),
-        "--log-level",
-        "warning",
         "app:create_app()",
-    ]
-    server = subprocess.Popen(command, env=env, start_new_session=True)
+        # Long enough for every round on one signed session cookie.
+        SESSION_MINUTES="600",
+    )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if Browser(port).request("GET", "/ping")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.2)
+        wait_until_ready(server, lambda: Browser(port).request("GET", "/ping")[0] == 200)
         yield base
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 class Browser:
@@ -332,7 +301,7 @@ class Browser:
 
 def walk_to_simulation(port: int) -> Browser:
     """Log in as "groupe", choose acomptes for 9999001: the session wrk will replay."""
-    from demo import DEMO_PASSWORD
+    from commands.demo import DEMO_PASSWORD
 
     browser = Browser(port)
     browser.expect(200, "GET", "/connexion")

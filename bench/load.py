@@ -42,10 +42,8 @@ import logging  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
-import signal  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -59,6 +57,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
+
+from bench.servers import start_gunicorn, stop, wait_until_ready  # noqa: E402
 
 LOGIN = "groupe"
 USER_AGENT = "bench-load"  # one per session: flask-login's "strong" protection checks it
@@ -105,11 +105,11 @@ def prepare(database_url: str) -> list[str]:
     """Migrate and seed; returns the affiliés of "groupe" that can file a request now."""
     from flask_migrate import upgrade
 
-    import demo
     from app import create_app
+    from commands import demo
+    from db.models import Demande, User
     from domain import lifecycle
     from extensions import db
-    from models import Demande, User
 
     app = create_app(
         {"APP_ENV": "testing", "SECRET_KEY": "bench-setup", "SQLALCHEMY_DATABASE_URI": database_url}
@@ -151,48 +151,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(database_url: str, port: int, workers: int) -> Iterator[None]:
-    env = {
-        **os.environ,
-        "APP_ENV": "production",
-        "SECRET_KEY": uuid.uuid4().hex,
-        "DATABASE_URL": database_url,
-    }
-    env.pop("REDIS_URL", None)
     # Every simulated user logs in from 127.0.0.1: lift the per-address login limit (the
     # limiter still runs, so its cost stays in the figures).
-    factory = "app:create_app({'LOGIN_ADDRESS_LIMIT': '100000 per minute'})"
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--chdir",
-        str(ROOT),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        factory,
-    ]
-    server = subprocess.Popen(command, env=env, start_new_session=True)
+    server = start_gunicorn(
+        database_url, port, workers, "app:create_app({'LOGIN_ADDRESS_LIMIT': '100000 per minute'})"
+    )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError):
-                if Session(port).request("GET", "/healthz")[0] == 200:
-                    break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start")
-            time.sleep(0.2)
+        wait_until_ready(server, lambda: Session(port).request("GET", "/healthz")[0] == 200)
         yield
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 # ---------------------------------------------------------------- one simulated user
@@ -323,7 +291,7 @@ def journey(session: Session, numero: str, rng: random.Random) -> str:
 
 
 def user(port, stats, numero, may_confirm, deadline, seed, passes) -> None:
-    from demo import DEMO_PASSWORD
+    from commands.demo import DEMO_PASSWORD
 
     rng = random.Random(seed)
     session = Session(port, stats)

@@ -86,7 +86,7 @@ class Walk:
 
 
 def walk(client, lang: str) -> list[Row]:
-    from demo import ASTREINTES_NUMERO, DEMO_PASSWORD, GUIDE_NUMERO, INTEGRAL_NUMERO
+    from commands.demo import ASTREINTES_NUMERO, DEMO_PASSWORD, GUIDE_NUMERO, INTEGRAL_NUMERO
 
     w = Walk(client)
     client.post("/langue", data={"lang": lang})
@@ -152,7 +152,7 @@ def fresh_app(path: Path):
     from flask_migrate import upgrade
 
     from app import create_app
-    from demo import seed_demo
+    from commands.demo import seed_demo
 
     app = create_app(
         {

@@ -40,9 +40,9 @@ HX = {"HX-Request": "true", "Accept-Encoding": "gzip, deflate, br, zstd"}
 
 def prepared_client(database_url: str):
     """The app on a seeded database, and a test client at the Simulation step of 9999001."""
-    import demo
+    from commands import demo
+    from db.models import Affilie
     from extensions import db
-    from models import Affilie
 
     app = seed_large(database_url, WTF_CSRF_ENABLED=False)
     with app.app_context():

@@ -15,8 +15,8 @@ def seed_large(database_url: str, **config):
     affilié linked to "groupe", refresh the planner's statistics; return the app."""
     from flask_migrate import upgrade
 
-    import demo
     from app import create_app
+    from commands import demo
     from extensions import db
 
     app = create_app(

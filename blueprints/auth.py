@@ -21,10 +21,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 from sqlalchemy import select
 
-import security
+from db.models import User
 from extensions import db
-from formatting import babel_locale
-from models import User
+from web import security
+from web.formatting import babel_locale
 
 bp = Blueprint("auth", __name__)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from decimal import Decimal
 from functools import wraps
 
 from flask import (
@@ -26,27 +25,29 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-import backoffice
-import services
-import store
-from clock import now
+from blueprints.simulation_form import (
+    DEFAULT_ECHEANCES,
+    read_echeances,
+    schedule_of,
+    simulate_plan,
+)
+from db.models import Affilie, Demande, user_affilies
 from domain import lifecycle
 from domain.identifiers import mask_rib
-from domain.money import AmountError, parse_amount
-from domain.simulation import SimulationError, next_debit_date
+from domain.simulation import next_debit_date
 from extensions import db
-from formatting import mad
-from models import Affilie, Demande, user_affilies
+from services import backoffice, demandes, queries
+from services.pagination import Page, paginate_list
+from web.clock import now
+from web.htmx import browser_redirect, partial_request
 
 bp = Blueprint("demande", __name__)
 
 PAGE_SIZES = (10, 25, 50)
 DRAFT = "brouillon"
-ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
 def affiliate_only(view):
@@ -78,23 +79,12 @@ def own_affilie(numero: str) -> Affilie:
     return affilie
 
 
-def partial_request() -> bool:
-    """An htmx request for a fragment (not a boosted navigation or a history restore)."""
-    return (
-        bool(request.htmx)
-        and not request.htmx.boosted
-        and not (request.htmx.history_restore_request)
-    )
-
-
 @bp.after_request
 def redirect_the_browser(response):
     """htmx follows a redirect itself and would swap the next page into the panel (a
     refusal, a lost draft, an expired session): make the browser go there instead."""
     if response.status_code in (301, 302, 303) and partial_request():
-        target = response.headers["Location"]
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
+        return browser_redirect(response.headers["Location"])
     return response
 
 
@@ -109,19 +99,12 @@ def home():
         if "perception.demandes" in current_app.view_functions:
             return redirect(url_for("perception.demandes"))
         abort(403)
-    ids = [a.id for a in current_user.affilies]
-    demandes = db.session.scalars(
-        select(Demande).where(Demande.affilie_id.in_(ids)).order_by(Demande.confirmed_at.desc())
-    ).all()
     today = now().date()
-    rows = [(d, _effective(d, today)) for d in demandes]
+    rows = [
+        (d, d.effective_status(today))
+        for d in queries.demandes_of([a.id for a in current_user.affilies])
+    ]
     return render_template("home.html", rows=rows)
-
-
-def _effective(demande: Demande, today) -> str:
-    return lifecycle.effective_status(
-        demande.status, demande.confirmed_at.date(), today, demande.campaign.guarantee_days
-    )
 
 
 @bp.get("/demandes/<reference>")
@@ -132,18 +115,16 @@ def recapitulatif(reference: str):
     return render_template(
         "recapitulatif.html",
         demande=demande,
-        consolidation=services.consolidation_of(demande),
+        consolidation=demandes.consolidation_of(demande),
         schedule=[
             (e.rang, e.date_prevue, e.montant) for e in demande.echeances if not e.definitive
         ],
         definitive=[e for e in demande.echeances if e.definitive],
         reintegration=backoffice.reintegration_of(demande),
-        status=_effective(demande, now().date()),
+        status=demande.effective_status(now().date()),
         confirmee=request.args.get("confirmee") == "1",
         debit_date=next_debit_date(demande.confirmed_at.date()),
-        deadline=lifecycle.guarantee_deadline(
-            demande.confirmed_at.date(), demande.campaign.guarantee_days
-        ),
+        deadline=demande.guarantee_deadline,
         mask_rib=mask_rib,
     )
 
@@ -177,13 +158,17 @@ def nouvelle():
     return render_template("choisir_affilie.html", table=table)
 
 
-def _affilies_table() -> dict:
+def _affilies_table() -> Page:
     query = request.args.get("q", "").strip()[:60]
     try:
         size = int(request.args.get("taille", "10"))
     except ValueError:
         size = 10
     size = size if size in PAGE_SIZES else 10
+    try:
+        page = int(request.args.get("page", "1"))
+    except ValueError:
+        page = 1
     needle = query.casefold()
     rows = [
         a
@@ -194,41 +179,15 @@ def _affilies_table() -> dict:
         or needle in (a.ice or "")
         or needle in a.regime.casefold()
     ]
-    total = len(rows)
-    pages = max(1, -(-total // size))
-    try:
-        page = int(request.args.get("page", "1"))
-    except ValueError:
-        page = 1
-    page = min(max(page, 1), pages)
-    start = (page - 1) * size
-    shown = rows[start : start + size]
-    en_cours = set(
-        db.session.scalars(
-            select(Demande.affilie_id).where(
-                Demande.affilie_id.in_([a.id for a in shown]),
-                Demande.status.in_(lifecycle.IN_PROGRESS),
-            )
-        )
-    )
-    return {
-        "rows": shown,
-        "en_cours": en_cours,
-        "q": query,
-        "taille": size,
-        "page": page,
-        "pages": pages,
-        "total": total,
-        "first": start + 1 if total else 0,
-        "last": min(start + size, total),
-        "sizes": PAGE_SIZES,
-    }
+    table = paginate_list(rows, page, size, q=query, taille=size, sizes=PAGE_SIZES)
+    table.extra["en_cours"] = queries.en_cours_among([a.id for a in table.rows], now().date())
+    return table
 
 
 # ---------------------------------------------------------------- paramétrage
 
 
-def _refusal_message(refusal: services.Refusal) -> str:
+def _refusal_message(refusal: demandes.Refusal) -> str:
     if refusal.code == "arrangement":
         return _(
             "Cet affilié dispose d'un arrangement : veuillez vous adresser à votre "
@@ -248,12 +207,12 @@ def _refusal_message(refusal: services.Refusal) -> str:
 def _context(numero: str):
     """The affilié, the campaign and the consolidated créance, or a refusal redirect."""
     affilie = own_affilie(numero)
-    campaign = store.active_campaign()
-    refusal = services.refusal_for(affilie, campaign)
+    campaign = queries.active_campaign()
+    refusal = demandes.refusal_for(affilie, campaign)
     if refusal is None:
-        consolidation = services.current_consolidation(affilie, campaign)
+        consolidation = demandes.current_consolidation(affilie, campaign)
         if consolidation.totals.creance_totale <= 0:
-            refusal = services.Refusal("aucune_creance")
+            refusal = demandes.Refusal("aucune_creance")
     if refusal is not None:
         message = (
             _("Aucune créance éligible à la remise pour cet affilié.")
@@ -288,11 +247,11 @@ def parametrage(numero: str):
         modalite = request.form.get("modalite", "")
         compte_id = request.form.get("compte", "")
         garanties = request.form.get("garanties") == "1"
-        if modalite not in ("integral", "acomptes"):
+        if modalite not in lifecycle.MODALITES:
             errors["modalite"] = _("Veuillez choisir la modalité de paiement.")
         if not any(str(c.id) == compte_id for c in affilie.comptes):
             errors["compte"] = _("Veuillez choisir le compte bancaire à utiliser.")
-        if modalite == "acomptes" and not garanties:
+        if modalite == lifecycle.ACOMPTES and not garanties:
             errors["garanties"] = _(
                 "Pour continuer, vous devez accepter de déposer les garanties suffisantes "
                 "auprès de votre perception dans un délai de 30 jours."
@@ -300,7 +259,7 @@ def parametrage(numero: str):
         draft.update(modalite=modalite, compte=compte_id, garanties=garanties)
         if not errors:
             draft.update(token=secrets.token_urlsafe(24), cgu=False)
-            draft.setdefault("n", 6)
+            draft.setdefault("n", DEFAULT_ECHEANCES)
             draft.setdefault("avance", "")
             session[DRAFT] = draft
             return redirect(url_for(".simulation", numero=numero))
@@ -334,51 +293,9 @@ def _ready_draft(numero: str):
     return draft
 
 
-def _read_echeances(form, draft: dict, maximum: int) -> tuple[int, str | None]:
-    """The requested count: typed number or slider, then − / + applied."""
-    previous = int(draft.get("n", 6))
-    typed = form.get("nombre_echeances", "").strip().translate(ARABIC_DIGITS)
-    slider = form.get("curseur", "").strip()
-    # Without JavaScript both fields arrive; the one the user changed is the one that
-    # differs from the last simulation.
-    raw = typed
-    if slider and slider != str(previous) and typed in ("", str(previous)):
-        raw = slider
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 4:
-        return previous, _(
-            "Le nombre d'échéances doit être un nombre entier compris entre 1 et %(max)s.",
-            max=maximum,
-        )
-    n = int(raw)
-    action = form.get("action", "")
-    if action == "moins":
-        n -= 1
-    elif action == "plus":
-        n += 1
-    if action in ("moins", "plus"):
-        n = min(max(n, 1), maximum)
-    if not 1 <= n <= maximum:
-        return previous, _(
-            "Le nombre d'échéances doit être compris entre 1 et %(max)s.", max=maximum
-        )
-    return n, None
-
-
-AVANCE_MESSAGES = {
-    "invalid": _l("Le montant de l'avance doit être un nombre, par exemple 5 000,00."),
-    "negative": _l("Le montant de l'avance ne peut pas être négatif."),
-    "too_many_decimals": _l("Le montant de l'avance ne peut pas avoir plus de 2 décimales."),
-    "too_large": _l("Le montant de l'avance doit être inférieur au montant à payer."),
-}
-
-
-def _read_avance(text: str) -> tuple[Decimal | None, str | None]:
-    if not text.strip():
-        return Decimal("0.00"), None
-    try:
-        return parse_amount(text), None
-    except AmountError as exc:
-        return None, str(AVANCE_MESSAGES.get(exc.code, AVANCE_MESSAGES["invalid"]))
+def _previous(draft: dict, maximum: int) -> int:
+    """The count of the draft's last simulation, within the campaign's bounds."""
+    return min(max(int(draft.get("n", DEFAULT_ECHEANCES)), 1), maximum)
 
 
 def _simulate(affilie, campaign, consolidation, draft: dict, form=None):
@@ -387,58 +304,22 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None):
     Returns (simulation or None, errors, typed values to show back).
     """
     errors: dict[str, str] = {}
-    if draft["modalite"] == "integral":
-        sim = store.simulation_for(affilie, campaign, consolidation=consolidation)
+    if draft["modalite"] == lifecycle.INTEGRAL:
+        sim = queries.simulation_for(affilie, campaign, consolidation=consolidation)
         return sim, errors, {}
     maximum = campaign.max_echeances
     avance_text = (form.get("avance", "") if form is not None else draft.get("avance", ""))[:64]
     if form is not None:
-        n, n_error = _read_echeances(form, draft, maximum)
+        n, n_error = read_echeances(form, int(draft.get("n", DEFAULT_ECHEANCES)), maximum)
     else:
-        n, n_error = min(max(int(draft.get("n", 6)), 1), maximum), None
-    sim, errors, typed = simulate_with(
+        n, n_error = _previous(draft, maximum), None
+    sim, errors, typed = simulate_plan(
         affilie, campaign, consolidation, n=n, n_error=n_error, avance_text=avance_text
     )
     if n_error and form is not None:
         # Show the refused count back as typed, beside its message.
         typed["n_saisi"] = form.get("nombre_echeances", "")[:8]
     return sim, errors, typed
-
-
-def simulate_with(affilie, campaign, consolidation, *, n: int, n_error, avance_text: str):
-    """The instalments simulation from the count and the typed avance, shared by the
-    affiliate's journey and the agent's preview: (simulation or None, errors, typed)."""
-    errors: dict[str, str] = {}
-    if n_error:
-        errors["nombre_echeances"] = n_error
-    avance, avance_error = _read_avance(avance_text)
-    if avance_error:
-        errors["avance"] = avance_error
-    typed = {"avance": avance_text, "n": n}
-    if errors:
-        return None, errors, typed
-    try:
-        sim = store.simulation_for(
-            affilie, campaign, nombre_echeances=n, avance=avance, consolidation=consolidation
-        )
-    except SimulationError as exc:
-        if exc.code != "avance_too_large":
-            errors["avance"] = str(AVANCE_MESSAGES["invalid"])
-            return None, errors, typed
-        total = store.simulation_for(
-            affilie, campaign, nombre_echeances=n, avance=Decimal(0), consolidation=consolidation
-        ).montant_a_payer
-        errors["avance"] = _(
-            "Le montant de l'avance doit être inférieur au montant à payer (%(montant)s).",
-            montant=mad(total),
-        )
-        return None, errors, typed
-    return sim, errors, typed
-
-
-def schedule_of(sim) -> list[tuple]:
-    """(rang, date, montant) rows, the shape the récapitulatif partial reads."""
-    return [(e.rang, e.date, e.montant) for e in sim.echeances] if sim else []
 
 
 def _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, status=200):
@@ -495,7 +376,7 @@ def simuler(numero: str):
     affilie, campaign, consolidation = ctx
     action = request.form.get("action", "simuler")
     sim, errors, typed = _simulate(affilie, campaign, consolidation, draft, request.form)
-    if sim is not None and draft["modalite"] == "acomptes":
+    if sim is not None and draft["modalite"] == lifecycle.ACOMPTES:
         draft.update(avance=typed["avance"], n=typed["n"])
     if action == "valider":
         if request.form.get("cgu") == "1":
@@ -530,7 +411,7 @@ def simuler(numero: str):
             campaign=campaign,
             affilie=affilie,
             # Full payment has no instalment controls to update (and no count to show).
-            oob=draft["modalite"] == "acomptes",
+            oob=draft["modalite"] == lifecycle.ACOMPTES,
             rows_url=_rows_url(numero, draft, sim, typed),
         )
     if errors:
@@ -540,7 +421,7 @@ def simuler(numero: str):
 
 def _rows_url(numero: str, draft: dict, sim, typed: dict) -> str | None:
     """Where the panel's Détail des échéances fetches its rows: the schedule it shows."""
-    if sim is None or draft["modalite"] != "acomptes":
+    if sim is None or draft["modalite"] != lifecycle.ACOMPTES:
         return None
     return url_for(".echeances", numero=numero, n=typed["n"], avance=typed["avance"] or None)
 
@@ -552,14 +433,16 @@ def echeances(numero: str):
     ctx, draft, elsewhere = _simulation_context(numero)
     if elsewhere:
         return elsewhere
-    if draft["modalite"] != "acomptes":
+    if draft["modalite"] != lifecycle.ACOMPTES:
         abort(404)
     affilie, campaign, consolidation = ctx
     # The count is read as the form's number field is, with the same limits.
-    n, n_error = _read_echeances(
-        {"nombre_echeances": request.args.get("n", "")}, draft, campaign.max_echeances
+    n, n_error = read_echeances(
+        {"nombre_echeances": request.args.get("n", "")},
+        int(draft.get("n", DEFAULT_ECHEANCES)),
+        campaign.max_echeances,
     )
-    sim, _errors, _typed = simulate_with(
+    sim, _errors, _typed = simulate_plan(
         affilie,
         campaign,
         consolidation,
@@ -642,7 +525,7 @@ def confirmer(numero: str):
     if errors or compte is None:
         return redirect(url_for(".simulation", numero=numero))
     try:
-        demande = services.confirm(
+        demande = demandes.confirm(
             user=current_user._get_current_object(),
             affilie=affilie,
             campaign=campaign,
@@ -652,7 +535,7 @@ def confirmer(numero: str):
             token=token,
             conditions_accepted_at=datetime.fromisoformat(draft["cgu_at"]),
         )
-    except services.AlreadyInProgress:
+    except demandes.AlreadyInProgress:
         flash(_("Une demande de remise est déjà en cours pour cet affilié."), "error")
         return redirect(url_for(".home"))
     return _after_confirmation(demande)
@@ -674,7 +557,5 @@ def _after_confirmation(demande: Demande):
     session.pop(DRAFT, None)
     target = url_for(".recapitulatif", reference=demande.reference, confirmee=1)
     if partial_request():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
+        return browser_redirect(target)
     return redirect(target, code=303)

@@ -3,8 +3,8 @@
 from flask import Blueprint
 from sqlalchemy import text
 
-import security
 from extensions import db
+from web import security
 
 bp = Blueprint("health", __name__)
 

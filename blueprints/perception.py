@@ -17,51 +17,38 @@ from flask import (
     Blueprint,
     abort,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
-import backoffice
-import labels
-import services
-import store
-from blueprints.demande import _read_echeances, partial_request, schedule_of, simulate_with
-from clock import now
+from blueprints.simulation_form import (
+    DEFAULT_ECHEANCES,
+    read_echeances,
+    schedule_of,
+    simulate_plan,
+)
+from db.models import Affilie, Demande
 from domain import lifecycle
 from domain.identifiers import mask_rib
 from domain.simulation import next_debit_date
 from extensions import db, login_manager
-from models import Affilie, Demande
+from services import backoffice, bank_files, queries
+from services.demandes import consolidation_of, current_consolidation
+from web import labels
+from web.clock import now
+from web.formatting import day
+from web.htmx import browser_redirect, partial_request
 
 bp = Blueprint("perception", __name__, url_prefix="/perception")
 
 PAGE_SIZE = 20
 MAX_RETURN_BYTES = 2 * 1024 * 1024
-DEFAULT_ECHEANCES = 6
 
-GARANTIE_TYPES = {
-    "caution_bancaire": _l("Caution bancaire"),
-    "hypotheque": _l("Hypothèque"),
-    "nantissement": _l("Nantissement de fonds de commerce"),
-    "effets": _l("Effets de commerce"),
-    "cheques": _l("Chèques de garantie"),
-    "autre": _l("Autre garantie"),
-}
-ACTIONS = {
-    "confirmation": _l("Confirmation de la demande"),
-    "validation": _l("Validation (garanties déposées)"),
-    "expiration": _l("Expiration"),
-    "prelevement": _l("Résultat de prélèvement"),
-    "solde": _l("Solde"),
-    "defaut": _l("Annulation pour défaut de paiement"),
-}
 _DMY = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", re.ASCII)
 
 
@@ -92,7 +79,7 @@ def _demande_or_404(reference: str) -> Demande:
 
 
 def _affilie_or_404(numero: str) -> Affilie:
-    affilie = store.affilie_by_numero(numero)
+    affilie = queries.affilie_by_numero(numero)
     if affilie is None or affilie.perception_id != current_user.perception_id:
         abort(404)
     return affilie
@@ -171,11 +158,11 @@ def demandes():
     rows = [
         (
             d,
-            backoffice.effective_status(d, today),
-            backoffice.days_left_of(d, today),
-            backoffice.deadline_of(d),
+            d.effective_status(today),
+            d.days_left(today),
+            d.guarantee_deadline,
         )
-        for d in page.demandes
+        for d in page.rows
     ]
     context = {
         "table": page,
@@ -197,7 +184,7 @@ def _garantie_form(form) -> tuple[dict, dict, date | None]:
         "commentaire": form.get("commentaire", "").strip()[:2000],
     }
     errors: dict[str, str] = {}
-    if typed["garantie_type"] not in GARANTIE_TYPES:
+    if typed["garantie_type"] not in labels.GARANTIE:
         errors["garantie_type"] = _("Veuillez choisir le type de garantie.")
     if not typed["garantie_reference"]:
         errors["garantie_reference"] = _("Veuillez saisir la référence de la garantie.")
@@ -219,24 +206,24 @@ def _garantie_form(form) -> tuple[dict, dict, date | None]:
 
 def _detail(demande: Demande, *, status: int = 200, **extra):
     today = now().date()
-    effective = backoffice.effective_status(demande, today)
+    effective = demande.effective_status(today)
     context = {
         "demande": demande,
         "status": effective,
-        "consolidation": services.consolidation_of(demande),
+        "consolidation": consolidation_of(demande),
         "schedule": [
             (e.rang, e.date_prevue, e.montant) for e in demande.echeances if not e.definitive
         ],
         "definitive": backoffice.schedule_rows(demande),
         "today": today,
-        "deadline": backoffice.deadline_of(demande),
-        "days_left": backoffice.days_left_of(demande, today),
+        "deadline": demande.guarantee_deadline,
+        "days_left": demande.days_left(today),
         "debit_date": next_debit_date(demande.confirmed_at.date()),
         "can_validate": effective == lifecycle.EN_ATTENTE,
         "can_record": demande.status in backoffice.EN_PRELEVEMENT,
         "reintegration": backoffice.reintegration_of(demande),
-        "garantie_types": GARANTIE_TYPES,
-        "actions": ACTIONS,
+        "garantie_types": labels.GARANTIE,
+        "actions": labels.ACTION,
         "mask_rib": mask_rib,
         "typed": {},
         "errors": {},
@@ -268,7 +255,7 @@ def garanties(reference: str):
         elif deposee_le < demande.confirmed_at.date():
             errors["deposee_le"] = _(
                 "La date de dépôt ne peut pas précéder la date de la demande (%(date)s).",
-                date=demande.confirmed_at.strftime("%d/%m/%Y"),
+                date=day(demande.confirmed_at),
             )
     if errors:
         return _detail(demande, status=422, typed=typed, errors=errors)
@@ -277,7 +264,7 @@ def garanties(reference: str):
             demande,
             actor=_agent(),
             type_garantie=typed["garantie_type"],
-            type_label=str(GARANTIE_TYPES[typed["garantie_type"]]),
+            type_label=str(labels.GARANTIE[typed["garantie_type"]]),
             reference=typed["garantie_reference"],
             deposee_le=deposee_le,
             commentaire=typed["commentaire"],
@@ -290,7 +277,7 @@ def garanties(reference: str):
             "Garanties enregistrées : la demande %(reference)s est validée. Premier "
             "prélèvement le %(date)s.",
             reference=demande.reference,
-            date=backoffice.definitive_echeances(demande)[0].date_prevue.strftime("%d/%m/%Y"),
+            date=day(backoffice.definitive_echeances(demande)[0].date_prevue),
         ),
         "success",
     )
@@ -307,7 +294,7 @@ def resultat(reference: str, rang: int):
     except backoffice.Refused as exc:
         return _detail(_demande_or_404(reference), status=409, refusal=exc.message)
     label = _("l'avance") if rang == 0 else _("l'échéance n° %(rang)s", rang=rang)
-    if statut == backoffice.PAYEE:
+    if statut == lifecycle.PAYEE:
         flash(_("Prélèvement de %(echeance)s enregistré : payé.", echeance=label), "success")
     else:
         flash(_("Prélèvement de %(echeance)s enregistré : rejeté.", echeance=label), "success")
@@ -341,12 +328,12 @@ def retour():
             errors["fichier"] = _("Le fichier dépasse la taille maximale de 2 Mo.")
         else:
             try:
-                summary = backoffice.import_return(
+                summary = bank_files.import_return(
                     data, actor=_agent(), perception_id=current_user.perception_id
                 )
             except backoffice.Refused as exc:
                 errors["fichier"] = exc.message
-            except backoffice.ReturnFileError as exc:
+            except bank_files.ReturnFileError as exc:
                 errors["fichier"] = _(
                     "Le fichier contient des erreurs : aucun résultat n'a été enregistré."
                 )
@@ -391,34 +378,11 @@ def affilies():
     # Rechercher (not the live search while typing) opens an exact number directly.
     opening = not partial_request() or request.args.get("ouvrir") == "1"
     if opening and re.fullmatch(r"[0-9]{7}", q, re.ASCII):
-        found = store.affilie_by_numero(q)
+        found = queries.affilie_by_numero(q)
         if found is not None and found.perception_id == current_user.perception_id:
             target = url_for(".affilie", numero=q)
-            if partial_request():
-                response = make_response("", 204)
-                response.headers["HX-Redirect"] = target
-                return response
-            return redirect(target)
-    query = select(Affilie).where(Affilie.perception_id == current_user.perception_id)
-    if q:
-        pattern = "%" + q.casefold().replace("\\", "").replace("%", "").replace("_", "") + "%"
-        query = query.where(
-            or_(Affilie.numero.like(pattern), func.lower(Affilie.raison_sociale).like(pattern))
-        )
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(_int_arg("page", 1), 1), pages)
-    start = (page - 1) * PAGE_SIZE
-    rows = db.session.scalars(query.order_by(Affilie.numero).offset(start).limit(PAGE_SIZE)).all()
-    table = {
-        "rows": rows,
-        "q": q,
-        "page": page,
-        "pages": pages,
-        "total": total,
-        "first": start + 1 if total else 0,
-        "last": min(start + PAGE_SIZE, total),
-    }
+            return browser_redirect(target) if partial_request() else redirect(target)
+    table = queries.search_affilies(current_user.perception_id, q, _int_arg("page", 1), PAGE_SIZE)
     if partial_request():
         return render_template("partials/_perception_affilies_table.html", table=table)
     return render_template("perception/affilies.html", table=table)
@@ -433,15 +397,15 @@ def _preview(affilie, campaign, consolidation, modalite: str, args):
     maximum = campaign.max_echeances
     previous = args.get("precedent", "")
     previous = int(previous) if previous.isascii() and previous.isdigit() else DEFAULT_ECHEANCES
-    state = {"n": min(max(previous, 1), maximum)}
-    if modalite == "integral":
-        sim = store.simulation_for(affilie, campaign, consolidation=consolidation)
-        return sim, errors, {"n": state["n"], "avance": ""}
+    previous = min(max(previous, 1), maximum)
+    if modalite == lifecycle.INTEGRAL:
+        sim = queries.simulation_for(affilie, campaign, consolidation=consolidation)
+        return sim, errors, {"n": previous, "avance": ""}
     if "nombre_echeances" in args or "curseur" in args:
-        n, n_error = _read_echeances(args, state, maximum)
+        n, n_error = read_echeances(args, previous, maximum)
     else:
-        n, n_error = state["n"], None
-    return simulate_with(
+        n, n_error = previous, None
+    return simulate_plan(
         affilie,
         campaign,
         consolidation,
@@ -459,12 +423,10 @@ def affilie(numero: str):
     (bookmarkable, reloadable); htmx re-renders only the panel.
     """
     affilie = _affilie_or_404(numero)
-    campaign = store.active_campaign()
-    modalite = request.args.get("modalite", "acomptes")
-    modalite = modalite if modalite in ("integral", "acomptes") else "acomptes"
-    consolidation = (
-        services.current_consolidation(affilie, campaign) if campaign is not None else None
-    )
+    campaign = queries.active_campaign()
+    modalite = request.args.get("modalite", lifecycle.ACOMPTES)
+    modalite = modalite if modalite in lifecycle.MODALITES else lifecycle.ACOMPTES
+    consolidation = current_consolidation(affilie, campaign) if campaign is not None else None
     sim, errors, typed = None, {}, {"n": DEFAULT_ECHEANCES, "avance": ""}
     simulable = consolidation is not None and consolidation.totals.creance_totale > 0
     if simulable:
@@ -484,16 +446,11 @@ def affilie(numero: str):
         "affilie": affilie,
         "modalite": modalite,
         "simulable": simulable,
-        "demandes": db.session.scalars(
-            select(Demande)
-            .where(Demande.affilie_id == affilie.id)
-            .order_by(Demande.confirmed_at.desc())
-        ).all(),
+        "demandes": queries.demandes_of([affilie.id]),
         "today": now().date(),
         "reintegrations": reintegrations,
         "reste_du": sum((r.reste_du for r in reintegrations), Decimal("0.00")),
         "mask_rib": mask_rib,
-        "effective_status": backoffice.effective_status,
         **panel,
     }
     return render_template("perception/affilie.html", **context), (422 if errors else 200)

@@ -13,14 +13,17 @@ SOLDEE = "soldee"
 ANNULEE = "annulee"
 
 STATUSES = (ACCEPTEE, EN_ATTENTE, VALIDEE, EXPIREE, SOLDEE, ANNULEE)
-STATUS_LABELS = {
-    ACCEPTEE: "Acceptée",
-    EN_ATTENTE: "En attente de garanties",
-    VALIDEE: "Validée",
-    EXPIREE: "Expirée",
-    SOLDEE: "Soldée",
-    ANNULEE: "Annulée",
-}
+
+# The two payment modes (modalités de paiement) a request is filed under.
+INTEGRAL = "integral"
+ACOMPTES = "acomptes"
+MODALITES = (INTEGRAL, ACOMPTES)
+
+# A definitive échéance waits for its bank debit, then the bank says paid or rejected.
+A_PRELEVER = "a_prelever"
+PAYEE = "payee"
+REJETEE = "rejetee"
+DEBIT_RESULTS = (PAYEE, REJETEE)
 
 # A request in progress blocks a new one for the same affilié.
 IN_PROGRESS = frozenset({ACCEPTEE, EN_ATTENTE, VALIDEE})
@@ -46,9 +49,9 @@ def check_transition(frm: str, to: str) -> None:
 
 def initial_status(modalite: str) -> str:
     """Full payment is accepted at once; a plan first waits for guarantees."""
-    if modalite == "integral":
+    if modalite == INTEGRAL:
         return ACCEPTEE
-    if modalite == "acomptes":
+    if modalite == ACOMPTES:
         return EN_ATTENTE
     raise ValueError(f"unknown modalite {modalite!r}")
 

@@ -62,11 +62,16 @@ def money_str(value: Decimal) -> str:
     return "0.00" if text == "-0.00" else text
 
 
+def latin_digits(text: str) -> str:
+    """What was typed, with Arabic-keyboard digits and separators in their Latin form."""
+    return text.translate(_ARABIC_DIGITS)
+
+
 def parse_amount(text: str, *, max_digits: int = 12) -> Decimal:
     """Parse an amount typed by a person ("5 000,00", "5000.5") into a Decimal."""
     if not isinstance(text, str) or len(text) > MAX_INPUT_LENGTH:
         raise AmountError("invalid")
-    cleaned = text.translate(_ARABIC_DIGITS).strip()
+    cleaned = latin_digits(text).strip()
     if not cleaned:
         raise AmountError("empty")
     match = _AMOUNT_RE.fullmatch(cleaned)

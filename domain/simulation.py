@@ -10,6 +10,7 @@ from typing import Any
 
 from domain.campaign import Campaign
 from domain.creance import Totals
+from domain.lifecycle import ACOMPTES, INTEGRAL
 from domain.money import money_str, q2
 
 ZERO = Decimal("0.00")
@@ -29,11 +30,20 @@ SIMULATION_ERROR_CODES = (
 class SimulationError(ValueError):
     """A simulation input the rules refuse; `field` names the form field."""
 
-    def __init__(self, code: str, field: str = "", message: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        field: str = "",
+        message: str | None = None,
+        *,
+        montant_a_payer: Decimal | None = None,
+    ) -> None:
         assert code in SIMULATION_ERROR_CODES, code
         super().__init__(message or code)
         self.code = code
         self.field = field
+        # avance_too_large: the amount the avance must stay below, for the message.
+        self.montant_a_payer = montant_a_payer
 
 
 def add_months(d: date, k: int) -> date:
@@ -147,7 +157,7 @@ def _check_avance(avance: Decimal, montant_a_payer: Decimal) -> Decimal:
         raise SimulationError("avance_decimals", field="avance")
     # The avance must leave at least one centime for the instalments.
     if avance >= montant_a_payer:
-        raise SimulationError("avance_too_large", field="avance")
+        raise SimulationError("avance_too_large", field="avance", montant_a_payer=montant_a_payer)
     return q2(avance)
 
 
@@ -176,7 +186,7 @@ def simulate(
     nombre_echeances: int | None = None,
     avance: Decimal = Decimal(0),
 ) -> Simulation:
-    """Compute the remise and, for a plan, its schedule (see DOMAIN.md).
+    """Compute the remise and, for a plan, its schedule (see docs/DOMAIN.md).
 
     nombre_echeances None means paiement intégral; the avance is then ignored.
     The campaign's dates are not checked here: callers use `check_open`.
@@ -217,7 +227,7 @@ def simulate(
     }
     if integral:
         return Simulation(
-            modalite="integral",
+            modalite=INTEGRAL,
             avance=ZERO,
             nombre_echeances=0,
             mensualite=ZERO,
@@ -251,7 +261,7 @@ def simulate(
     )
     majorations = _surcharge(principal, avance, montants, campaign.plan_surcharge_rate / HUNDRED)
     return Simulation(
-        modalite="acomptes",
+        modalite=ACOMPTES,
         avance=avance,
         nombre_echeances=n,
         mensualite=mensualite,
@@ -269,7 +279,7 @@ def definitive_schedule(sim: Simulation, validated_on: date) -> tuple[Echeance, 
     month; for full payment the whole montant à payer is debited once.
     """
     first = next_debit_date(validated_on)
-    if sim.modalite == "integral":
+    if sim.modalite == INTEGRAL:
         return (Echeance(1, first, sim.montant_a_payer),)
     schedule: list[Echeance] = []
     offset = 0

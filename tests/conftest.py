@@ -6,6 +6,7 @@ a PostgreSQL URL, every test gets ``CREATE DATABASE ... TEMPLATE`` of a seeded d
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import shutil
@@ -15,10 +16,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import has_app_context
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from hypothesis import settings
 
 from app import create_app
+from commands.demo import DEMO_PASSWORD, seed_demo
+from extensions import db
 
 # The same examples on every run: a property that fails in CI fails on a laptop too.
 # HYPOTHESIS_PROFILE=explore draws new examples for a local bug hunt.
@@ -52,6 +57,19 @@ def _pg_url(name: str) -> str:
     return re.sub(r"/[^/?]+(\?|$)", f"/{name}\\1", BASE_URL, count=1)
 
 
+class RequestClient(FlaskClient):
+    """A test client whose every request runs in an app context of its own, as behind
+    gunicorn: a fresh ``g`` and database session, even while the test holds a context
+    to look at the database. Afterwards the test's session reads again what the request
+    wrote."""
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():
+            db.session.expire_all()
+        return response
+
+
 def make_app(database_url: str, clock: Clock | None = None, **extra):
     config = {
         "APP_ENV": "testing",
@@ -63,14 +81,14 @@ def make_app(database_url: str, clock: Clock | None = None, **extra):
         "CLOCK": clock or Clock(),
     }
     config.update(extra)
-    return create_app(config)
+    app = create_app(config)
+    app.test_client_class = RequestClient
+    return app
 
 
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory):
     """Migrate an empty database and load the demo data once per run."""
-    from demo import seed_demo
-
     if IS_POSTGRES:
         name = f"tpl_{uuid.uuid4().hex[:10]}"
         admin = _pg_admin_engine()
@@ -84,8 +102,6 @@ def template_db(tmp_path_factory):
     with app.app_context():
         upgrade()
         seed_demo()
-        from extensions import db
-
         db.engine.dispose()
     yield url
     if IS_POSTGRES:
@@ -122,11 +138,11 @@ def clock():
 
 @pytest.fixture
 def app(database_url, clock):
+    """The app, and a context for the test's own database reads and set-ups; the client's
+    requests do not run in it (see RequestClient)."""
     app = make_app(database_url, clock)
     with app.app_context():
         yield app
-        from extensions import db
-
         db.session.remove()
         db.engine.dispose()
 
@@ -141,8 +157,6 @@ class AuthActions:
         self._client = client
 
     def login(self, login="groupe", password=None):
-        from demo import DEMO_PASSWORD
-
         return self._client.post(
             "/connexion",
             data={"utilisateur": login, "mot_de_passe": password or DEMO_PASSWORD},

@@ -11,7 +11,7 @@ import re
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from demo import DEMO_PASSWORD, GUIDE_NUMERO, INTEGRAL_NUMERO
+from commands.demo import DEMO_PASSWORD, GUIDE_NUMERO, INTEGRAL_NUMERO
 
 # WCAG 2.0, 2.1 and 2.2, levels A and AA: what the portal must meet.
 AXE_OPTIONS = {

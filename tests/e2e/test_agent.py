@@ -10,7 +10,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from demo import DEMO_PASSWORD
+from commands.demo import DEMO_PASSWORD
 from tests.e2e.conftest import login, shot
 from tests.integration.test_perception import GUIDE, make_demande
 
@@ -140,8 +140,8 @@ def test_agent_previews_a_simulation_without_creating_a_request(page, live_serve
     with live_server.app.app_context():
         from sqlalchemy import func, select
 
+        from db.models import Demande
         from extensions import db
-        from models import Demande
 
         assert db.session.scalar(select(func.count()).select_from(Demande)) == 1  # the demo's
 

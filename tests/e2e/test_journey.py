@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from demo import DEMO_PASSWORD
+from commands.demo import DEMO_PASSWORD
 from tests.e2e.conftest import login, shot
 
 pytestmark = pytest.mark.e2e

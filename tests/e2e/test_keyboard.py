@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from demo import DEMO_PASSWORD
+from commands.demo import DEMO_PASSWORD
 from tests.e2e.a11y_support import GUIDE_NUMERO, wait_for_swap
 from tests.e2e.conftest import shot
 

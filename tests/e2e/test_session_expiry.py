@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
-from demo import DEMO_PASSWORD
+from commands.demo import DEMO_PASSWORD
+from db.models import Demande, User
 from extensions import db
-from models import Demande, User
 from tests.e2e.a11y_support import GUIDE_NUMERO, axe_report, start_request
 from tests.e2e.conftest import login, shot
 

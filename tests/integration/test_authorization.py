@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import select
 
+from db.models import Demande
 from extensions import db
-from models import Demande
 
 PUBLIC = {
     "auth.login",
@@ -102,8 +102,8 @@ def test_no_reference_can_be_guessed_from_another(client, auth, app):
 
 
 def test_new_references_are_random(app):
-    import services
+    from services import demandes
 
-    references = {services.new_reference() for _ in range(200)}
+    references = {demandes.new_reference() for _ in range(200)}
     assert len(references) == 200
     assert all(len(r) == 16 and r.startswith("RM-2023-") for r in references)

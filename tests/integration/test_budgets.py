@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from demo import ASTREINTES_NUMERO, GUIDE_NUMERO, INTEGRAL_NUMERO
+from commands.demo import ASTREINTES_NUMERO, GUIDE_NUMERO, INTEGRAL_NUMERO
 
 PAGE_BUDGET = 60 * 1024
 PARTIAL_BUDGET = 3 * 1024

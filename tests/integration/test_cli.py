@@ -6,8 +6,8 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from db.models import Affilie, Campaign, User
 from extensions import db
-from models import Affilie, Campaign, User
 
 
 def test_simulate_json_gives_the_worked_instalments_example(runner):

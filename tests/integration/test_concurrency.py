@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from models import IN_PROGRESS_SQL
+from db.models import IN_PROGRESS_SQL
 from tests.conftest import IS_POSTGRES
 from tests.integration.live_server import Browser, Gunicorn
 

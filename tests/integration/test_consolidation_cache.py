@@ -12,9 +12,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import delete, event, insert, select, update
 
-import store
+from db.models import Affilie, LigneCreance
 from extensions import db
-from models import Affilie, LigneCreance
+from services import queries
 
 GUIDE = "4317542"
 OTHER = "3021458"
@@ -59,9 +59,9 @@ def eligible_rows(affilie) -> list[dict]:
 
 
 def test_a_second_read_costs_no_query(app, affilie):
-    first = store.consolidation_for(affilie, LAST)
+    first = queries.consolidation_for(affilie, LAST)
     again = []
-    assert statements_during(lambda: again.append(store.consolidation_for(affilie, LAST))) == []
+    assert statements_during(lambda: again.append(queries.consolidation_for(affilie, LAST))) == []
     assert again == [first]
     assert first.total == Decimal("27707.49")  # the guide's table
 
@@ -69,19 +69,19 @@ def test_a_second_read_costs_no_query(app, affilie):
 def test_re_imported_lines_are_summed_afresh(app, affilie):
     """The importer's delete + insert: same count and periods, only the amounts differ."""
     other = db.session.scalars(select(Affilie).where(Affilie.numero == OTHER)).one()
-    before = store.consolidation_for(affilie, LAST)
+    before = queries.consolidation_for(affilie, LAST)
     other_jeton = other.lignes_jeton
     rows = [{**r, "montant": r["montant"] + 1} for r in eligible_rows(affilie)]
     db.session.execute(delete(LigneCreance).where(LigneCreance.affilie_id == affilie.id))
     db.session.execute(insert(LigneCreance), rows)
     db.session.commit()
-    after = store.consolidation_for(affilie, LAST)
+    after = queries.consolidation_for(affilie, LAST)
     assert after.total == before.total + len(rows)
     assert db.session.get(Affilie, other.id).lignes_jeton == other_jeton
 
 
 def test_a_bulk_update_of_amounts_is_seen(app, affilie):
-    before = store.consolidation_for(affilie, LAST)
+    before = queries.consolidation_for(affilie, LAST)
     count = len(eligible_rows(affilie))
     db.session.execute(
         update(LigneCreance)
@@ -89,11 +89,11 @@ def test_a_bulk_update_of_amounts_is_seen(app, affilie):
         .values(montant=LigneCreance.montant + 2)
     )
     db.session.commit()
-    assert store.consolidation_for(affilie, LAST).total == before.total + 2 * count
+    assert queries.consolidation_for(affilie, LAST).total == before.total + 2 * count
 
 
 def test_a_line_added_as_an_object_is_seen(app, affilie):
-    before = store.consolidation_for(affilie, LAST)
+    before = queries.consolidation_for(affilie, LAST)
     db.session.add(
         LigneCreance(
             affilie_id=affilie.id,
@@ -104,15 +104,15 @@ def test_a_line_added_as_an_object_is_seen(app, affilie):
         )
     )
     db.session.commit()
-    assert store.consolidation_for(affilie, LAST).total == before.total + Decimal("123.45")
+    assert queries.consolidation_for(affilie, LAST).total == before.total + Decimal("123.45")
 
 
 def test_a_rolled_back_import_leaves_the_kept_table_alone(app, affilie):
-    before = store.consolidation_for(affilie, LAST)
+    before = queries.consolidation_for(affilie, LAST)
     rows = [{**r, "montant": r["montant"] + 1} for r in eligible_rows(affilie)]
     db.session.execute(delete(LigneCreance).where(LigneCreance.affilie_id == affilie.id))
     db.session.execute(insert(LigneCreance), rows)
-    inside = store.consolidation_for(affilie, LAST)  # the transaction's own view
+    inside = queries.consolidation_for(affilie, LAST)  # the transaction's own view
     assert inside.total == before.total + len(rows)
     db.session.rollback()
-    assert store.consolidation_for(affilie, LAST) == before
+    assert queries.consolidation_for(affilie, LAST) == before

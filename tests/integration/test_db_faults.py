@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from demo import DEMO_PASSWORD
+from commands.demo import DEMO_PASSWORD
+from db.models import AuditEvent
 from extensions import db
-from models import AuditEvent
 from tests.conftest import IS_POSTGRES, make_app
 
 NUMERO = "4317542"

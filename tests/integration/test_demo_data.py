@@ -4,12 +4,12 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-import store
+from db.models import Affilie, Demande, LigneCreance, Perception, User
 from domain import lifecycle
 from domain.creance import NATURES, RUBRIQUES, CreanceLine, consolidate
 from domain.identifiers import is_valid_affiliation, is_valid_ice, is_valid_rib
 from extensions import db
-from models import Affilie, Demande, LigneCreance, Perception, User
+from services import queries
 
 LAST_ELIGIBLE = "202412"
 
@@ -37,7 +37,7 @@ GUIDE_ROWS = {"principal": "16193.77", "majorations": "11228.72", "frais": "285.
 
 
 def affilie(numero: str) -> Affilie:
-    found = store.affilie_by_numero(numero)
+    found = queries.affilie_by_numero(numero)
     assert found is not None, numero
     return found
 
@@ -60,7 +60,7 @@ def test_groupe_sees_55_affilies_and_entreprise_one(app):
 
 def test_guide_table_to_the_centime(app):
     guide = affilie("4317542")
-    c = store.consolidation_for(guide, LAST_ELIGIBLE)
+    c = queries.consolidation_for(guide, LAST_ELIGIBLE)
 
     expected = {
         (n, r): Decimal(GUIDE_CELLS.get((n, r), "0.00")) for n in NATURES for r in RUBRIQUES
@@ -84,17 +84,17 @@ def test_guide_table_to_the_centime(app):
 
 
 def test_sql_consolidation_equals_python_consolidation_for_every_affilie(app):
-    """The GROUP BY of store.consolidation_for and domain.consolidate agree to the centime."""
+    """The GROUP BY of queries.consolidation_for and domain.consolidate agree to the centime."""
     checked = 0
     for aff in db.session.scalars(select(Affilie)):
         lines = raw_lines(aff.id)
-        assert store.consolidation_for(aff, LAST_ELIGIBLE) == consolidate(lines, LAST_ELIGIBLE)
+        assert queries.consolidation_for(aff, LAST_ELIGIBLE) == consolidate(lines, LAST_ELIGIBLE)
         checked += 1
     assert checked == 55
 
 
 def test_astreintes_and_later_periods(app):
-    astreintes = store.consolidation_for(affilie("3021458"), LAST_ELIGIBLE)
+    astreintes = queries.consolidation_for(affilie("3021458"), LAST_ELIGIBLE)
     assert astreintes.totals.astreintes == Decimal("3700.50")
     assert astreintes.cell("majorations", "AST_BDS") == Decimal("2400.00")
     assert astreintes.cell("majorations", "AST_TDTP") == Decimal("1300.50")
@@ -106,7 +106,7 @@ def test_astreintes_and_later_periods(app):
     # The 2025 lines exist in the database and stay out of the remise.
     assert {line.periode for line in later} == {"202501", "202502"}
     assert sum(line.montant for line in later) == Decimal("1500.00")
-    c = store.consolidation_for(integral, LAST_ELIGIBLE)
+    c = queries.consolidation_for(integral, LAST_ELIGIBLE)
     assert c == consolidate(lines, LAST_ELIGIBLE)
     assert c.total == Decimal("114664.08")
     assert c.totals.principal == Decimal("57051.95")
@@ -128,7 +128,9 @@ def test_one_arrangement_and_one_request_in_progress(app):
     assert [e.rang for e in demande.echeances] == list(range(demande.nombre_echeances + 1))
     assert demande.echeances[0].montant == demande.avance == Decimal("2000.00")
     assert sum(e.montant for e in demande.echeances) == demande.montant_a_payer
-    assert demande.creance_totale == (store.consolidation_for(demande.affilie, LAST_ELIGIBLE).total)
+    assert demande.creance_totale == (
+        queries.consolidation_for(demande.affilie, LAST_ELIGIBLE).total
+    )
     assert [e.action for e in demande.events] == ["confirmation"]
 
 

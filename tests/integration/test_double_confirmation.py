@@ -9,8 +9,8 @@ refusal "Une demande de remise est déjà en cours".
 from sqlalchemy import func, select
 
 import blueprints.demande as journey
+from db.models import Demande
 from extensions import db
-from models import Demande
 from tests.integration.test_db_faults import NUMERO, up_to_confirmation
 
 ALREADY = "Une demande de remise est déjà en cours pour cet affilié"

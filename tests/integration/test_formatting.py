@@ -1,11 +1,11 @@
-"""Amounts and dates as the pages print them, in both languages (formatting.py)."""
+"""Amounts and dates as the pages print them, in both languages (web/formatting.py)."""
 
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
-import formatting
+from web import formatting
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from db.models import AuditEvent, Demande, Echeance
 from extensions import db
-from models import AuditEvent, Demande, Echeance
 
 NUMERO = "4317542"
 SEEDED_TOKEN = "demo-seed-000001"  # another affilié's confirmed request
@@ -190,7 +190,7 @@ def start_draft(logged_in):
 def cheap_passwords(monkeypatch):
     """No valid password is ever posted here: skip the deliberately slow hashing."""
     import blueprints.auth
-    from models import User
+    from db.models import User
 
     monkeypatch.setattr(User, "check_password", lambda self, password: False)
     monkeypatch.setattr(blueprints.auth, "_dummy_check", lambda password: None)

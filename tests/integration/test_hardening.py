@@ -13,9 +13,9 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from demo import DEMO_PASSWORD
+from commands.demo import DEMO_PASSWORD
+from db.models import LoginFailure, User
 from extensions import db
-from models import LoginFailure, User
 from tests.conftest import make_app
 
 WRONG = "pas-le-bon"
@@ -83,7 +83,7 @@ def real_redis_or_skip():
 @pytest.fixture(autouse=True)
 def _breaker_closed():
     """Each test starts with Redis presumed up (the breaker is per process)."""
-    import security
+    from web import security
 
     security._redis_paused_until = 0.0
     yield

@@ -5,10 +5,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text
 
-import store
+from db.models import Affilie, CompteBancaire, LigneCreance, Perception
 from domain.identifiers import ice_with_check, rib_with_key
 from extensions import db
-from models import Affilie, CompteBancaire, LigneCreance, Perception
+from services import queries
 from tests.conftest import IS_POSTGRES
 
 NEW = "8000001"
@@ -80,7 +80,7 @@ def test_import_creates_affilie_rib_and_lines(runner, tmp_path):
         "CompteBancaire": before["CompteBancaire"] + 1,
         "Perception": before["Perception"] + 1,
     }
-    affilie = store.affilie_by_numero(NEW)
+    affilie = queries.affilie_by_numero(NEW)
     assert (affilie.raison_sociale, affilie.ice, affilie.arrangement) == (
         "SAISS CERAMIQUE",
         ICE,
@@ -88,7 +88,7 @@ def test_import_creates_affilie_rib_and_lines(runner, tmp_path):
     )
     assert affilie.perception.name == "Perception Fès Saïss"
     assert [(c.rib, c.banque) for c in affilie.comptes] == [(RIB, "Bank of Africa")]
-    consolidation = store.consolidation_for(affilie, "202412")
+    consolidation = queries.consolidation_for(affilie, "202412")
     assert consolidation.cell("principal", "CSS") == Decimal("1000.00")
     assert consolidation.cell("majorations", "CSS") == Decimal("250.50")
     assert consolidation.cell("majorations", "AST_BDS") == Decimal("80.00")
@@ -114,9 +114,9 @@ def test_reimport_is_idempotent_and_replaces_the_lines(runner, tmp_path):
     assert import_data(runner, tmp_path).exit_code == 0
     assert counts() == after_first
 
-    guide = store.affilie_by_numero("4317542")
-    other = store.affilie_by_numero("2145873")
-    other_before = store.consolidation_for(other, "202412")
+    guide = queries.affilie_by_numero("4317542")
+    other = queries.affilie_by_numero("2145873")
+    other_before = queries.consolidation_for(other, "202412")
     (tmp_path / "affilies.csv").unlink()
     (tmp_path / "ribs.csv").unlink()
     write(
@@ -141,10 +141,10 @@ def test_reimport_is_idempotent_and_replaces_the_lines(runner, tmp_path):
         ("202201", Decimal("5000.00")),
         ("202305", Decimal("1200.40")),
     ]
-    consolidation = store.consolidation_for(guide, "202412")
+    consolidation = queries.consolidation_for(guide, "202412")
     assert consolidation.total == Decimal("6200.40")
     assert (consolidation.periode_debut, consolidation.periode_fin) == ("202201", "202305")
-    assert store.consolidation_for(other, "202412") == other_before
+    assert queries.consolidation_for(other, "202412") == other_before
 
 
 # (file, line number to replace or, one past the end, to add; its text; the one error)
@@ -333,7 +333,7 @@ def assert_nothing_written(before: dict[str, int]) -> None:
     db.session.rollback()
     assert counts() == before
     # The valid affilié of the same batch was not written either.
-    assert store.affilie_by_numero(NEW) is None
+    assert queries.affilie_by_numero(NEW) is None
     assert not db.session.scalar(
         select(func.count()).select_from(Perception).where(Perception.name.like("%Fès%"))
     )

@@ -16,15 +16,15 @@ import re
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
-from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import func, select
 
-import store
+from db.models import Affilie, Campaign, CompteBancaire, Demande, LigneCreance
 from extensions import db
-from models import Affilie, Campaign, CompteBancaire, Demande, LigneCreance
+from services import queries
 from tests.conftest import FROZEN_NOW, make_app
+from tests.integration.pages import Page
 
 NNBSP = "\u202f"  # fr_MA thousands separator
 NBSP = "\u00a0"  # between an amount and "MAD" or "%"
@@ -80,155 +80,6 @@ def num(text: str) -> str:
 
 def pct(text: str) -> str:
     return text + NBSP + "%"
-
-
-# --- page objects ----------------------------------------------------------------------
-
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
-
-
-class Node:
-    """An element of a parsed page: enough of a DOM to read what the user sees."""
-
-    def __init__(self, tag: str, attrs: dict, parent: Node | None):
-        self.tag, self.attrs, self.parent, self.children = tag, attrs, parent, []
-
-    def __repr__(self) -> str:
-        return f"<{self.tag} {self.attrs}>"
-
-    @property
-    def text(self) -> str:
-        """The text content, with runs of ASCII white space collapsed (and NBSPs kept)."""
-        parts: list[str] = []
-
-        def walk(node):
-            for child in node.children:
-                if isinstance(child, str):
-                    parts.append(child)
-                elif child.tag not in ("script", "style"):
-                    walk(child)
-
-        walk(self)
-        return re.sub(r"[ \t\r\n\f]+", " ", "".join(parts)).strip()
-
-    def iter(self):
-        for child in self.children:
-            if isinstance(child, Node):
-                yield child
-                yield from child.iter()
-
-    def find_all(self, tag: str | None = None, class_: str | None = None, **attrs) -> list[Node]:
-        return [
-            node
-            for node in self.iter()
-            if (tag is None or node.tag == tag)
-            and (class_ is None or class_ in (node.attrs.get("class") or "").split())
-            and all(node.attrs.get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items())
-        ]
-
-    def find(self, tag: str | None = None, class_: str | None = None, **attrs) -> Node | None:
-        found = self.find_all(tag, class_, **attrs)
-        return found[0] if found else None
-
-    def by_id(self, ident: str) -> Node:
-        found = self.find(id=ident)
-        assert found is not None, f"no element #{ident}"
-        return found
-
-
-class _Builder(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.root = self.current = Node("#document", {}, None)
-
-    def handle_starttag(self, tag, attrs):
-        node = Node(tag, {k: ("" if v is None else v) for k, v in attrs}, self.current)
-        self.current.children.append(node)
-        if tag not in VOID:
-            self.current = node
-
-    def handle_startendtag(self, tag, attrs):
-        self.current.children.append(Node(tag, {k: v or "" for k, v in attrs}, self.current))
-
-    def handle_endtag(self, tag):
-        node = self.current
-        while node is not None and node.tag != tag:
-            node = node.parent
-        if node is not None and node.parent is not None:
-            self.current = node.parent
-
-    def handle_data(self, data):
-        self.current.children.append(data)
-
-
-class Page(Node):
-    """A response, parsed: status, headers, text and the journey's widgets."""
-
-    def __init__(self, response):
-        builder = _Builder()
-        self.html = response.get_data(as_text=True)
-        builder.feed(self.html)
-        builder.close()
-        super().__init__("#document", {}, None)
-        self.children = builder.root.children
-        self.response = response
-        self.status = response.status_code
-
-    @property
-    def is_full_page(self) -> bool:
-        return "<html" in self.html and self.find("main", id="contenu") is not None
-
-    @property
-    def title(self) -> str:
-        return self.find("title").text
-
-    @property
-    def h1(self) -> str:
-        return self.find("h1").text
-
-    def flashes(self) -> list[str]:
-        flashes = self.find(class_="flashes")
-        return [p.text for p in flashes.find_all("p")] if flashes else []
-
-    def error_summary(self) -> list[str]:
-        summary = self.find(id="resume-erreurs")
-        return [li.text for li in summary.find_all("li")] if summary else []
-
-    def field_error(self, name: str) -> str | None:
-        node = self.find(id=f"{name}-erreur")
-        return node.text.removeprefix("Erreur : ") if node is not None else None
-
-    def recap(self) -> dict[str, str]:
-        """The récapitulatif's label → value rows (figures and the schedule's summary)."""
-        rows = {}
-        for table in self.find_all("table", class_="recap"):
-            for tr in table.find_all("tr"):
-                rows[tr.find("th").text] = tr.find("td").text
-        return rows
-
-    def table_rows(self, class_: str) -> list[list[str]]:
-        table = self.find("table", class_=class_)
-        assert table is not None, f"no table.{class_}"
-        return [
-            [cell.text for cell in tr.find_all() if cell.tag in ("th", "td")]
-            for tr in table.find_all("tr")
-        ]
-
-    def value(self, ident: str) -> str:
-        return self.by_id(ident).attrs.get("value", "")
-
-    def checked(self, ident: str) -> bool:
-        return "checked" in self.by_id(ident).attrs
-
-    def selected(self, ident: str) -> str | None:
-        options = [o for o in self.by_id(ident).find_all("option") if "selected" in o.attrs]
-        return options[0].attrs["value"] if options else None
-
-    def options(self, ident: str) -> list[str]:
-        return [o.attrs["value"] for o in self.by_id(ident).find_all("option")]
-
-    def token(self) -> str:
-        return self.find("input", name="token").attrs["value"]
 
 
 def location(response) -> str:
@@ -758,7 +609,7 @@ def test_simulation_acomptes_starts_at_six_monthly_instalments(journey):
 
 
 def test_simulation_acomptes_guide_example(journey):
-    """Avance 5 000, two instalments: DOMAIN.md's worked example."""
+    """Avance 5 000, two instalments: docs/DOMAIN.md's worked example."""
     journey.start(GUIDE, "acomptes")
     response = journey.simuler(GUIDE, avance="5 000", n=2, curseur=6)
     # Post/redirect/get, back to the panel.
@@ -1392,8 +1243,8 @@ def test_the_recapitulatif_shows_the_confirmed_figures_after_the_creance_changes
         )
         affilie.raison_sociale = "NOUVELLE RAISON SOCIALE"
         session.commit()
-        campaign = store.active_campaign()
-        now_total = store.consolidation_for(affilie, campaign.last_eligible_period).total
+        campaign = queries.active_campaign()
+        now_total = queries.consolidation_for(affilie, campaign.last_eligible_period).total
         assert now_total == Decimal("27707.49") * 2 + Decimal("999.99")
 
     page = journey.get(f"/demandes/{reference}")

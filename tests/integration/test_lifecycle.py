@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from db.models import Affilie, Demande, Reintegration
 from extensions import db
-from models import Affilie, Demande, Reintegration
 from tests.integration.test_perception import (
     AGENT_CASA,
     DEMO_REFERENCE,

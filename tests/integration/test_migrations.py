@@ -10,10 +10,10 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy.exc import IntegrityError
 
-import store
+from db.models import Demande
 from domain import lifecycle
 from extensions import db
-from models import Demande
+from services import queries
 from tests.conftest import BASE_URL, IS_POSTGRES, make_app
 
 DEMANDES = Demande.__table__
@@ -36,7 +36,7 @@ def check_upgrade_from_empty(url: str) -> None:
             upgrade()
             with db.engine.connect() as connection:
                 diff = schema_diff(connection)
-                assert diff == [], f"the migrations and models.py differ: {diff}"
+                assert diff == [], f"the migrations and db/models.py differ: {diff}"
                 # Autogenerate does not compare a partial index's WHERE: check it here.
                 index = {i["name"]: i for i in sa.inspect(connection).get_indexes("demandes")}[
                     "uq_demandes_affilie_en_cours"
@@ -150,7 +150,7 @@ def test_finished_requests_do_not_block_a_new_one(app):
     insert_copy(existing, status=lifecycle.ACCEPTEE)
     # Another affilié's request in progress is no concern of this one's.
     insert_copy(
-        existing, status=lifecycle.EN_ATTENTE, affilie_id=store.affilie_by_numero("4317542").id
+        existing, status=lifecycle.EN_ATTENTE, affilie_id=queries.affilie_by_numero("4317542").id
     )
     db.session.commit()
 

@@ -6,16 +6,14 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.orm.attributes import set_committed_value
 
-import services
-import store
+from db.models import Demande, Echeance, Garantie, Reintegration, User
 from extensions import db
-from models import Demande, Echeance, Garantie, Reintegration, User
+from services import backoffice, demandes, queries
+from tests.integration.pages import BackOfficePage as Page
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 GUIDE = "4317542"  # Perception Casablanca Anfa: the guide's instalments example
@@ -28,148 +26,6 @@ AGENT_CASA, AGENT_RABAT, AGENT_MARRAKECH = "agent.casa", "agent.rabat", "agent.m
 def mad(text: str) -> str:
     """'5 756,86' -> '5\u202f756,86\u00a0MAD', as the pages write amounts."""
     return text.replace(" ", NNBSP) + NBSP + "MAD"
-
-
-# --- page objects ----------------------------------------------------------------------
-
-
-class _Tree(HTMLParser):
-    """Just enough of the DOM: text by element id, table rows, input values."""
-
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.stack: list[dict] = []
-        self.ids: dict[str, dict] = {}
-        self.inputs: dict[str, dict] = {}
-        self.elements: list[dict] = []
-
-    def handle_starttag(self, tag, attrs):
-        node = {"tag": tag, "attrs": dict(attrs), "text": [], "children": []}
-        for parent in self.stack:  # tags separate words, as a browser's layout would
-            parent["text"].append(" ")
-        if self.stack:
-            self.stack[-1]["children"].append(node)
-        self.elements.append(node)
-        if "id" in node["attrs"]:
-            self.ids[node["attrs"]["id"]] = node
-        if tag in ("input", "select", "textarea") and "name" in node["attrs"]:
-            self.inputs.setdefault(node["attrs"].get("id") or node["attrs"]["name"], node)
-        if tag not in self.VOID:
-            self.stack.append(node)
-
-    def handle_endtag(self, tag):
-        while self.stack:
-            node = self.stack.pop()
-            if node["tag"] == tag:
-                break
-
-    def handle_data(self, data):
-        for node in self.stack:
-            node["text"].append(data)
-
-
-def _squash(text: str) -> str:
-    """Collapse HTML whitespace, keeping the no-break spaces amounts are written with."""
-    return re.sub(r"[ \t\r\n\f]+", " ", text).strip()
-
-
-def _text(node: dict) -> str:
-    return _squash("".join(node["text"]))
-
-
-class Page:
-    def __init__(self, response):
-        self.response = response
-        self.status = response.status_code
-        self.html = response.get_data(as_text=True)
-        self.tree = _Tree()
-        self.tree.feed(self.html)
-
-    @property
-    def text(self) -> str:
-        return _squash(self.html_text())
-
-    def html_text(self) -> str:
-        main = self.tree.ids.get("contenu")
-        return "".join(main["text"]) if main else re.sub(r"<[^>]+>", " ", self.html)
-
-    @property
-    def title(self) -> str:
-        return next(_text(n) for n in self.tree.elements if n["tag"] == "title")
-
-    @property
-    def h1(self) -> str:
-        return next(_text(n) for n in self.tree.elements if n["tag"] == "h1")
-
-    @property
-    def is_full_page(self) -> bool:
-        return "<html" in self.html
-
-    def by_id(self, ident: str) -> str:
-        return _text(self.tree.ids[ident])
-
-    def has_id(self, ident: str) -> bool:
-        return ident in self.tree.ids
-
-    def field_error(self, name: str) -> str | None:
-        node = self.tree.ids.get(f"{name}-erreur")
-        return _text(node).removeprefix("Erreur : ") if node else None
-
-    def error_summary(self) -> list[str]:
-        node = self.tree.ids.get("resume-erreurs")
-        if node is None:
-            return []
-        return [_text(li) for li in _descendants(node) if li["tag"] == "li"]
-
-    def flashes(self) -> list[str]:
-        return [
-            _text(n)
-            for n in self.tree.elements
-            if n["tag"] == "p"
-            and "notice" in n["attrs"].get("class", "").split()
-            and n["attrs"].get("role") in ("alert", "status")
-            and "id" not in n["attrs"]
-        ]
-
-    def refusal(self) -> str | None:
-        node = self.tree.ids.get("refus")
-        return _text(node) if node else None
-
-    def value(self, ident: str) -> str:
-        node = self.tree.inputs[ident]
-        if node["tag"] == "textarea":
-            return "".join(node["text"])
-        if node["tag"] == "select":
-            chosen = [
-                o for o in _descendants(node) if o["tag"] == "option" and "selected" in o["attrs"]
-            ]
-            return chosen[0]["attrs"]["value"] if chosen else ""
-        return node["attrs"].get("value", "")
-
-    def rows_after(self, ident: str) -> list[list[str]]:
-        """The rows of the first table inside (or right after the heading) ``ident``."""
-        start = self.tree.ids[ident]
-        table = _first(start, "table")
-        if table is None:
-            index = self.tree.elements.index(start)
-            table = next(n for n in self.tree.elements[index:] if n["tag"] == "table")
-        return [
-            [_text(c) for c in tr["children"] if c["tag"] in ("th", "td")]
-            for tr in _descendants(table)
-            if tr["tag"] == "tr"
-        ]
-
-
-def _descendants(node: dict):
-    for child in node["children"]:
-        yield child
-        yield from _descendants(child)
-
-
-def _first(node: dict, tag: str) -> dict | None:
-    return next((n for n in _descendants(node) if n["tag"] == tag), None)
 
 
 def get(client, url: str, **kwargs) -> Page:
@@ -196,10 +52,10 @@ def make_demande(
     login: str = "groupe",
 ) -> Demande:
     """A request confirmed through the portal's own service, at the clock's time."""
-    affilie = store.affilie_by_numero(numero)
-    campaign = store.active_campaign()
-    consolidation = services.current_consolidation(affilie, campaign)
-    sim = store.simulation_for(
+    affilie = queries.affilie_by_numero(numero)
+    campaign = queries.active_campaign()
+    consolidation = demandes.current_consolidation(affilie, campaign)
+    sim = queries.simulation_for(
         affilie,
         campaign,
         nombre_echeances=n if modalite == "acomptes" else None,
@@ -207,9 +63,9 @@ def make_demande(
         consolidation=consolidation,
     )
     user = db.session.scalars(select(User).where(User.login == login)).one()
-    from clock import now
+    from web.clock import now
 
-    demande = services.confirm(
+    demande = demandes.confirm(
         user=user,
         affilie=affilie,
         campaign=campaign,
@@ -682,25 +538,33 @@ def test_a_debit_result_waits_for_its_date_and_is_recorded_once(client, auth, cl
     assert [e.action for e in plan.events] == ["confirmation", "validation", "prelevement"]
 
 
-def test_a_debit_recorded_meanwhile_by_someone_else_is_not_recorded_twice(client, auth, clock):
+def test_a_debit_recorded_meanwhile_by_someone_else_is_not_recorded_twice(
+    client, auth, clock, monkeypatch
+):
     plan = make_demande(GUIDE)
     auth.login(AGENT_CASA)
     validated(client, plan.reference)
     clock.set(datetime(2023, 12, 11, 9, 0))
     detail = get(client, f"/perception/demandes/{plan.reference}")  # loads the échéances
     assert "Payée — Avance" in detail.text
-    # Another agent's request commits first, behind this session's back.
-    db.session.execute(
-        update(Echeance)
-        .where(Echeance.demande_id == plan.id, Echeance.definitive.is_(True), Echeance.rang == 0)
-        .values(statut="rejetee")
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    db.session.refresh(plan)
-    for e in plan.echeances:  # this session still believes the avance is to debit
-        if e.definitive and e.rang == 0:
-            set_committed_value(e, "statut", "a_prelever")
+    checked = backoffice.check_result
+
+    def another_agent_commits_first(demande, echeance, rang, today):
+        # This request has read the avance as still to debit; another agent's request
+        # commits its result now, behind this one's back.
+        checked(demande, echeance, rang, today)
+        with db.engine.begin() as conn:
+            conn.execute(
+                update(Echeance)
+                .where(
+                    Echeance.demande_id == plan.id,
+                    Echeance.definitive.is_(True),
+                    Echeance.rang == 0,
+                )
+                .values(statut="rejetee")
+            )
+
+    monkeypatch.setattr(backoffice, "check_result", another_agent_commits_first)
 
     page = post(client, f"/perception/demandes/{plan.reference}/echeances/0", {"statut": "payee"})
     assert page.status == 409
@@ -803,13 +667,7 @@ def test_return_file_is_required(client, auth):
 
 
 def recap(page: Page) -> dict[str, str]:
-    rows = {}
-    for table in (n for n in page.tree.elements if n["tag"] == "table"):
-        if "recap" in table["attrs"].get("class", ""):
-            for tr in (n for n in _descendants(table) if n["tag"] == "tr"):
-                cells = [_text(c) for c in tr["children"] if c["tag"] in ("th", "td")]
-                rows[cells[0]] = cells[1]
-    return rows
+    return page.recap()
 
 
 def test_preview_simulates_without_creating_anything(client, auth):

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, select
 
+from db.models import Affilie, CompteBancaire
 from extensions import db
-from models import Affilie, CompteBancaire
 from tests.conftest import make_app
 
 GUIDE = "4317542"
@@ -29,7 +29,7 @@ LARGE = "9999001"  # demo.add_large_affilie(): every period 1969-2024, ~12 000 l
 # simulation partial's four: the user (Flask-Login), the affilié (linked to the user),
 # the active campaign with its tiers (one joined statement), and the request in progress
 # with its campaign. The consolidated créance is kept per process under the affilié's
-# lignes_jeton (store.consolidation_for): its first and last periods and its GROUP BY
+# lignes_jeton (queries.consolidation_for): its first and last periods and its GROUP BY
 # run once, on the first step that shows it (here the Paramétrage page).
 BOUNDS = {
     "home": 5,  # 4: user, affiliés, requests, their campaign
@@ -72,7 +72,7 @@ def counting(app):
 
 
 def link_large_affilie(app) -> None:
-    import demo
+    from commands import demo
 
     with app.app_context():
         demo.add_large_affilie(linked_to="groupe")

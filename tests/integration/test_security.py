@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from demo import DEMO_PASSWORD
+from commands.demo import DEMO_PASSWORD
+from db.models import User
 from extensions import db
-from models import User
 from tests.conftest import make_app
 
 WRONG_PASSWORD = "pas-le-bon"
@@ -380,7 +380,7 @@ def test_healthz_when_the_database_is_unreachable(make, tmp_path, server):
 
 def test_logins_go_on_when_the_limit_storage_is_down(database_url):
     """Redis unreachable: no 500, passwords still checked, the portal stays open."""
-    from demo import DEMO_PASSWORD
+    from commands.demo import DEMO_PASSWORD
     from tests.conftest import make_app
 
     app = make_app(

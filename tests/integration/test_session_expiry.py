@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from demo import DEMO_PASSWORD, GUIDE_NUMERO
+from commands.demo import DEMO_PASSWORD, GUIDE_NUMERO
 from extensions import db
 from tests.conftest import make_app
 

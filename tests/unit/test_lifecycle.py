@@ -50,7 +50,6 @@ def test_refused_transitions(frm, to):
 
 def test_in_progress_statuses_block_a_new_request():
     assert lc.IN_PROGRESS == {lc.ACCEPTEE, lc.EN_ATTENTE, lc.VALIDEE}
-    assert set(lc.STATUS_LABELS) == set(lc.STATUSES)
 
 
 def test_guarantee_deadline_day_30_vs_31():

@@ -1,4 +1,4 @@
-"""Simulation figures: DOMAIN.md's worked examples to the centime."""
+"""Simulation figures: docs/DOMAIN.md's worked examples to the centime."""
 
 from datetime import date
 from decimal import Decimal

@@ -1,19 +1,21 @@
-"""Queries shared by the views and the CLI: campaign, consolidated créance, simulation."""
+"""Reads shared by the views and the CLI: campaign, créance, simulation, requests in progress."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, and_, cast, false, func, or_, select
 from sqlalchemy.orm import joinedload
 
+from db.models import Affilie, Campaign, Demande, LigneCreance
+from domain import lifecycle
 from domain.creance import Consolidation, consolidation_from_sums
 from domain.simulation import Simulation, simulate
 from extensions import db
-from models import Affilie, Campaign, LigneCreance
+from services.pagination import Page, paginate
 
 
 def active_campaign() -> Campaign | None:
@@ -47,7 +49,7 @@ def consolidation_for(affilie: Affilie, last_eligible_period: str) -> Consolidat
     Every move of the simulation's slider needs this table, and the GROUP BY is most of
     the request's time for a large affilié (~8 ms for 12 000 lines). The sums are kept
     under the affilié's ``lignes_jeton``, which every write to its lines replaces (see
-    models.py): after an import the key changes, and nothing stale can be read.
+    db/models.py): after an import the key changes, and nothing stale can be read.
     """
     with _TABLES_LOCK:
         table = _TABLES.get(_table_key(affilie, last_eligible_period))
@@ -128,5 +130,50 @@ def simulation_for(
     )
 
 
-def situation_date(affilie: Affilie) -> date:
-    return affilie.date_situation
+def demandes_of(affilie_ids: list[int]) -> list[Demande]:
+    """The requests of these affiliés, newest first."""
+    return list(
+        db.session.scalars(
+            select(Demande)
+            .where(Demande.affilie_id.in_(affilie_ids))
+            .order_by(Demande.confirmed_at.desc())
+        )
+    )
+
+
+def search_affilies(perception_id: int, q: str, page: int, size: int) -> Page:
+    """A perception's affiliés whose number or name contains ``q``, by number."""
+    query = select(Affilie).where(Affilie.perception_id == perception_id)
+    if q:
+        pattern = "%" + q.casefold().replace("\\", "").replace("%", "").replace("_", "") + "%"
+        query = query.where(
+            or_(Affilie.numero.like(pattern), func.lower(Affilie.raison_sociale).like(pattern))
+        )
+    return paginate(query.order_by(Affilie.numero), page, size, q=q)
+
+
+def en_cours_among(affilie_ids: list[int], today: date) -> set[int]:
+    """Which of these affiliés have a request in progress as of ``today``."""
+    demandes = db.session.scalars(
+        select(Demande)
+        .options(joinedload(Demande.campaign))
+        .where(Demande.affilie_id.in_(affilie_ids), Demande.status.in_(lifecycle.IN_PROGRESS))
+    )
+    return {d.affilie_id for d in demandes if d.effective_status(today) in lifecycle.IN_PROGRESS}
+
+
+def overdue(today: date):
+    """SQL for ``Demande.effective_status(today) == EXPIREE`` on a plan still written as
+    waiting for guarantees, so a list can filter on the status as of today.
+
+    confirmed_on + days < today  ⇔  confirmed_at < midnight of (today − days). Each campaign
+    has its own delay; there are only a few campaigns.
+    """
+    clauses = [
+        and_(
+            Demande.campaign_id == campaign_id,
+            Demande.confirmed_at < datetime.combine(today - timedelta(days=days), time.min),
+        )
+        for campaign_id, days in db.session.execute(select(Campaign.id, Campaign.guarantee_days))
+    ]
+    return and_(Demande.status == lifecycle.EN_ATTENTE, or_(false(), *clauses))

@@ -5,20 +5,27 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 import click
 from flask import Flask
 from sqlalchemy import select
 
-import store
+from commands import cli_backoffice
+from commands.demo import DEMO_PASSWORD, seed_demo
+from db.models import Affilie, Campaign, CampaignTier, Perception, User
 from domain.campaign import Rates
+from domain.creance import is_valid_period
 from domain.identifiers import is_valid_affiliation
+from domain.lifecycle import ACOMPTES, INTEGRAL
 from domain.money import AmountError, parse_amount
 from domain.simulation import SimulationError, check_open
 from extensions import db
-from models import Affilie, Campaign, CampaignTier, Perception, User
+from services import queries
+from services.importer import ImportError_, import_directory
+from web.clock import today
+from web.formatting import day
+from web.formatting import plain_mad as mad
 
 AMOUNT_MESSAGES = {
     "empty": "montant vide",
@@ -46,24 +53,22 @@ def simulation_message(exc: SimulationError, campaign: Campaign, on: date) -> st
     return SIMULATION_MESSAGES.get(exc.code, exc.code).format(
         max=campaign.max_echeances,
         label=campaign.label,
-        day=on.strftime("%d/%m/%Y"),
-        opens=campaign.opens_on.strftime("%d/%m/%Y"),
-        closes=campaign.closes_on.strftime("%d/%m/%Y"),
+        day=day(on),
+        opens=day(campaign.opens_on),
+        closes=day(campaign.closes_on),
     )
 
 
 def register(app: Flask) -> None:
     for command in (import_data, create_user, simulate_cmd, seed_demo_cmd, campaign_group):
         app.cli.add_command(command)
-    __import__("cli_backoffice").register(app)  # the perception back office's commands
+    cli_backoffice.register(app)  # the perception back office's commands
 
 
 @click.command("import-data")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def import_data(directory: Path) -> None:
     """Import affilies.csv, ribs.csv and creances.csv from DIRECTORY (all or nothing)."""
-    from importer import ImportError_, import_directory
-
     if not directory.is_dir():
         fail(f"{directory} n'est pas un dossier")
     try:
@@ -124,15 +129,13 @@ def create_user(login, role, affiliations, perception, name, password_stdin) -> 
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
 def simulate_cmd(numero, acomptes, avance, on, as_json) -> None:
     """Simulate the remise of an affilié (full payment unless --acomptes)."""
-    from clock import today
-
     if not is_valid_affiliation(numero):
         fail(f"numéro d'affiliation invalide « {numero} » (7 chiffres)")
-    affilie = store.affilie_by_numero(numero)
+    affilie = queries.affilie_by_numero(numero)
     if affilie is None:
         fail(f"affilié inconnu « {numero} »")
     try:
-        day = date.fromisoformat(on) if on else today()
+        on_day = date.fromisoformat(on) if on else today()
     except ValueError:
         fail(f"date invalide « {on} » (AAAA-MM-JJ)")
     try:
@@ -141,16 +144,16 @@ def simulate_cmd(numero, acomptes, avance, on, as_json) -> None:
         fail(f"--avance : {AMOUNT_MESSAGES[exc.code]}")
     if acomptes is None and avance_value:
         fail("--avance ne s'emploie qu'avec --acomptes")
-    campaign = store.active_campaign()
+    campaign = queries.active_campaign()
     if campaign is None:
         fail("aucune campagne de remise active")
     try:
-        check_open(campaign.rules(), day)
-        sim = store.simulation_for(
+        check_open(campaign.rules(), on_day)
+        sim = queries.simulation_for(
             affilie, campaign, nombre_echeances=acomptes, avance=avance_value
         )
     except SimulationError as exc:
-        fail(simulation_message(exc, campaign, day))
+        fail(simulation_message(exc, campaign, on_day))
     if as_json:
         click.echo(json.dumps({"affiliation": numero, **sim.as_dict()}, ensure_ascii=False))
         return
@@ -158,16 +161,13 @@ def simulate_cmd(numero, acomptes, avance, on, as_json) -> None:
 
 
 def _print_simulation(affilie, campaign, sim) -> None:
-    def mad(value: Decimal) -> str:
-        return f"{value:,.2f}".replace(",", " ").replace(".", ",") + " MAD"
-
     rows = [
         ("Affilié", f"{affilie.numero} — {affilie.raison_sociale}"),
         ("Type de la remise", campaign.label),
         (
             "Modalité de paiement",
             "Paiement intégral"
-            if sim.modalite == "integral"
+            if sim.modalite == INTEGRAL
             else f"Paiement par acomptes ({sim.nombre_echeances} mois)",
         ),
         ("Créance totale", mad(sim.creance_totale)),
@@ -179,7 +179,7 @@ def _print_simulation(affilie, campaign, sim) -> None:
         ("Montant de la remise", mad(sim.remise)),
         ("Montant à payer", mad(sim.montant_a_payer)),
     ]
-    if sim.modalite == "acomptes":
+    if sim.modalite == ACOMPTES:
         rows += [
             ("Montant de l'avance", mad(sim.avance)),
             ("Montant de la mensualité", mad(sim.mensualite)),
@@ -190,14 +190,12 @@ def _print_simulation(affilie, campaign, sim) -> None:
         click.echo(f"{label:<{width}}  {value}")
     for e in sim.echeances:
         label = "Avance" if e.rang == 0 else f"Échéance {e.rang}"
-        click.echo(f"  {label:<14} {e.date.strftime('%d/%m/%Y')}  {mad(e.montant):>18}")
+        click.echo(f"  {label:<14} {day(e.date)}  {mad(e.montant):>18}")
 
 
 @click.command("seed-demo")
 def seed_demo_cmd() -> None:
     """Load the demo data set (does nothing when it is already there)."""
-    from demo import DEMO_PASSWORD, seed_demo
-
     if seed_demo():
         click.echo("Données de démonstration chargées.")
     else:
@@ -217,7 +215,7 @@ def _campaign_or_fail(code: str | None) -> Campaign:
     campaign = (
         db.session.scalars(select(Campaign).where(Campaign.code == code)).first()
         if code
-        else store.active_campaign()
+        else queries.active_campaign()
     )
     if campaign is None:
         fail(f"campagne inconnue « {code} »" if code else "aucune campagne active")
@@ -282,8 +280,6 @@ def campaign_set(
     guarantee_days,
 ) -> None:
     """Change a campaign's parameters (default: the active one)."""
-    from domain.creance import is_valid_period
-
     c = _campaign_or_fail(code)
     if label is not None:
         if not label.strip():

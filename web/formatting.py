@@ -1,11 +1,17 @@
-"""View-layer formatting of amounts, rates and dates, through Babel for fr_MA / ar_MA."""
+"""How amounts, rates and dates are written: on the pages (Babel, fr_MA / ar_MA), and in
+the plain text the audit trail stores and the commands print.
+
+There is one amount formatter (``_amount``: Babel's pattern, rounded half-up) and one day
+format (the guide's dd/mm/yyyy, Latin digits in both languages). Pages group thousands
+with a narrow no-break space; plain text, read in terminals and stored in the audit
+trail, groups them with an ordinary space ("5 756,86 MAD").
+"""
 
 from datetime import date
 from decimal import Decimal
 from functools import cache, lru_cache
 
 from babel.core import Locale
-from babel.dates import parse_pattern as parse_date_pattern
 from babel.numbers import parse_pattern as parse_number_pattern
 from flask import g, has_request_context
 from flask_babel import get_locale
@@ -34,9 +40,9 @@ def babel_locale() -> str:
     )
 
 
-# A 60-instalment panel formats some 200 figures: parse the patterns and locales once.
+# A 60-instalment panel formats some 200 figures: parse the pattern and locales once.
 _AMOUNT = parse_number_pattern("#,##0.00")
-_DAY = parse_date_pattern("dd/MM/yyyy")
+_PLAIN_LOCALE = "fr_MA"
 
 
 @cache
@@ -75,8 +81,14 @@ def percent(value: Decimal | None) -> str:
 
 
 def day(value: date | None) -> str:
-    """08/11/2023, the guide's date format, in both languages."""
-    return _DAY.apply(value, _locale(babel_locale())) if value else ""
+    """08/11/2023, the guide's date format, in both languages (and in plain text)."""
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def plain_mad(value: Decimal) -> str:
+    """ "5 756,86 MAD" in French, whatever the page's language: the audit trail's text,
+    the commands' output."""
+    return _amount(value, value.is_signed(), _PLAIN_LOCALE).replace("\u202f", " ") + " MAD"
 
 
 def register(app) -> None:

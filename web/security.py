@@ -29,9 +29,9 @@ from limits import parse
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-import clock
+from db.models import LoginFailure
 from extensions import db
-from models import LoginFailure
+from web import clock
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 

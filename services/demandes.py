@@ -1,4 +1,4 @@
-"""Request lifecycle operations that touch the database: eligibility, confirmation, audit."""
+"""The affiliate's requests in the database: eligibility, confirmation, status changes."""
 
 from __future__ import annotations
 
@@ -6,21 +6,25 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-import store
-from clock import now
+from db.models import Affilie, Campaign, CompteBancaire, Demande, Echeance, User
 from domain import lifecycle
-from domain.creance import Consolidation
+from domain.creance import Consolidation, consolidation_from_sums
 from domain.simulation import Simulation
 from extensions import db
-from models import Affilie, AuditEvent, Campaign, CompteBancaire, Demande, Echeance, User
+from services import audit, queries
+from web.clock import now
 
 # Bumped whenever the wording of the conditions générales changes; stored with each request.
-CONDITIONS_VERSIONS = {"integral": "integral-2023-10-17", "acomptes": "acomptes-2023-10-17"}
+CONDITIONS_VERSIONS = {
+    lifecycle.INTEGRAL: "integral-2023-10-17",
+    lifecycle.ACOMPTES: "acomptes-2023-10-17",
+}
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -34,31 +38,21 @@ class Refusal:
 
 
 def demande_en_cours(affilie: Affilie) -> Demande | None:
-    """The affilié's request in progress, if any (an overdue one is expired first).
+    """The affilié's request in progress, if any, as of today; reads only.
 
-    One statement on every slider move; expiring costs more only on the day it happens.
+    One statement on every slider move. A plan past its guarantee deadline is no longer in
+    progress, whether or not its expiry has been written yet (see ``expire_overdue``).
     """
-    query = (
+    en_cours = db.session.scalars(
         select(Demande)
         .options(joinedload(Demande.campaign))
         .where(Demande.affilie_id == affilie.id, Demande.status.in_(lifecycle.IN_PROGRESS))
-    )
-    en_cours = db.session.scalars(query).first()
-    if en_cours is not None and _overdue(en_cours, now().date()):
-        expire_overdue(affilie_id=affilie.id)
-        en_cours = db.session.scalars(query).first()
+    ).first()
+    if en_cours is not None and en_cours.effective_status(now().date()) not in (
+        lifecycle.IN_PROGRESS
+    ):
+        return None
     return en_cours
-
-
-def _overdue(demande: Demande, today) -> bool:
-    """Still waiting for guarantees past the campaign's deadline."""
-    return (
-        demande.status == lifecycle.EN_ATTENTE
-        and lifecycle.effective_status(
-            demande.status, demande.confirmed_at.date(), today, demande.campaign.guarantee_days
-        )
-        == lifecycle.EXPIREE
-    )
 
 
 def refusal_for(affilie: Affilie, campaign: Campaign | None) -> Refusal | None:
@@ -74,7 +68,12 @@ def refusal_for(affilie: Affilie, campaign: Campaign | None) -> Refusal | None:
 
 
 def expire_overdue(affilie_id: int | None = None, actor: User | None = None) -> int:
-    """Persist the expiry of requests still waiting for guarantees past their deadline."""
+    """Write the expiry of requests still waiting for guarantees past their deadline.
+
+    The one place an expiry is written: the daily ``expire-requests`` command, and a new
+    confirmation whose affilié is still held by such a plan. Screens never write it: they
+    read ``Demande.effective_status``, which says the same from the first day past.
+    """
     query = select(Demande).where(Demande.status == lifecycle.EN_ATTENTE)
     if affilie_id is not None:
         query = query.where(Demande.affilie_id == affilie_id)
@@ -82,7 +81,7 @@ def expire_overdue(affilie_id: int | None = None, actor: User | None = None) -> 
     count = 0
     for demande in db.session.scalars(query).all():
         days = demande.campaign.guarantee_days
-        if _overdue(demande, today):
+        if demande.effective_status(today) == lifecycle.EXPIREE:
             try:
                 transition(
                     demande,
@@ -120,17 +119,7 @@ def transition(
     if changed.rowcount != 1:
         db.session.rollback()
         raise ConcurrentChange(demande.reference)
-    demande.events.append(
-        AuditEvent(
-            at=now(),
-            actor=actor,
-            actor_label=actor.display_name if actor else "Système",
-            action=action,
-            from_status=demande.status,
-            to_status=to,
-            reason=reason,
-        )
-    )
+    audit.record(demande, actor, action, reason, from_status=demande.status, to_status=to)
     demande.status = to
 
 
@@ -182,7 +171,7 @@ def confirm(
         confirmed_at=confirmed_at,
         conditions_version=CONDITIONS_VERSIONS[sim.modalite],
         conditions_accepted_at=conditions_accepted_at,
-        garanties_acceptees=sim.modalite == "acomptes",
+        garanties_acceptees=sim.modalite == lifecycle.ACOMPTES,
         raison_sociale=affilie.raison_sociale,
         numero_affiliation=affilie.numero,
         campaign_label=campaign.label,
@@ -207,29 +196,38 @@ def confirm(
     demande.echeances = [
         Echeance(rang=e.rang, date_prevue=e.date, montant=e.montant) for e in sim.echeances
     ]
-    demande.events = [
-        AuditEvent(
-            at=confirmed_at,
-            actor=user,
-            actor_label=user.display_name,
-            action="confirmation",
-            to_status=status,
-            reason="Demande confirmée sur le portail",
-        )
-    ]
+    audit.record(
+        demande,
+        user,
+        "confirmation",
+        "Demande confirmée sur le portail",
+        to_status=status,
+        at=confirmed_at,
+    )
+    if _inserted(demande):
+        return demande
+    # The same screen confirmed twice at once: the other submission won, show its result.
+    existing = db.session.scalars(
+        select(Demande).where(Demande.confirmation_token == token)
+    ).first()
+    if existing is not None:
+        return existing
+    # A plan past its guarantee deadline still holds the affilié's place in the unique
+    # index until its expiry is written: write it, then file this request.
+    if expire_overdue(affilie_id=affilie.id) and _inserted(demande):
+        return demande
+    raise AlreadyInProgress()
+
+
+def _inserted(demande: Demande) -> bool:
+    """Commit the new request; False (and nothing written) if a unique index refused it."""
     db.session.add(demande)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        # The same screen confirmed twice at once: the other submission won, show its result.
-        existing = db.session.scalars(
-            select(Demande).where(Demande.confirmation_token == token)
-        ).first()
-        if existing is not None:
-            return existing
-        raise AlreadyInProgress() from None
-    return demande
+        return False
+    return True
 
 
 def snapshot_consolidation(consolidation: Consolidation) -> str:
@@ -241,10 +239,6 @@ def snapshot_consolidation(consolidation: Consolidation) -> str:
 
 def consolidation_of(demande: Demande) -> Consolidation:
     """The créance table as it was when the request was confirmed."""
-    from decimal import Decimal
-
-    from domain.creance import consolidation_from_sums
-
     cells = {
         tuple(key.split(":", 1)): Decimal(value)
         for key, value in json.loads(demande.consolidation_json).items()
@@ -253,4 +247,4 @@ def consolidation_of(demande: Demande) -> Consolidation:
 
 
 def current_consolidation(affilie: Affilie, campaign: Campaign) -> Consolidation:
-    return store.consolidation_for(affilie, campaign.last_eligible_period)
+    return queries.consolidation_for(affilie, campaign.last_eligible_period)

@@ -12,12 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, insert, select
 
-from domain.campaign import DECISION_05_2023
-from domain.creance import RUBRIQUES
-from domain.identifiers import ice_with_check, rib_with_key
-from domain.simulation import simulate
-from extensions import db
-from models import (
+from db.models import (
     Affilie,
     Campaign,
     CampaignTier,
@@ -26,6 +21,13 @@ from models import (
     Perception,
     User,
 )
+from domain.campaign import DECISION_05_2023
+from domain.creance import RUBRIQUES
+from domain.identifiers import ice_with_check, rib_with_key
+from domain.simulation import simulate
+from extensions import db
+from services import demandes, queries
+from web.clock import now
 
 DEMO_PASSWORD = "Demo-2023!"  # noqa: S105 (published demo accounts)
 PERCEPTIONS = (
@@ -258,11 +260,7 @@ def _campaign() -> Campaign:
 
 def _request_in_progress(affilie: Affilie, user: User, campaign: Campaign) -> None:
     """A request confirmed through the same service as the portal, waiting for guarantees."""
-    import services
-    import store
-    from clock import now
-
-    consolidation = store.consolidation_for(affilie, campaign.last_eligible_period)
+    consolidation = queries.consolidation_for(affilie, campaign.last_eligible_period)
     sim = simulate(
         consolidation.totals,
         campaign.rules(),
@@ -270,7 +268,7 @@ def _request_in_progress(affilie: Affilie, user: User, campaign: Campaign) -> No
         nombre_echeances=12,
         avance=Decimal("2000.00"),
     )
-    services.confirm(
+    demandes.confirm(
         user=user,
         affilie=affilie,
         campaign=campaign,

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from dbtypes import DecimalType
+from db.types import DecimalType
 from domain import lifecycle
 from domain.campaign import Campaign as CampaignRules
 from domain.campaign import Rates, RateTier
@@ -306,6 +306,20 @@ class Demande(db.Model):
         """The guide's "Majorations, astreintes, et frais de recouvrement" column."""
         return self.penalites_frais + self.astreintes
 
+    # The status as of a day is the one rule every screen, list and command reads: a plan
+    # left without guarantees past its campaign's delay is expired before anyone writes it.
+    def effective_status(self, today: date) -> str:
+        return lifecycle.effective_status(
+            self.status, self.confirmed_at.date(), today, self.campaign.guarantee_days
+        )
+
+    @property
+    def guarantee_deadline(self) -> date:
+        return lifecycle.guarantee_deadline(self.confirmed_at.date(), self.campaign.guarantee_days)
+
+    def days_left(self, today: date) -> int:
+        return lifecycle.days_left(self.confirmed_at.date(), today, self.campaign.guarantee_days)
+
     affilie: Mapped[Affilie] = relationship()
     user: Mapped[User] = relationship()
     campaign: Mapped[Campaign] = relationship()
@@ -348,7 +362,7 @@ class Echeance(db.Model):
     date_prevue: Mapped[date] = mapped_column(Date)
     montant: Mapped[Decimal] = mapped_column(Money)
     # a_prelever | payee | rejetee
-    statut: Mapped[str] = mapped_column(String(12), default="a_prelever")
+    statut: Mapped[str] = mapped_column(String(12), default=lifecycle.A_PRELEVER)
     resultat_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     demande: Mapped[Demande] = relationship(back_populates="echeances")

@@ -1,6 +1,6 @@
-"""The perception back office: guarantees, definitive schedules, bank debits, defaults.
+"""The perception back office: guarantees, definitive schedules, debit results, defaults.
 
-Every status change goes through ``services.transition`` so the audit trail says who did
+Every status change goes through ``demandes.transition`` so the audit trail says who did
 it, when and why. A request's figures are its confirmation snapshot: nothing here
 recomputes them, the definitive schedule only moves the snapshot's instalments to the
 bank's debit days.
@@ -8,33 +8,28 @@ bank's debit days.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, exists, false, func, not_, or_, select, update
+from sqlalchemy import exists, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-import labels
-import services
-from clock import now
+from db.models import Demande, Echeance, Garantie, Reintegration, User
 from domain import lifecycle
-from domain.money import money_str
 from domain.simulation import Echeance as PlannedEcheance
 from domain.simulation import definitive_schedule
 from extensions import db
-from models import AuditEvent, Campaign, Demande, Echeance, Garantie, Reintegration, User
+from services import audit, demandes, queries
+from services.pagination import Page, paginate
+from web import labels
+from web.clock import now
+from web.formatting import day, plain_mad
 
-A_PRELEVER, PAYEE, REJETEE = "a_prelever", "payee", "rejetee"
-RESULTATS = (PAYEE, REJETEE)
+A_PRELEVER, PAYEE, REJETEE = lifecycle.A_PRELEVER, lifecycle.PAYEE, lifecycle.REJETEE
 # Requests whose échéances the bank still debits.
 EN_PRELEVEMENT = (lifecycle.ACCEPTEE, lifecycle.VALIDEE)
-DEBIT_HEADER = ("reference", "affiliation", "rib", "montant", "echeance")
-RETURN_HEADER = ("reference", "echeance", "statut")
-MAX_RETURN_ROWS = 20_000
 
 
 class Refused(Exception):
@@ -73,11 +68,16 @@ def definitive_echeances(demande: Demande) -> list[Echeance]:
     return sorted((e for e in demande.echeances if e.definitive), key=lambda e: e.rang)
 
 
-def _definitive_rows(demande: Demande, start: date) -> list[Echeance]:
-    return [
+def add_debits(demande: Demande, start: date) -> None:
+    """Give the request its definitive schedule, the bank's debits, from ``start``'s month.
+
+    The one place debit rows are created: at validation for a plan, lazily for an accepted
+    full payment (``ensure_integral_echeance``).
+    """
+    demande.echeances.extend(
         Echeance(definitive=True, rang=e.rang, date_prevue=e.date, montant=e.montant)
         for e in definitive_schedule(plan_of(demande), start)
-    ]
+    )
 
 
 def ensure_integral_echeance(demande: Demande) -> None:
@@ -88,11 +88,11 @@ def ensure_integral_echeance(demande: Demande) -> None:
     time the back office needs it (debit file, bank return, a result recorded), which
     keeps the affiliate's confirmation free of back-office concerns.
     """
-    if demande.modalite != "integral" or demande.status != lifecycle.ACCEPTEE:
+    if demande.modalite != lifecycle.INTEGRAL or demande.status != lifecycle.ACCEPTEE:
         return
     if any(e.definitive for e in demande.echeances):
         return
-    demande.echeances.extend(_definitive_rows(demande, demande.confirmed_at.date()))
+    add_debits(demande, demande.confirmed_at.date())
 
 
 def ensure_integral_echeances(perception_id: int | None = None) -> int:
@@ -101,7 +101,9 @@ def ensure_integral_echeances(perception_id: int | None = None) -> int:
         Echeance.demande_id == Demande.id, Echeance.definitive.is_(True)
     )
     query = select(Demande).where(
-        Demande.status == lifecycle.ACCEPTEE, Demande.modalite == "integral", ~has_definitive
+        Demande.status == lifecycle.ACCEPTEE,
+        Demande.modalite == lifecycle.INTEGRAL,
+        ~has_definitive,
     )
     if perception_id is not None:
         query = query.where(Demande.perception_id == perception_id)
@@ -127,7 +129,7 @@ def schedule_rows(demande: Demande) -> list[ScheduleRow]:
     """The definitive schedule; for an accepted full payment not yet materialised, the
     debit it will get (computed the same way, without writing on a read)."""
     rows = definitive_echeances(demande)
-    if not rows and demande.modalite == "integral" and demande.status == lifecycle.ACCEPTEE:
+    if not rows and demande.modalite == lifecycle.INTEGRAL and demande.status == lifecycle.ACCEPTEE:
         return [
             ScheduleRow(e.rang, e.date, e.montant, A_PRELEVER, None)
             for e in definitive_schedule(plan_of(demande), demande.confirmed_at.date())
@@ -138,51 +140,9 @@ def schedule_rows(demande: Demande) -> list[ScheduleRow]:
 # ---------------------------------------------------------------- the requests list
 
 
-def effective_status(demande: Demande, today: date) -> str:
-    return lifecycle.effective_status(
-        demande.status, demande.confirmed_at.date(), today, demande.campaign.guarantee_days
-    )
-
-
-def deadline_of(demande: Demande) -> date:
-    return lifecycle.guarantee_deadline(
-        demande.confirmed_at.date(), demande.campaign.guarantee_days
-    )
-
-
-def days_left_of(demande: Demande, today: date) -> int:
-    return lifecycle.days_left(demande.confirmed_at.date(), today, demande.campaign.guarantee_days)
-
-
-def _overdue(today: date):
-    """SQL: waiting for guarantees past the deadline (expired, whether or not persisted).
-
-    confirmed_on + days < today  ⇔  confirmed_at < midnight of (today − days). Each campaign
-    has its own delay; there are only a few campaigns.
-    """
-    clauses = [
-        and_(
-            Demande.campaign_id == campaign_id,
-            Demande.confirmed_at < datetime.combine(today - timedelta(days=days), time.min),
-        )
-        for campaign_id, days in db.session.execute(select(Campaign.id, Campaign.guarantee_days))
-    ]
-    return and_(Demande.status == lifecycle.EN_ATTENTE, or_(false(), *clauses))
-
-
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-@dataclass(frozen=True)
-class DemandesPage:
-    demandes: list[Demande]
-    total: int
-    page: int
-    pages: int
-    first: int
-    last: int
 
 
 def search_demandes(
@@ -195,13 +155,13 @@ def search_demandes(
     au: date | None = None,
     page: int = 1,
     size: int = 20,
-) -> DemandesPage:
+) -> Page:
     """A perception's requests, newest first, filtered on their status as of ``today``."""
     query = select(Demande).where(Demande.perception_id == perception_id)
     if statut == lifecycle.EXPIREE:
-        query = query.where(or_(Demande.status == lifecycle.EXPIREE, _overdue(today)))
+        query = query.where(or_(Demande.status == lifecycle.EXPIREE, queries.overdue(today)))
     elif statut == lifecycle.EN_ATTENTE:
-        query = query.where(Demande.status == lifecycle.EN_ATTENTE, not_(_overdue(today)))
+        query = query.where(Demande.status == lifecycle.EN_ATTENTE, not_(queries.overdue(today)))
     elif statut:
         query = query.where(Demande.status == statut)
     if q:
@@ -222,48 +182,10 @@ def search_demandes(
         query = query.where(
             Demande.confirmed_at < datetime.combine(au + timedelta(days=1), time.min)
         )
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // size))
-    page = min(max(page, 1), pages)
-    start = (page - 1) * size
-    demandes = db.session.scalars(
-        query.order_by(Demande.confirmed_at.desc(), Demande.id.desc()).offset(start).limit(size)
-    ).all()
-    return DemandesPage(
-        demandes=list(demandes),
-        total=total,
-        page=page,
-        pages=pages,
-        first=start + 1 if total else 0,
-        last=min(start + size, total),
-    )
+    return paginate(query.order_by(Demande.confirmed_at.desc(), Demande.id.desc()), page, size)
 
 
 # ---------------------------------------------------------------- guarantees → validée
-
-
-def _audit(demande: Demande, actor: User | None, action: str, reason: str) -> None:
-    """An event that does not change the request's status (a debit result)."""
-    demande.events.append(
-        AuditEvent(
-            at=now(),
-            actor=actor,
-            actor_label=actor.display_name if actor else "Système",
-            action=action,
-            from_status=None,
-            to_status=None,
-            reason=reason,
-        )
-    )
-
-
-def _fr_day(d: date) -> str:
-    return d.strftime("%d/%m/%Y")
-
-
-def _fr_amount(value: Decimal) -> str:
-    """ "5 756,86 MAD": the audit trail stores plain French text, whatever the UI language."""
-    return f"{Decimal(money_str(value)):,.2f}".replace(",", " ").replace(".", ",") + " MAD"
 
 
 def check_can_validate(demande: Demande, today: date) -> None:
@@ -274,16 +196,16 @@ def check_can_validate(demande: Demande, today: date) -> None:
             _(
                 "Les garanties ne peuvent être enregistrées que pour une demande en attente "
                 "de garanties (cette demande est « %(statut)s »).",
-                statut=str(_status_label(effective_status(demande, today))),
+                statut=str(_status_label(demande.effective_status(today))),
             ),
         )
-    if effective_status(demande, today) == lifecycle.EXPIREE:
+    if demande.effective_status(today) == lifecycle.EXPIREE:
         raise Refused(
             "delai",
             _(
                 "Le délai de dépôt des garanties a expiré le %(date)s : la demande est "
                 "expirée et ne peut plus être validée.",
-                date=_fr_day(deadline_of(demande)),
+                date=day(demande.guarantee_deadline),
             ),
         )
 
@@ -320,12 +242,10 @@ def validate_with_guarantees(
         lifecycle.VALIDEE,
         actor=actor,
         action="validation",
-        reason=(
-            f"Garanties déposées le {_fr_day(deposee_le)} : {type_label}, référence {reference}"
-        ),
+        reason=(f"Garanties déposées le {day(deposee_le)} : {type_label}, référence {reference}"),
     )
     demande.validated_at = at
-    demande.echeances.extend(_definitive_rows(demande, at.date()))
+    add_debits(demande, at.date())
     try:
         db.session.commit()
     except IntegrityError:
@@ -337,42 +257,7 @@ def validate_with_guarantees(
         ) from None
 
 
-# ---------------------------------------------------------------- debits
-
-
-@dataclass(frozen=True)
-class DebitLine:
-    reference: str
-    affiliation: str
-    rib: str
-    montant: Decimal
-    echeance: int
-
-
-def debit_lines(on: date) -> list[DebitLine]:
-    """The debits due on ``on``: échéances still to debit of requests being paid."""
-    ensure_integral_echeances()
-    rows = db.session.execute(
-        select(Demande, Echeance)
-        .join(Echeance, Echeance.demande_id == Demande.id)
-        .where(
-            Demande.status.in_(EN_PRELEVEMENT),
-            Echeance.definitive.is_(True),
-            Echeance.statut == A_PRELEVER,
-            Echeance.date_prevue == on,
-        )
-        .order_by(Demande.reference, Echeance.rang)
-    ).all()
-    return [DebitLine(d.reference, d.numero_affiliation, d.rib, e.montant, e.rang) for d, e in rows]
-
-
-def write_debit_csv(lines: list[DebitLine], stream) -> None:
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(DEBIT_HEADER)
-    for line in lines:
-        writer.writerow(
-            (line.reference, line.affiliation, line.rib, money_str(line.montant), line.echeance)
-        )
+# ---------------------------------------------------------------- debit results
 
 
 def _echeance_label(rang: int) -> str:
@@ -387,7 +272,7 @@ def check_result(demande: Demande, echeance: Echeance | None, rang: int, today: 
             _(
                 "La demande %(reference)s est « %(statut)s » : aucun prélèvement n'est attendu.",
                 reference=demande.reference,
-                statut=str(_status_label(effective_status(demande, today))),
+                statut=str(_status_label(demande.effective_status(today))),
             ),
         )
     if echeance is None:
@@ -419,18 +304,19 @@ def check_result(demande: Demande, echeance: Echeance | None, rang: int, today: 
                 "%(date)s.",
                 rang=rang,
                 reference=demande.reference,
-                date=_fr_day(echeance.date_prevue),
+                date=day(echeance.date_prevue),
             ),
         )
 
 
-def _find_echeance(demande: Demande, rang: int) -> Echeance | None:
+def find_echeance(demande: Demande, rang: int) -> Echeance | None:
     return next((e for e in definitive_echeances(demande) if e.rang == rang), None)
 
 
-def _apply_result(
+def apply_result(
     demande: Demande, echeance: Echeance, statut: str, actor: User, source: str
 ) -> None:
+    """Write one debit's result and its audit event (the caller commits)."""
     # Only if still to debit, in the UPDATE itself: of two agents recording the same debit
     # at once (or an agent and the return file), the second changes nothing.
     done = db.session.execute(
@@ -441,20 +327,20 @@ def _apply_result(
     if done.rowcount != 1:
         raise _concurrent()
     word = "payée" if statut == PAYEE else "rejetée"
-    _audit(
+    audit.record(
         demande,
         actor,
         "prelevement",
-        f"Prélèvement de l'{_echeance_label(echeance.rang)} du {_fr_day(echeance.date_prevue)} "
-        f"({_fr_amount(echeance.montant)}) : {word} ({source})",
+        f"Prélèvement de l'{_echeance_label(echeance.rang)} du {day(echeance.date_prevue)} "
+        f"({plain_mad(echeance.montant)}) : {word} ({source})",
     )
 
 
 def _transition(demande: Demande, to: str, **kwargs) -> None:
-    """services.transition, refused with a message when someone else moved it first."""
+    """demandes.transition, refused with a message when someone else moved it first."""
     try:
-        services.transition(demande, to, **kwargs)
-    except services.ConcurrentChange:
+        demandes.transition(demande, to, **kwargs)
+    except demandes.ConcurrentChange:
         raise _concurrent() from None
 
 
@@ -466,7 +352,7 @@ def _concurrent() -> Refused:
     )
 
 
-def _commit() -> None:
+def commit_or_refuse() -> None:
     """Commit, or refuse if a concurrent change won (unique debit rows, one reinstatement)."""
     try:
         db.session.commit()
@@ -488,10 +374,10 @@ def settle(demande: Demande, actor: User) -> str | None:
             action="defaut",
             reason=(
                 f"Prélèvement rejeté ({_echeance_label(rejected[0].rang)} du "
-                f"{_fr_day(rejected[0].date_prevue)}) : remise de "
-                f"{_fr_amount(demande.remise)} et majorations générées de "
-                f"{_fr_amount(demande.majorations_generees)} réintégrées "
-                f"({_fr_amount(reinstated)})"
+                f"{day(rejected[0].date_prevue)}) : remise de "
+                f"{plain_mad(demande.remise)} et majorations générées de "
+                f"{plain_mad(demande.majorations_generees)} réintégrées "
+                f"({plain_mad(reinstated)})"
             ),
         )
         db.session.add(
@@ -503,7 +389,7 @@ def settle(demande: Demande, actor: User) -> str | None:
                 montant_paye=paid,
                 at=now(),
                 by_id=actor.id if actor else None,
-                by_label=actor.display_name if actor else "Système",
+                by_label=actor.display_name if actor else audit.SYSTEM,
             )
         )
         return lifecycle.ANNULEE
@@ -521,189 +407,19 @@ def settle(demande: Demande, actor: User) -> str | None:
 
 def record_result(demande: Demande, rang: int, statut: str, *, actor: User) -> str | None:
     """The agent records one debit's result; returns the request's new status, if any."""
-    if statut not in RESULTATS:
+    if statut not in lifecycle.DEBIT_RESULTS:
         raise Refused("resultat", _("Le résultat doit être « payée » ou « rejetée »."))
     ensure_integral_echeance(demande)
-    echeance = _find_echeance(demande, rang)
+    echeance = find_echeance(demande, rang)
     try:
         check_result(demande, echeance, rang, now().date())
     except Refused:
         db.session.rollback()
         raise
-    _apply_result(demande, echeance, statut, actor, "saisie de l'agent")
+    apply_result(demande, echeance, statut, actor, "saisie de l'agent")
     outcome = settle(demande, actor)
-    _commit()
+    commit_or_refuse()
     return outcome
-
-
-# ---------------------------------------------------------------- the bank's return file
-
-
-class ReturnFileError(Exception):
-    """The return file has bad lines; nothing was recorded."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class ReturnSummary:
-    payees: int
-    rejetees: int
-    soldees: list[str]
-    annulees: list[str]
-
-
-def import_return(data: bytes, *, actor: User, perception_id: int) -> ReturnSummary:
-    """Record every result of the bank's return file in one transaction, or none.
-
-    ``reference,echeance,statut`` with statut payee|rejetee. Every line is checked
-    before anything is written; a request of another perception is "unknown".
-    """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ReturnFileError([_("Le fichier doit être un fichier CSV encodé en UTF-8.")]) from None
-    lines = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(text)), start=1) if row]
-    if not lines:
-        raise ReturnFileError([_("Le fichier est vide.")])
-    header_line, header = lines[0]
-    if tuple(h.strip().lower() for h in header) != RETURN_HEADER:
-        raise ReturnFileError(
-            [
-                _(
-                    "Ligne %(ligne)s : en-tête attendu « %(attendu)s ».",
-                    ligne=header_line,
-                    attendu=",".join(RETURN_HEADER),
-                )
-            ]
-        )
-    rows = lines[1:]
-    if not rows:
-        raise ReturnFileError([_("Le fichier ne contient aucun résultat de prélèvement.")])
-    if len(rows) > MAX_RETURN_ROWS:
-        raise ReturnFileError(
-            [_("Le fichier dépasse %(max)s lignes : découpez-le.", max=MAX_RETURN_ROWS)]
-        )
-
-    ensure_integral_echeances(perception_id)
-    today = now().date()
-    references = {row[0].strip() for _n, row in rows if row and row[0].strip()}
-    demandes = {
-        d.reference: d
-        for d in db.session.scalars(
-            select(Demande).where(
-                Demande.reference.in_(references), Demande.perception_id == perception_id
-            )
-        )
-    }
-    errors: list[str] = []
-    accepted: list[tuple[Demande, Echeance, str]] = []
-    seen: dict[tuple[str, int], int] = {}
-    for number, row in rows:
-        if len(row) != len(RETURN_HEADER):
-            errors.append(
-                _(
-                    "Ligne %(ligne)s : %(attendu)s colonnes attendues (%(entete)s), "
-                    "%(trouve)s trouvée(s).",
-                    ligne=number,
-                    attendu=len(RETURN_HEADER),
-                    entete=",".join(RETURN_HEADER),
-                    trouve=len(row),
-                )
-            )
-            continue
-        reference, rang_text, statut = (cell.strip() for cell in row)
-        statut = statut.lower()
-        line_errors = []
-        demande = demandes.get(reference)
-        if not reference:
-            line_errors.append(
-                _("Ligne %(ligne)s, champ reference : valeur manquante.", ligne=number)
-            )
-        elif demande is None:
-            line_errors.append(
-                _(
-                    "Ligne %(ligne)s, champ reference : demande « %(valeur)s » inconnue dans "
-                    "votre perception.",
-                    ligne=number,
-                    valeur=reference[:40],
-                )
-            )
-        rang = None
-        if not (rang_text.isascii() and rang_text.isdigit() and len(rang_text) <= 4):
-            line_errors.append(
-                _(
-                    "Ligne %(ligne)s, champ echeance : « %(valeur)s » n'est pas un numéro "
-                    "d'échéance (0 pour l'avance, puis 1, 2, 3…).",
-                    ligne=number,
-                    valeur=rang_text[:20],
-                )
-            )
-        else:
-            rang = int(rang_text)
-        if statut not in RESULTATS:
-            line_errors.append(
-                _(
-                    "Ligne %(ligne)s, champ statut : « %(valeur)s » n'est pas un résultat "
-                    "reconnu (payee ou rejetee).",
-                    ligne=number,
-                    valeur=statut[:20],
-                )
-            )
-        if demande is not None and rang is not None:
-            earlier = seen.get((reference, rang))
-            if earlier is not None:
-                line_errors.append(
-                    _(
-                        "Ligne %(ligne)s, champ echeance : l'échéance n° %(rang)s de la "
-                        "demande %(reference)s figure déjà à la ligne %(autre)s.",
-                        ligne=number,
-                        rang=rang,
-                        reference=reference,
-                        autre=earlier,
-                    )
-                )
-            else:
-                seen[(reference, rang)] = number
-                echeance = _find_echeance(demande, rang)
-                try:
-                    check_result(demande, echeance, rang, today)
-                except Refused as exc:
-                    field = "reference" if exc.code == "statut" else "echeance"
-                    line_errors.append(
-                        _(
-                            "Ligne %(ligne)s, champ %(champ)s : %(message)s",
-                            ligne=number,
-                            champ=field,
-                            message=exc.message,
-                        )
-                    )
-                else:
-                    if not line_errors:
-                        accepted.append((demande, echeance, statut))
-        errors.extend(line_errors)
-    if errors:
-        db.session.rollback()
-        raise ReturnFileError(errors)
-
-    for demande, echeance, statut in accepted:
-        _apply_result(demande, echeance, statut, actor, "fichier retour de la banque")
-    soldees, annulees = [], []
-    for demande in dict.fromkeys(d for d, _e, _s in accepted):
-        outcome = settle(demande, actor)
-        if outcome == lifecycle.SOLDEE:
-            soldees.append(demande.reference)
-        elif outcome == lifecycle.ANNULEE:
-            annulees.append(demande.reference)
-    _commit()
-    return ReturnSummary(
-        payees=sum(1 for _d, _e, s in accepted if s == PAYEE),
-        rejetees=sum(1 for _d, _e, s in accepted if s == REJETEE),
-        soldees=soldees,
-        annulees=annulees,
-    )
 
 
 # ---------------------------------------------------------------- reinstated amounts

@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 from flask import Flask
 
-import backoffice
-import services
 from extensions import db
+from services import bank_files, demandes
+from web.formatting import day
 
 
 def register(app: Flask) -> None:
@@ -23,7 +23,7 @@ def register(app: Flask) -> None:
 @click.command("expire-requests")
 def expire_requests() -> None:
     """Expire the requests still waiting for guarantees past their deadline (idempotent)."""
-    count = services.expire_overdue()
+    count = demandes.expire_overdue()
     click.echo(f"{count} demande(s) expirée(s).")
 
 
@@ -38,21 +38,21 @@ def expire_requests() -> None:
 def debit_file(on: str, output: Path | None) -> None:
     """Write the bank debits due on --date as CSV: reference,affiliation,rib,montant,echeance."""
     try:
-        day = date.fromisoformat(on)
+        due = date.fromisoformat(on)
     except ValueError:
         click.echo(f"Erreur : date invalide « {on} » (AAAA-MM-JJ)", err=True)
         sys.exit(1)
-    lines = backoffice.debit_lines(day)
+    lines = bank_files.debit_lines(due)
     # The full-payment debits created on the way are part of the schedule from now on.
     db.session.commit()
     if output is None:
         buffer = io.StringIO()
-        backoffice.write_debit_csv(lines, buffer)
+        bank_files.write_debit_csv(lines, buffer)
         click.echo(buffer.getvalue(), nl=False)
         return
     with output.open("w", encoding="utf-8", newline="") as stream:
-        backoffice.write_debit_csv(lines, stream)
+        bank_files.write_debit_csv(lines, stream)
     click.echo(
-        f"{len(lines)} prélèvement(s) du {day.strftime('%d/%m/%Y')} écrit(s) dans {output}.",
+        f"{len(lines)} prélèvement(s) du {day(due)} écrit(s) dans {output}.",
         err=True,
     )

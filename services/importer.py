@@ -10,11 +10,11 @@ from pathlib import Path
 
 from sqlalchemy import delete, insert, select, text
 
+from db.models import Affilie, CompteBancaire, LigneCreance, Perception
 from domain.creance import NATURES, RUBRIQUES, is_valid_period
 from domain.identifiers import is_valid_affiliation, is_valid_ice, is_valid_rib, normalize_rib
 from domain.money import AmountError, parse_csv_amount
 from extensions import db
-from models import Affilie, CompteBancaire, LigneCreance, Perception
 
 AFFILIES_COLUMNS = (
     "numero_affiliation",

@@ -1,0 +1,37 @@
+"""The audit trail: every event of a request says who, when, what and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from db.models import AuditEvent, Demande, User
+from web.clock import now
+
+SYSTEM = "Système"
+
+
+def record(
+    demande: Demande,
+    actor: User | None,
+    action: str,
+    reason: str = "",
+    *,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Append an event to the request's trail (written with the request's transaction).
+
+    Without an actor the event is the system's own (the expiry command, the bank file).
+    """
+    demande.events.append(
+        AuditEvent(
+            at=at or now(),
+            actor=actor,
+            actor_label=actor.display_name if actor else SYSTEM,
+            action=action,
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+        )
+    )

@@ -1,0 +1,66 @@
+"""One page of a list: the rows shown and what the pager says about the others."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from extensions import db
+
+
+@dataclass(frozen=True)
+class Page:
+    """Rows ``first`` to ``last`` of ``total`` (1-based), page ``page`` of ``pages``.
+
+    ``extra`` carries what the table shows beside the rows (the search typed, the page
+    size), so a template reads everything from one object.
+    """
+
+    rows: list
+    total: int
+    page: int
+    size: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.size + 1 if self.total else 0
+
+    @property
+    def last(self) -> int:
+        return min(self.page * self.size, self.total)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "extra":  # not set yet (a copy being built): no recursion
+            raise AttributeError(name)
+        try:
+            return self.extra[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _clamp(page: int, total: int, size: int) -> int:
+    """A page number past either end shows the nearest page that exists."""
+    return min(max(page, 1), max(1, -(-total // size)))
+
+
+def paginate(query: Select, page: int, size: int, **extra: Any) -> Page:
+    """One page of a SELECT: a COUNT, then the page's rows (the query carries its order)."""
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    page = _clamp(page, total, size)
+    rows = db.session.scalars(query.offset((page - 1) * size).limit(size)).all()
+    return Page(list(rows), total, page, size, extra)
+
+
+def paginate_list(items: Sequence, page: int, size: int, **extra: Any) -> Page:
+    """One page of a list already in memory (an account's own affiliés)."""
+    page = _clamp(page, len(items), size)
+    start = (page - 1) * size
+    return Page(list(items[start : start + size]), len(items), page, size, extra)
