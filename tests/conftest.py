@@ -148,6 +148,26 @@ def app(database_url, clock):
 
 
 @pytest.fixture
+def make(database_url, clock):
+    """Build apps on the test's database copy, each request in its own app context (as a
+    server's); their engines are disposed at teardown."""
+    apps = []
+
+    def factory(**extra):
+        app = make_app(database_url, clock, **extra)
+        apps.append(app)
+        return app
+
+    yield factory
+    from extensions import db
+
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

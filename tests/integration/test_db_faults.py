@@ -11,31 +11,13 @@ from sqlalchemy.exc import OperationalError
 from commands.demo import DEMO_PASSWORD
 from db.models import AuditEvent
 from extensions import db
-from tests.conftest import IS_POSTGRES, make_app
+from tests.conftest import IS_POSTGRES
 
 NUMERO = "4317542"
 postgres_only = pytest.mark.skipif(
     not IS_POSTGRES,
     reason="needs DATABASE_URL=postgresql+psycopg://...: SQLite has no server connection to lose",
 )
-
-
-@pytest.fixture
-def make(database_url, clock):
-    """Apps on the test's database, each request in its own app context (no pushed one,
-    so every request checks a connection out of the pool as a server's request would)."""
-    apps = []
-
-    def factory(**extra):
-        app = make_app(database_url, clock, **extra)
-        apps.append(app)
-        return app
-
-    yield factory
-    for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 @pytest.fixture

@@ -57,23 +57,6 @@ def is_logged_in(client) -> bool:
 
 
 @pytest.fixture
-def make(database_url, clock):
-    """Build apps on the test's database copy; their engines are disposed at teardown."""
-    apps = []
-
-    def factory(**extra):
-        app = make_app(database_url, clock, **extra)
-        apps.append(app)
-        return app
-
-    yield factory
-    for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-@pytest.fixture
 def fresh(make):
     """The default app, without the app context the ``app`` fixture keeps pushed: with it,
     ``g`` (and Flask-Login's cached user) would outlive a request."""
