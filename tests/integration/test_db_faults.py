@@ -157,7 +157,8 @@ def audit_event_insert_fails(monkeypatch):
 
 @pytest.mark.parametrize("fault", [commit_fails_after_the_inserts, audit_event_insert_fails])
 def test_a_failed_confirmation_leaves_nothing_half_written(make, admin, monkeypatch, fault):
-    # Without propagation the client sees what a user would: the 500 page.
+    # Without propagation the client sees what a user would: the database is unavailable,
+    # so the "Service indisponible" page with a 503 and Retry-After.
     client = make(PROPAGATE_EXCEPTIONS=False).test_client()
     login(client)
     token = up_to_confirmation(client)
@@ -166,7 +167,8 @@ def test_a_failed_confirmation_leaves_nothing_half_written(make, admin, monkeypa
         response = client.post(f"/demande/{NUMERO}/confirmer", data={"token": token})
     finally:
         undo()
-    assert response.status_code == 500
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
     assert rows_of(admin, token) == {"demandes": 0, "echeances": 0, "audit_events": 0}
 
     # Nothing is left locked or half-done: the same screen confirms once the fault is gone.
