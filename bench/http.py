@@ -246,6 +246,8 @@ def gunicorn(database_url: str, port: int, args) -> Iterator[str]:
         "DATABASE_URL": database_url,
         # Long enough for every round on one signed session cookie.
         "SESSION_MINUTES": "600",
+        # One host, no Redis: the per-process store, chosen on purpose.
+        "RATELIMIT_STORAGE_URI": "memory://",
     }
     env.pop("REDIS_URL", None)
     command = [

@@ -156,6 +156,8 @@ def gunicorn(database_url: str, port: int, workers: int) -> Iterator[None]:
         "APP_ENV": "production",
         "SECRET_KEY": uuid.uuid4().hex,
         "DATABASE_URL": database_url,
+        # One host, no Redis: the per-process store, chosen on purpose.
+        "RATELIMIT_STORAGE_URI": "memory://",
     }
     env.pop("REDIS_URL", None)
     # Every simulated user logs in from 127.0.0.1: lift the per-address login limit (the
