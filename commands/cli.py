@@ -20,6 +20,7 @@ from domain.money import AmountError, parse_amount
 from domain.simulation import SimulationError, check_open
 from extensions import db
 from services import queries
+from web import observability
 
 AMOUNT_MESSAGES = {
     "empty": "montant vide",
@@ -74,6 +75,9 @@ def import_data(directory: Path) -> None:
             click.echo(f"Erreur : {line}", err=True)
         click.echo("Rien n'a été importé.", err=True)
         sys.exit(1)
+    observability.event(
+        "import.creances", affilies=report.affilies, ribs=report.ribs, lignes=report.lignes
+    )
     click.echo(
         f"Import terminé : {report.affilies} affilié(s), {report.ribs} RIB, "
         f"{report.lignes} ligne(s) de créance."

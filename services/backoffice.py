@@ -26,7 +26,7 @@ from domain.simulation import definitive_schedule
 from extensions import db
 from services import demandes, queries
 from services.pagination import Page, paginate
-from web import labels
+from web import labels, observability
 from web.clock import now
 
 A_PRELEVER, PAYEE, REJETEE = "a_prelever", "payee", "rejetee"
@@ -643,6 +643,7 @@ def import_return(data: bytes, *, actor: User, perception_id: int) -> ReturnSumm
         elif outcome == lifecycle.ANNULEE:
             annulees.append(demande.reference)
     _commit()
+    observability.event("import.retour_banque", lignes=len(accepted), perception=perception_id)
     return ReturnSummary(
         payees=sum(1 for _d, _e, s in accepted if s == PAYEE),
         rejetees=sum(1 for _d, _e, s in accepted if s == REJETEE),
