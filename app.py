@@ -24,7 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from blueprints.auth import expired_page_redirect, login_redirect
 from config import BASE_DIR, DEV_DATABASE_URI, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
-from web import formatting, labels
+from web import formatting, labels, observability
 from web.clock import system_now
 
 DEV_ENVS = ("development", "testing")
@@ -50,6 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Tests keep one app context open across client requests; give each request a
         # fresh ``g`` as production does (cached locale, logged-in user...).
         app.before_request_funcs.setdefault(None, []).insert(0, _fresh_g)
+    observability.init_app(app)  # the request id first: every later line carries it
     app.before_request_funcs.setdefault(None, []).append(refuse_nul_bytes)
     register_extensions(app)
     register_templates(app)
@@ -188,7 +189,8 @@ def load_user(user_id: str):
     if not ident.isdigit():
         return None
     user = db.session.get(User, int(ident))
-    if user is None or user.session_token != token:
+    # A disabled account's sessions end at their next request.
+    if user is None or user.session_token != token or not user.is_active:
         return None
     return user
 
