@@ -19,7 +19,7 @@ from domain.identifiers import is_valid_affiliation
 from domain.money import AmountError, parse_amount
 from domain.simulation import SimulationError, check_open
 from extensions import db
-from services import queries
+from services import operators, queries
 from web import observability
 
 AMOUNT_MESSAGES = {
@@ -58,6 +58,9 @@ def register(app: Flask) -> None:
     for command in (import_data, create_user, simulate_cmd, seed_demo_cmd, campaign_group):
         app.cli.add_command(command)
     cli_backoffice.register(app)  # the perception back office's commands
+    from commands import users
+
+    users.register(app)  # accounts and the operators' audit trail
 
 
 @click.command("import-data")
@@ -117,7 +120,9 @@ def create_user(login, role, affiliations, perception, name, password_stdin) -> 
         user.affilies = list(linked)
     user.set_password(password)
     db.session.add(user)
-    db.session.commit()
+    scope = perception if role == "agent" else ",".join(a.numero for a in user.affilies)
+    operators.record("user.create", login, f"rôle {role} ({scope})")
+    operators.commit()
     click.echo(f"Utilisateur « {login} » créé ({role}).")
 
 
@@ -290,6 +295,7 @@ def campaign_set(
     from domain.creance import is_valid_period
 
     c = _campaign_or_fail(code)
+    before = _campaign_settings(c)
     if label is not None:
         if not label.strip():
             fail("--label : libellé vide")
@@ -341,5 +347,26 @@ def campaign_set(
         if not 1 <= guarantee_days <= 365:
             fail("--guarantee-days : entre 1 et 365")
         c.guarantee_days = guarantee_days
-    db.session.commit()
+    after = _campaign_settings(c)
+    changes = [f"{k} : {before[k]} → {after[k]}" for k in after if before[k] != after[k]]
+    if changes:
+        operators.record("campaign.set", c.code, " ; ".join(changes))
+    operators.commit()
     click.echo(f"Campagne {c.code} mise à jour.")
+
+
+def _campaign_settings(c: Campaign) -> dict[str, str]:
+    """What ``campaign set`` can change, as text: the audit trail says before → after."""
+    return {
+        "libellé": c.label,
+        "ouverture": c.opens_on.isoformat(),
+        "clôture": c.closes_on.isoformat(),
+        "dernière période": c.last_eligible_period,
+        "intégral": f"{c.integral_penalites}/{c.integral_astreintes}",
+        "paliers": " ".join(
+            f"{t.max_echeances or ''}:{t.taux_penalites}/{t.taux_astreintes}" for t in c.tiers
+        ),
+        "échéances max": str(c.max_echeances),
+        "majoration": str(c.plan_surcharge_rate),
+        "délai garanties": str(c.guarantee_days),
+    }
