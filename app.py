@@ -129,6 +129,12 @@ def check_configuration(config, given: dict) -> None:
     except Exception:  # SQLAlchemy's ArgumentError, or ValueError on a bad port
         raise ConfigurationError("DATABASE_URL n'est pas une URL de base de données") from None
 
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+        raise ConfigurationError(
+            f"PROMETHEUS_MULTIPROC_DIR n'est pas un dossier où écrire ({folder})"
+        )
+
     redis_url = config.get("REDIS_URL")
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigurationError("REDIS_URL doit commencer par redis://, rediss:// ou unix://")

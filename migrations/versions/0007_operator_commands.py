@@ -1,5 +1,7 @@
-"""users.active and operator_events: accounts disabled from the command line, and the
-trail of what operators changed
+"""users.active and operator_events: disabled accounts, the operators' trail
+
+Accounts are disabled from the command line (flask user disable); operator_events keeps
+who changed what (accounts, campaigns) and when.
 
 Revision ID: 0007_operator_commands
 Revises: 0004_login_failures
