@@ -97,23 +97,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is at the time (a test may have replaced it)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setFormatter(JsonFormatter())
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
+def _stderr_handler() -> logging.Handler:
+    # The process's own standard error, not whatever replaced sys.stderr for a while (a
+    # CLI runner, a test's capture): the lines never mix into a command's output.
+    handler = logging.StreamHandler(sys.__stderr__)
+    handler.setFormatter(JsonFormatter())
+    return handler
 
 
-_handler = _StderrHandler()
+_handler = _stderr_handler()
 
 
 def _install_handler(target: logging.Logger) -> None:

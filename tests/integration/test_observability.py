@@ -15,9 +15,9 @@ TOKEN = "jeton-de-la-supervision-0123456789"
 WRONG = "mot-de-passe-faux-tape"
 
 
-def log_lines(capsys) -> list[dict]:
+def log_lines(capfd) -> list[dict]:
     lines = []
-    for line in capsys.readouterr().err.splitlines():
+    for line in capfd.readouterr().err.splitlines():
         if line.startswith("{"):
             lines.append(json.loads(line))
     return lines
@@ -38,10 +38,10 @@ def login(client, login="groupe", password=DEMO_PASSWORD):
     return client.post("/connexion", data={"utilisateur": login, "mot_de_passe": password})
 
 
-def test_a_request_id_from_the_proxy_is_kept_and_echoed(client, capsys):
+def test_a_request_id_from_the_proxy_is_kept_and_echoed(client, capfd):
     response = client.get("/ping", headers={"X-Request-ID": "0a1b2c3d4e5f60718293a4b5c6d7e8f9"})
     assert response.headers["X-Request-ID"] == "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
-    (line,) = [entry for entry in log_lines(capsys) if entry["event"] == "request"]
+    (line,) = [entry for entry in log_lines(capfd) if entry["event"] == "request"]
     assert line["request_id"] == "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
 
@@ -51,12 +51,12 @@ def test_a_missing_or_odd_request_id_is_replaced(client, incoming):
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
 
 
-def test_one_json_line_per_request_without_what_was_typed(client, capsys):
+def test_one_json_line_per_request_without_what_was_typed(client, capfd):
     login(client, password=WRONG)
     login(client)
     client.get(f"/demande/{NUMERO}/parametrage")
     client.get("/nulle-part")
-    output = capsys.readouterr().err
+    output = capfd.readouterr().err
     assert WRONG not in output and DEMO_PASSWORD not in output
     assert "session=" not in output
     requests = [json.loads(line) for line in output.splitlines() if '"event": "request"' in line]
@@ -73,12 +73,12 @@ def test_one_json_line_per_request_without_what_was_typed(client, capsys):
         assert entry["duration_ms"] >= 0
 
 
-def test_logins_are_logged_success_failure_and_lockout(watched, capsys):
+def test_logins_are_logged_success_failure_and_lockout(watched, capfd):
     client = watched.test_client()
     for _ in range(watched.config["LOGIN_MAX_FAILURES"] + 1):
         login(client, password=WRONG)
     login(client)  # refused: locked
-    events = [entry["event"] for entry in log_lines(capsys) if entry["event"] != "request"]
+    events = [entry["event"] for entry in log_lines(capfd) if entry["event"] != "request"]
     max_failures = watched.config["LOGIN_MAX_FAILURES"]
     # The last wrong password starts the lock; the next attempts are refused unread.
     assert (
@@ -86,19 +86,19 @@ def test_logins_are_logged_success_failure_and_lockout(watched, capsys):
     )
     other = watched.test_client()
     login(other, login="entreprise")
-    (success,) = [e for e in log_lines(capsys) if e["event"] == "login.success"]
+    (success,) = [e for e in log_lines(capfd) if e["event"] == "login.success"]
     assert success["user_id"] and "entreprise" not in json.dumps(success)
 
 
-def test_a_confirmation_is_logged_after_its_commit_and_counted(client, auth, capsys):
+def test_a_confirmation_is_logged_after_its_commit_and_counted(client, auth, capfd):
     from web.observability import CONFIRMED
 
     before = CONFIRMED.labels("acomptes")._value.get()
     auth.login()
     token = up_to_confirmation(client)
-    capsys.readouterr()
+    capfd.readouterr()
     client.post(f"/demande/{NUMERO}/confirmer", data={"token": token})
-    (confirmed,) = [e for e in log_lines(capsys) if e["event"] == "demande.confirmation"]
+    (confirmed,) = [e for e in log_lines(capfd) if e["event"] == "demande.confirmation"]
     assert confirmed["modalite"] == "acomptes" and confirmed["demande"].startswith("RM")
     assert confirmed["request_id"]
     assert CONFIRMED.labels("acomptes")._value.get() == before + 1
