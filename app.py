@@ -129,6 +129,12 @@ def check_configuration(config, given: dict) -> None:
     except Exception:  # SQLAlchemy's ArgumentError, or ValueError on a bad port
         raise ConfigurationError("DATABASE_URL n'est pas une URL de base de données") from None
 
+    if config["APP_ENV"] == "testing" and "LOG_LEVEL" not in given:
+        config["LOG_LEVEL"] = "WARNING"  # the suite's output stays readable
+    config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).upper()
+    if config["LOG_LEVEL"] not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigurationError("LOG_LEVEL vaut DEBUG, INFO, WARNING ou ERROR")
+
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
         raise ConfigurationError(

@@ -50,6 +50,8 @@ class Config:
     HSTS_SECONDS = 365 * 24 * 3600
     # /metrics answers only "Authorization: Bearer <METRICS_TOKEN>"; unset, it is a 404.
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN")
+    # The JSON lines' threshold (web/observability.py): INFO writes one line per request.
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     # Python serves .js as text/javascript (RFC 9239), older setups as application/javascript.
     COMPRESS_MIMETYPES = [
         "text/html",

@@ -108,11 +108,11 @@ def _stderr_handler() -> logging.Handler:
 _handler = _stderr_handler()
 
 
-def _install_handler(target: logging.Logger) -> None:
+def _install_handler(target: logging.Logger, level: str) -> None:
     target.removeHandler(default_handler)
     if _handler not in target.handlers:
         target.addHandler(_handler)
-    target.setLevel(logging.INFO)
+    target.setLevel(level)
 
 
 def event(name: str, **fields) -> None:
@@ -137,8 +137,8 @@ def login_outcome(outcome: str, **fields) -> None:
 
 
 def init_app(app: Flask) -> None:
-    _install_handler(logger)
-    _install_handler(app.logger)
+    _install_handler(logger, app.config["LOG_LEVEL"])
+    _install_handler(app.logger, app.config["LOG_LEVEL"])
     app.before_request(_start_request)
     app.after_request(_finish_request)
     _watch_audit_trail()

@@ -25,7 +25,9 @@ def log_lines(capfd) -> list[dict]:
 
 @pytest.fixture
 def watched(database_url, clock):
-    app = make_app(database_url, clock, METRICS_TOKEN=TOKEN, RATELIMIT_ENABLED=True)
+    app = make_app(
+        database_url, clock, METRICS_TOKEN=TOKEN, RATELIMIT_ENABLED=True, LOG_LEVEL="INFO"
+    )
     with app.app_context():
         yield app
         from extensions import db
@@ -38,7 +40,8 @@ def login(client, login="groupe", password=DEMO_PASSWORD):
     return client.post("/connexion", data={"utilisateur": login, "mot_de_passe": password})
 
 
-def test_a_request_id_from_the_proxy_is_kept_and_echoed(client, capfd):
+def test_a_request_id_from_the_proxy_is_kept_and_echoed(watched, capfd):
+    client = watched.test_client()
     response = client.get("/ping", headers={"X-Request-ID": "0a1b2c3d4e5f60718293a4b5c6d7e8f9"})
     assert response.headers["X-Request-ID"] == "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
     (line,) = [entry for entry in log_lines(capfd) if entry["event"] == "request"]
@@ -51,7 +54,8 @@ def test_a_missing_or_odd_request_id_is_replaced(client, incoming):
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
 
 
-def test_one_json_line_per_request_without_what_was_typed(client, capfd):
+def test_one_json_line_per_request_without_what_was_typed(watched, capfd):
+    client = watched.test_client()
     login(client, password=WRONG)
     login(client)
     client.get(f"/demande/{NUMERO}/parametrage")
@@ -90,11 +94,12 @@ def test_logins_are_logged_success_failure_and_lockout(watched, capfd):
     assert success["user_id"] and "entreprise" not in json.dumps(success)
 
 
-def test_a_confirmation_is_logged_after_its_commit_and_counted(client, auth, capfd):
+def test_a_confirmation_is_logged_after_its_commit_and_counted(watched, capfd):
     from web.observability import CONFIRMED
 
     before = CONFIRMED.labels("acomptes")._value.get()
-    auth.login()
+    client = watched.test_client()
+    login(client)
     token = up_to_confirmation(client)
     capfd.readouterr()
     client.post(f"/demande/{NUMERO}/confirmer", data={"token": token})

@@ -45,6 +45,7 @@ def refusal(capsys, **changes) -> str:
         ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL"),
         ({"PROXY_HOPS": "un"}, "PROXY_HOPS"),
         ({"SESSION_MINUTES": "-5"}, "SESSION_MINUTES"),
+        ({"LOG_LEVEL": "bavard"}, "LOG_LEVEL"),
     ],
 )
 def test_production_refuses_to_start_without_what_it_needs(capsys, changes, variable):
