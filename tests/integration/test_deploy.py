@@ -89,15 +89,19 @@ def listening(port: int) -> bool:
         return False
 
 
-def stop(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
+def stop(processes: list[subprocess.Popen]) -> None:
+    """SIGINT to all at once (a quick shutdown for gunicorn and nginx alike: the test is
+    over, no request is left to finish), then SIGKILL past 10 s."""
+    running = [p for p in processes if p.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 10
+    for process in running:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
 
 
 def nginx_conf(tmp: Path, upstreams: list[int], https_port: int, http_port: int) -> Path:
@@ -244,8 +248,7 @@ def deployment(database_url, tmp_path):
         wait_for("nginx", lambda: listening(https_port), deadline, processes)
         yield {"https": https_port, "instances": ports, "logs": logs, "tmp": tmp_path}
     finally:
-        for process in reversed(processes):
-            stop(process)
+        stop(processes)
         store.flushdb()
         store.close()
 
@@ -270,7 +273,13 @@ def scrape(port: int) -> str:
         conn.close()
 
 
-def test_the_journey_through_nginx_over_https(deployment):
+def test_the_deployment_through_nginx(deployment):
+    """One deployment for every check: starting and stopping it is most of the time."""
+    journey_over_https(deployment)
+    bank_return_file_through_nginx(deployment)
+
+
+def journey_over_https(deployment):
     port = deployment["https"]
     browser = TlsBrowser(port)
 
@@ -319,7 +328,7 @@ def test_the_journey_through_nginx_over_https(deployment):
     assert all("recouvrement_http_requests_total" in text for text in scraped)
 
 
-def test_a_bank_return_file_of_the_allowed_size_passes_nginx(deployment):
+def bank_return_file_through_nginx(deployment):
     port = deployment["https"]
     agent = TlsBrowser(port)
     agent.login("agent.casa")
