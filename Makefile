@@ -5,22 +5,42 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app
 
-.PHONY: run test lint translations chromium bench clean
+.PHONY: run test lint translations translations-extract translations-update chromium nginx \
+	lock bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# The locks (requirements*.txt, written by `make lock`) pin every package with its hashes:
+# pip refuses anything else, so each machine installs the very files that were tested.
 $(VENV)/.run-deps: requirements.txt | $(BIN)/activate
-	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --require-hashes -r requirements.txt
 	touch $@
 
 $(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(BIN)/activate
-	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.txt
 	touch $@
+
+PIP_COMPILE := $(BIN)/pip-compile -q --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+
+## make lock: resolve requirements*.in again into the hashed locks (after editing a .in).
+lock: $(VENV)/.test-deps
+	$(PIP_COMPILE) -o requirements.txt requirements.in
+	$(PIP_COMPILE) -o requirements-dev.txt requirements-dev.in
 
 translations: $(VENV)/.run-deps
 	$(BIN)/pybabel compile -d translations >/dev/null
+
+## make translations-extract: the French strings of the code and templates, into messages.pot.
+translations-extract: $(VENV)/.run-deps
+	$(BIN)/pybabel extract -F babel.cfg \
+		--ignore-dirs='.* _* tests bench' -o translations/messages.pot .
+
+## make translations-update: merge messages.pot into the Arabic catalogue (new msgids empty).
+translations-update: translations-extract
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -l ar --no-fuzzy-matching
 
 ## make run: set up, migrate the embedded SQLite database, load the demo data, serve.
 run: $(VENV)/.run-deps translations
@@ -35,12 +55,18 @@ chromium:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
+# Debian's nginx for the deployment test (tests/integration/test_deploy.py).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light >/dev/null; }
+
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 ## make test: set up, lint, and run the whole suite (DATABASE_URL picks the database).
-test: $(VENV)/.test-deps translations chromium lint
+test: $(VENV)/.test-deps translations chromium nginx lint
 	$(BIN)/python -m pytest
 
 ## make bench: the in-process engine benchmark (see bench/ and docs/PERFORMANCE.md for the others).

@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import sys
 import time
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,20 +18,35 @@ from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints.auth import expired_page_redirect, login_redirect
-from config import BASE_DIR, Config
+from config import BASE_DIR, DEV_DATABASE_URI, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
-from web import formatting, labels
+from web import formatting, labels, observability
 from web.clock import system_now
 
 DEV_ENVS = ("development", "testing")
+# Exit status of a refused start: gunicorn's "App failed to load", on which its master
+# stops instead of forking workers that would fail the same way, again and again.
+CONFIG_REFUSED = 4
+
+
+class ConfigurationError(Exception):
+    """A setting the app cannot run with; the message names the variable."""
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
-    configure(app, test_config)
+    try:
+        configure(app, test_config)
+    except ConfigurationError as exc:
+        # One line an operator reads in the service's log, not a traceback at the first
+        # request: the process stops here (flask commands and gunicorn alike).
+        print(f"Espace Recouvrement ne démarre pas : {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(CONFIG_REFUSED) from None
+    observability.init_app(app)  # the request id first: every later line carries it
     app.before_request_funcs.setdefault(None, []).append(refuse_nul_bytes)
     register_extensions(app)
     register_templates(app)
@@ -56,22 +73,85 @@ def configure(app: Flask, test_config: dict | None) -> None:
     app.config["CLOCK"] = system_now
     if test_config:
         app.config.update(test_config)
-    env = app.config["APP_ENV"]
-    if env in DEV_ENVS:
-        app.config["SESSION_COOKIE_SECURE"] = False
-        if not app.config.get("SECRET_KEY"):
-            app.config["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105 (development only)
-    elif not app.config.get("SECRET_KEY"):
-        raise RuntimeError(
-            "SECRET_KEY must be set in the environment outside development "
-            "(or set APP_ENV=development for a local run)."
-        )
+    check_configuration(app.config, given=test_config or {})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    hops = int(app.config.get("PROXY_HOPS") or 0)
+    hops = app.config["PROXY_HOPS"]
     if hops:
         # Behind nginx: the client's address (login rate limits) and scheme come from
         # the proxy's X-Forwarded-* headers, trusted for that many hops only.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+
+def check_configuration(config, given: dict) -> None:
+    """Read the environment's settings into the config, or raise ConfigurationError.
+
+    In production (any APP_ENV but development and testing) nothing is guessed: no
+    secret, no database or no Redis is a refusal, not a local SQLite file or a memory
+    store per worker that would quietly multiply the login limits.
+    """
+    production = config["APP_ENV"] not in DEV_ENVS
+    for name in ("PROXY_HOPS", "SESSION_MINUTES", "SESSION_WARNING_SECONDS"):
+        config[name] = _whole_number(name, config[name])
+    if "PERMANENT_SESSION_LIFETIME" not in given:
+        if config["SESSION_MINUTES"] < 1:
+            raise ConfigurationError("SESSION_MINUTES doit valoir au moins 1")
+        config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=config["SESSION_MINUTES"])
+
+    if not production:
+        config["SESSION_COOKIE_SECURE"] = False
+        config["SECRET_KEY"] = config.get("SECRET_KEY") or "dev-only-not-secret"  # noqa: S105
+        config["SQLALCHEMY_DATABASE_URI"] = config.get("SQLALCHEMY_DATABASE_URI") or (
+            DEV_DATABASE_URI
+        )
+    elif not config.get("SECRET_KEY"):
+        raise ConfigurationError(
+            "SECRET_KEY n'est pas définie (APP_ENV=development pour un essai local)"
+        )
+    elif len(config["SECRET_KEY"]) < 16:
+        raise ConfigurationError("SECRET_KEY est trop courte (32 octets aléatoires en hexadécimal)")
+
+    database = config.get("SQLALCHEMY_DATABASE_URI")
+    if not database:
+        raise ConfigurationError(
+            "DATABASE_URL n'est pas définie (postgresql+psycopg://UTILISATEUR@HÔTE/BASE)"
+        )
+    try:
+        make_url(database)
+    except Exception:  # SQLAlchemy's ArgumentError, or ValueError on a bad port
+        raise ConfigurationError("DATABASE_URL n'est pas une URL de base de données") from None
+
+    if config["APP_ENV"] == "testing" and "LOG_LEVEL" not in given:
+        config["LOG_LEVEL"] = "WARNING"  # the suite's output stays readable
+    config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).upper()
+    if config["LOG_LEVEL"] not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigurationError("LOG_LEVEL vaut DEBUG, INFO, WARNING ou ERROR")
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+        raise ConfigurationError(
+            f"PROMETHEUS_MULTIPROC_DIR n'est pas un dossier où écrire ({folder})"
+        )
+
+    redis_url = config.get("REDIS_URL")
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigurationError("REDIS_URL doit commencer par redis://, rediss:// ou unix://")
+    if not config.get("RATELIMIT_STORAGE_URI"):
+        if not redis_url and production:
+            raise ConfigurationError(
+                "REDIS_URL n'est pas définie (les instances y partagent les limites de "
+                "connexion ; RATELIMIT_STORAGE_URI=memory:// pour une instance seule)"
+            )
+        config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
+
+
+def _whole_number(name: str, value) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} doit être un nombre entier (« {value} »)") from None
+    if number < 0:
+        raise ConfigurationError(f"{name} ne peut pas être négatif")
+    return number
 
 
 def register_extensions(app: Flask) -> None:
@@ -112,7 +192,8 @@ def load_user(user_id: str):
     if not ident.isdigit():
         return None
     user = db.session.get(User, int(ident))
-    if user is None or user.session_token != token:
+    # A disabled account's sessions end at their next request.
+    if user is None or user.session_token != token or not user.is_active:
         return None
     return user
 
@@ -179,6 +260,9 @@ def register_security_headers(app: Flask) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
+        if app.config["APP_ENV"] not in DEV_ENVS:
+            # Browsers then refuse plain HTTP to this host for a year (ignored over HTTP).
+            response.headers["Strict-Transport-Security"] = f"max-age={app.config['HSTS_SECONDS']}"
         if request.endpoint == "static":
             _buffer_static_file(response)
         else:

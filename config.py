@@ -10,13 +10,16 @@ from redis.retry import Retry
 BASE_DIR = Path(__file__).resolve().parent
 
 
+# The embedded database of development (make run); production must name its own.
+DEV_DATABASE_URI = f"sqlite:///{BASE_DIR / 'instance' / 'recouvrement.db'}"
+
+
 class Config:
-    # development | testing | production. Anything but development/testing is production.
+    # development | testing | production. Anything but development/testing is production,
+    # where a missing or malformed setting stops the start (app.check_configuration).
     APP_ENV = os.environ.get("APP_ENV", "production")
     SECRET_KEY = os.environ.get("SECRET_KEY")
-    SQLALCHEMY_DATABASE_URI = os.environ.get(
-        "DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'recouvrement.db'}"
-    )
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
     # Survive a PostgreSQL restart: a dead pooled connection is replaced before use.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
@@ -24,9 +27,11 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = True
-    PERMANENT_SESSION_LIFETIME = timedelta(minutes=int(os.environ.get("SESSION_MINUTES", "20")))
+    # Numbers from the environment stay text here: configure() reads them, and refuses to
+    # start on one that is not a number rather than failing at import.
+    SESSION_MINUTES = os.environ.get("SESSION_MINUTES", "20")
     # The page warns this long before the session ends (static/js/session.js).
-    SESSION_WARNING_SECONDS = int(os.environ.get("SESSION_WARNING_SECONDS", "120"))
+    SESSION_WARNING_SECONDS = os.environ.get("SESSION_WARNING_SECONDS", "120")
     REMEMBER_COOKIE_HTTPONLY = True
 
     # The largest thing anyone uploads is the bank's return file: refuse bigger bodies
@@ -40,7 +45,13 @@ class Config:
 
     REDIS_URL = os.environ.get("REDIS_URL")
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers to trust.
-    PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "0"))
+    PROXY_HOPS = os.environ.get("PROXY_HOPS", "0")
+    # Strict-Transport-Security in production: browsers keep to HTTPS for a year.
+    HSTS_SECONDS = 365 * 24 * 3600
+    # /metrics answers only "Authorization: Bearer <METRICS_TOKEN>"; unset, it is a 404.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN")
+    # The JSON lines' threshold (web/observability.py): INFO writes one line per request.
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     # Python serves .js as text/javascript (RFC 9239), older setups as application/javascript.
     COMPRESS_MIMETYPES = [
         "text/html",
@@ -52,7 +63,9 @@ class Config:
     COMPRESS_MIN_SIZE = 300
     SEND_FILE_MAX_AGE_DEFAULT = timedelta(days=365)
 
-    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    # Redis when REDIS_URL is set. In production without it the app refuses to start, unless
+    # RATELIMIT_STORAGE_URI=memory:// says a single instance counts in its own memory.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI")
     # Redis can never hold a worker: half a second to connect or answer, no retry; after a
     # failure it is left alone for REDIS_RETRY_SECONDS (security.py).
     RATELIMIT_STORAGE_OPTIONS = {

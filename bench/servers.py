@@ -22,6 +22,8 @@ def start_gunicorn(database_url: str, port: int, workers: int, *options: str, **
         "APP_ENV": "production",
         "SECRET_KEY": uuid.uuid4().hex,
         "DATABASE_URL": database_url,
+        # One host, no Redis: the per-process store, chosen on purpose.
+        "RATELIMIT_STORAGE_URI": "memory://",
         **env,
     }
     environment.pop("REDIS_URL", None)

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from db.models import User
 from extensions import db
-from web import security
+from web import observability, security
 from web.formatting import babel_locale
 
 bp = Blueprint("auth", __name__)
@@ -99,23 +99,34 @@ def login():
     login_value = ""
     if request.method == "POST":
         login_value = _typed_login()
+        # The logs name the typed login by its hash only: it may be a password typed in
+        # the wrong box.
+        key = security.login_key(login_value)[:16]
         if wait := security.address_wait():
+            observability.login_outcome("address_limited", login_key=key)
             return _too_many_attempts(wait)
         password = request.form.get("mot_de_passe", "")[:200]
         # A locked account is refused before its password is even looked at.
         if wait := security.lockout_remaining(login_value):
+            observability.login_outcome("locked", login_key=key, seconds=wait)
             return _too_many_attempts(wait)
         user = db.session.scalars(select(User).where(User.login == login_value)).first()
         if user is None:
             _dummy_check(password)
-        if user is None or not user.check_password(password):
+        # A disabled account is refused like a wrong password, its password checked all the
+        # same: the answer says nothing about the account.
+        if user is None or not user.check_password(password) or not user.is_active:
+            user_id = user.id if user is not None else None
             if wait := security.record_login_failure(login_value):
+                observability.login_outcome("lockout", login_key=key, user_id=user_id, seconds=wait)
                 return _too_many_attempts(wait)
+            observability.login_outcome("failure", login_key=key, user_id=user_id)
             # One message whichever was wrong: no hint that a login exists.
             error = _("Utilisateur ou mot de passe incorrect.")
         else:
             security.reset_login_failures(login_value)
             db.session.commit()
+            observability.login_outcome("success", login_key=key, user_id=user.id)
             lang = session.get("lang") or request.args.get("lang")
             session.clear()  # a fresh session at login
             if lang in current_app.config["LANGUAGES"]:

@@ -1,10 +1,12 @@
 """Health endpoints for the reverse proxy and monitoring."""
 
-from flask import Blueprint
+import hmac
+
+from flask import Blueprint, abort, current_app, request
 from sqlalchemy import text
 
 from extensions import db
-from web import security
+from web import observability, security
 
 bp = Blueprint("health", __name__)
 
@@ -37,3 +39,15 @@ def healthz():
 def ping():
     """A constant answer with no database work: the web stack's floor, for bench/http.py."""
     return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus's scrape, for whoever holds ``METRICS_TOKEN``: a 404 for anyone else, and
+    for everyone when no token is set (the page does not exist for them)."""
+    token = current_app.config.get("METRICS_TOKEN")
+    given = request.headers.get("Authorization", "")
+    if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        abort(404)
+    body, content_type = observability.metrics_text()
+    return body, 200, {"Content-Type": content_type}

@@ -21,8 +21,9 @@ from domain.lifecycle import ACOMPTES, INTEGRAL
 from domain.money import AmountError, parse_amount
 from domain.simulation import SimulationError, check_open
 from extensions import db
-from services import queries
+from services import operators, queries
 from services.importer import ImportError_, import_directory
+from web import observability
 from web.clock import today
 from web.formatting import day
 from web.formatting import plain_mad as mad
@@ -63,6 +64,9 @@ def register(app: Flask) -> None:
     for command in (import_data, create_user, simulate_cmd, seed_demo_cmd, campaign_group):
         app.cli.add_command(command)
     cli_backoffice.register(app)  # the perception back office's commands
+    from commands import users
+
+    users.register(app)  # accounts and the operators' audit trail
 
 
 @click.command("import-data")
@@ -78,6 +82,9 @@ def import_data(directory: Path) -> None:
             click.echo(f"Erreur : {line}", err=True)
         click.echo("Rien n'a été importé.", err=True)
         sys.exit(1)
+    observability.event(
+        "import.creances", affilies=report.affilies, ribs=report.ribs, lignes=report.lignes
+    )
     click.echo(
         f"Import terminé : {report.affilies} affilié(s), {report.ribs} RIB, "
         f"{report.lignes} ligne(s) de créance."
@@ -117,7 +124,9 @@ def create_user(login, role, affiliations, perception, name, password_stdin) -> 
         user.affilies = list(linked)
     user.set_password(password)
     db.session.add(user)
-    db.session.commit()
+    scope = perception if role == "agent" else ",".join(a.numero for a in user.affilies)
+    operators.record("user.create", login, f"rôle {role} ({scope})")
+    operators.commit()
     click.echo(f"Utilisateur « {login} » créé ({role}).")
 
 
@@ -281,6 +290,7 @@ def campaign_set(
 ) -> None:
     """Change a campaign's parameters (default: the active one)."""
     c = _campaign_or_fail(code)
+    before = _campaign_settings(c)
     if label is not None:
         if not label.strip():
             fail("--label : libellé vide")
@@ -332,5 +342,26 @@ def campaign_set(
         if not 1 <= guarantee_days <= 365:
             fail("--guarantee-days : entre 1 et 365")
         c.guarantee_days = guarantee_days
-    db.session.commit()
+    after = _campaign_settings(c)
+    changes = [f"{k} : {before[k]} → {after[k]}" for k in after if before[k] != after[k]]
+    if changes:
+        operators.record("campaign.set", c.code, " ; ".join(changes))
+    operators.commit()
     click.echo(f"Campagne {c.code} mise à jour.")
+
+
+def _campaign_settings(c: Campaign) -> dict[str, str]:
+    """What ``campaign set`` can change, as text: the audit trail says before → after."""
+    return {
+        "libellé": c.label,
+        "ouverture": c.opens_on.isoformat(),
+        "clôture": c.closes_on.isoformat(),
+        "dernière période": c.last_eligible_period,
+        "intégral": f"{c.integral_penalites}/{c.integral_astreintes}",
+        "paliers": " ".join(
+            f"{t.max_echeances or ''}:{t.taux_penalites}/{t.taux_astreintes}" for t in c.tiers
+        ),
+        "échéances max": str(c.max_echeances),
+        "majoration": str(c.plan_surcharge_rate),
+        "délai garanties": str(c.guarantee_days),
+    }

@@ -28,6 +28,7 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -71,6 +72,8 @@ class User(UserMixin, db.Model):
     perception_id: Mapped[int | None] = mapped_column(ForeignKey("perceptions.id"))
     # Changing it logs out every session of the account (see ``get_id``).
     session_token: Mapped[str] = mapped_column(String(64), default="")
+    # False: the account is disabled (``flask user disable``): no login, no session.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     perception: Mapped[Perception | None] = relationship()
     affilies: Mapped[list[Affilie]] = relationship(
@@ -87,6 +90,10 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.active is not False
 
     @property
     def is_agent(self) -> bool:
@@ -457,3 +464,18 @@ class LoginFailure(db.Model):
     # The count restarts LOGIN_FAILURE_WINDOW_SECONDS after its first failure.
     premier_echec: Mapped[datetime] = mapped_column(DateTime, index=True)
     bloque_jusqua: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class OperatorEvent(db.Model):
+    """What an operator changed from the command line (accounts, campaigns): who, when,
+    what. Never a password: a reset says that it happened, not to what."""
+
+    __tablename__ = "operator_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # The system account that ran the command (the sudo caller when there is one).
+    operator: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    target: Mapped[str] = mapped_column(String(120), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -29,6 +29,7 @@ from services.backoffice import (
     find_echeance,
     settle,
 )
+from web import observability
 from web.clock import now
 
 DEBIT_HEADER = ("reference", "affiliation", "rib", "montant", "echeance")
@@ -271,6 +272,7 @@ def _apply(accepted: list[Accepted], actor: User) -> ReturnSummary:
         elif outcome == lifecycle.ANNULEE:
             annulees.append(demande.reference)
     commit_or_refuse()
+    observability.event("import.retour_banque", lignes=len(accepted))
     return ReturnSummary(
         payees=sum(1 for _d, _e, s in accepted if s == lifecycle.PAYEE),
         rejetees=sum(1 for _d, _e, s in accepted if s == lifecycle.REJETEE),

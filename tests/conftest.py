@@ -74,7 +74,7 @@ def make_app(database_url: str, clock: Clock | None = None, **extra):
     config = {
         "APP_ENV": "testing",
         "TESTING": True,
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": "test-secret-of-the-suite",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,

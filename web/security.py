@@ -43,8 +43,8 @@ def _enabled() -> bool:
     return bool(current_app.config.get("RATELIMIT_ENABLED", True))
 
 
-def _key(login: str) -> str:
-    # Hashed: the database never holds the typed logins, whatever characters they contain.
+def login_key(login: str) -> str:
+    # Hashed: the database and the logs never hold the typed logins, whatever they contain.
     return hashlib.sha256(login.encode("utf-8")).hexdigest()
 
 
@@ -56,7 +56,7 @@ def lockout_remaining(login: str) -> int:
     if not _enabled():
         return 0
     until = db.session.scalar(
-        select(LoginFailure.bloque_jusqua).where(LoginFailure.cle == _key(login))
+        select(LoginFailure.bloque_jusqua).where(LoginFailure.cle == login_key(login))
     )
     if until is None:
         return 0
@@ -72,7 +72,7 @@ def record_login_failure(login: str) -> int:
     config = current_app.config
     now = clock.now()
     window_start = now - timedelta(seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"])
-    failures = db.session.scalar(_count_failure(_key(login), now, window_start))
+    failures = db.session.scalar(_count_failure(login_key(login), now, window_start))
     delay = 0
     beyond = failures - config["LOGIN_MAX_FAILURES"]
     if beyond >= 0:
@@ -82,7 +82,7 @@ def record_login_failure(login: str) -> int:
         )
         db.session.execute(
             update(LoginFailure)
-            .where(LoginFailure.cle == _key(login))
+            .where(LoginFailure.cle == login_key(login))
             .values(bloque_jusqua=now + timedelta(seconds=delay))
         )
     # Counts whose window has passed and whose lock has ended mean nothing any more.
@@ -115,7 +115,7 @@ def _count_failure(key: str, now, window_start):
 def reset_login_failures(login: str) -> None:
     """Forget the failures of ``login`` (after a successful login); the caller commits."""
     if _enabled():
-        db.session.execute(delete(LoginFailure).where(LoginFailure.cle == _key(login)))
+        db.session.execute(delete(LoginFailure).where(LoginFailure.cle == login_key(login)))
 
 
 # ---------------------------------------------------------------- per address (Redis)

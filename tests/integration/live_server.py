@@ -147,7 +147,7 @@ class Browser:
         if form is not None:
             body = urlencode(form, doseq=True)
             sent["Content-Type"] = "application/x-www-form-urlencoded"
-        conn = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=self.timeout)
+        conn = self.connect(port or self.port)
         try:
             conn.request(method, path, body=body, headers=sent)
             raw = conn.getresponse()
@@ -158,6 +158,9 @@ class Browser:
         if found := CSRF_RE.search(text):
             self.csrf = found[1]
         return Response(raw.status, raw.headers, text, dict(self.cookies))
+
+    def connect(self, port: int) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=self.timeout)
 
     def _keep_cookies(self, set_cookies: list[str]) -> None:
         for header in set_cookies:

@@ -11,6 +11,7 @@ PUBLIC = {
     "auth.set_language",
     "health.healthz",
     "health.ping",
+    "health.metrics",  # not a page: a 404 to anyone without METRICS_TOKEN
     "static",
     "auth.session_expiree",
     "auth.end_expired_session",

@@ -1,0 +1,137 @@
+"""flask user disable|enable|reset-password|revoke, audited; flask audit show."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from commands.demo import DEMO_PASSWORD
+from db.models import OperatorEvent, User
+from extensions import db
+
+NEW_PASSWORD = "un-nouveau-mot-de-passe"
+
+
+def login(client, password=DEMO_PASSWORD, who="entreprise"):
+    return client.post("/connexion", data={"utilisateur": who, "mot_de_passe": password})
+
+
+def is_logged_in(client) -> bool:
+    return client.get("/", follow_redirects=False).status_code == 200
+
+
+def trail() -> list[tuple[str, str, str]]:
+    rows = db.session.scalars(select(OperatorEvent).order_by(OperatorEvent.id))
+    return [(e.action, e.target, e.operator) for e in rows]
+
+
+def test_a_disabled_user_cannot_log_in_and_their_sessions_end(app, runner, monkeypatch):
+    monkeypatch.setenv("SUDO_USER", "exploitant")
+    client = app.test_client()
+    assert login(client).status_code == 302 and is_logged_in(client)
+
+    result = runner.invoke(args=["user", "disable", "entreprise"])
+    assert result.exit_code == 0, result.output
+    assert not is_logged_in(client)
+    refused = login(app.test_client())
+    assert refused.status_code == 401
+    assert "Utilisateur ou mot de passe incorrect." in refused.get_data(as_text=True)
+
+    assert runner.invoke(args=["user", "enable", "entreprise"]).exit_code == 0
+    assert login(app.test_client()).status_code == 302
+    assert trail() == [
+        ("user.disable", "entreprise", "exploitant"),
+        ("user.enable", "entreprise", "exploitant"),
+    ]
+
+
+def test_reset_password_reads_stdin_ends_sessions_and_never_records_the_password(app, runner):
+    client = app.test_client()
+    login(client)
+    result = runner.invoke(
+        args=["user", "reset-password", "entreprise", "--password-stdin"],
+        input=NEW_PASSWORD + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert not is_logged_in(client)
+    assert login(app.test_client()).status_code == 401
+    assert login(app.test_client(), password=NEW_PASSWORD).status_code == 302
+    (event,) = db.session.scalars(select(OperatorEvent)).all()
+    assert event.action == "user.reset_password"
+    assert NEW_PASSWORD not in f"{event.detail} {event.target}"
+
+
+def test_reset_password_refusals(runner):
+    without = runner.invoke(args=["user", "reset-password", "entreprise"])
+    assert without.exit_code == 1 and "--password-stdin" in without.output
+    short = runner.invoke(
+        args=["user", "reset-password", "entreprise", "--password-stdin"], input="court\n"
+    )
+    assert short.exit_code == 1 and "8 caractères" in short.output
+    unknown = runner.invoke(args=["user", "revoke", "personne"])
+    assert unknown.exit_code == 1 and "inconnu" in unknown.output
+    assert trail() == []
+
+
+def test_revoke_ends_every_session_but_keeps_the_account(app, runner):
+    first, second = app.test_client(), app.test_client()
+    login(first)
+    login(second)
+    assert runner.invoke(args=["user", "revoke", "entreprise"]).exit_code == 0
+    assert not is_logged_in(first) and not is_logged_in(second)
+    assert login(app.test_client()).status_code == 302
+    assert [action for action, _t, _o in trail()] == ["user.revoke"]
+
+
+def test_campaign_set_and_create_user_are_audited(runner):
+    assert runner.invoke(args=["campaign", "set", "--guarantee-days", "45"]).exit_code == 0
+    created = runner.invoke(
+        args=[
+            "create-user",
+            "agent.fes",
+            "--role",
+            "agent",
+            "--perception",
+            "Perception Casablanca Anfa",
+        ]
+        + ["--password-stdin"],
+        input="mot-de-passe-agent\n",
+    )
+    assert created.exit_code == 0, created.output
+    events = db.session.scalars(select(OperatorEvent).order_by(OperatorEvent.id)).all()
+    assert events[0].action == "campaign.set"
+    assert "délai garanties" in events[0].detail and "→ 45" in events[0].detail
+    assert events[1].action == "user.create" and events[1].target == "agent.fes"
+    assert "mot-de-passe-agent" not in events[1].detail
+
+
+def test_audit_show_filters(runner, monkeypatch):
+    monkeypatch.setenv("SUDO_USER", "alice")
+    runner.invoke(args=["user", "revoke", "entreprise"])
+    monkeypatch.setenv("SUDO_USER", "brahim")
+    runner.invoke(args=["user", "disable", "groupe"])
+    runner.invoke(args=["campaign", "set", "--guarantee-days", "40"])
+
+    def shown(*args) -> list[dict]:
+        result = runner.invoke(args=["audit", "show", "--json", *args])
+        assert result.exit_code == 0, result.output
+        return [json.loads(line) for line in result.output.splitlines()]
+
+    assert [e["action"] for e in shown()] == ["campaign.set", "user.disable", "user.revoke"]
+    assert [e["action"] for e in shown("--action", "user")] == ["user.disable", "user.revoke"]
+    assert [e["target"] for e in shown("--operator", "alice")] == ["entreprise"]
+    assert [e["action"] for e in shown("--target", "groupe")] == ["user.disable"]
+    assert len(shown("--limit", "1")) == 1
+    assert shown("--since", "2099-01-01") == []
+    assert len(shown("--until", "2023-11-20")) == 3  # the frozen clock's day, included
+    text = runner.invoke(args=["audit", "show"]).output
+    assert "brahim" in text and "user.disable" in text and "groupe" in text
+    bad = runner.invoke(args=["audit", "show", "--since", "hier"])
+    assert bad.exit_code == 1 and "date invalide" in bad.output
+
+
+def test_a_disabled_user_stays_disabled_for_the_loader(app, runner):
+    runner.invoke(args=["user", "disable", "entreprise"])
+    user = db.session.scalars(select(User).where(User.login == "entreprise")).one()
+    assert user.is_active is False
