@@ -142,6 +142,7 @@ def import_directory(
             report.ribs = _stage_ribs(files["ribs"], loader, errors, progress)
         if files["creances"].exists():
             report.lignes = loader.stage_lignes(files["creances"], structural, progress)
+        loader.analyze()
         _check_staged(loader, errors, structural)
         if errors:
             raise ImportError_(errors.shown, errors.more)
@@ -360,21 +361,24 @@ def _line_messages(number: int, fields: tuple, known: bool) -> list[str]:
 
 # ---------------------------------------------------------------- checks in SQL
 
-# The affiliés a RIB or a line may name: those of the database and those of the file.
-_KNOWN = "(SELECT numero FROM affilies UNION ALL SELECT numero FROM import_affilies)"
+
+# The affiliés a RIB or a line may name: those of the database and those of the file,
+# joined (one hash) rather than looked up row by row.
+_KNOWN = "LEFT JOIN (SELECT numero FROM affilies UNION SELECT numero FROM import_affilies) k"
 
 
 def _check_staged(loader: _Loader, errors: _Errors, structural: _FirstLines) -> None:
     """What needs the other files or the whole file: unknown affiliés, bad and duplicate
     lines. Reported in file order, and in line order within a file."""
     session = db.session
-    bad_rib = f"erreur IS NOT NULL OR numero NOT IN {_KNOWN}"
+    bad_rib = "erreur IS NOT NULL OR k.numero IS NULL"
     room = max(errors.room, 0)
     rib_rows = session.execute(
         text(
             f"""
-            SELECT ligne, numero, erreur, numero IN {_KNOWN} AS connu
-            FROM import_ribs WHERE {bad_rib} ORDER BY ligne LIMIT :room
+            SELECT r.ligne, r.numero, r.erreur, k.numero IS NOT NULL AS connu
+            FROM import_ribs r {_KNOWN} ON k.numero = r.numero
+            WHERE {bad_rib} ORDER BY r.ligne LIMIT :room
             """
         ),
         {"room": room},
@@ -387,7 +391,10 @@ def _check_staged(loader: _Loader, errors: _Errors, structural: _FirstLines) -> 
         errors.line([erreur])
     if len(rib_rows) == room:
         errors.more += session.scalar(
-            text(f"SELECT count(*) FROM import_ribs WHERE {bad_rib}")
+            text(
+                f"SELECT count(*) FROM import_ribs r {_KNOWN} ON k.numero = r.numero "
+                f"WHERE {bad_rib}"
+            )
         ) - len(rib_rows)
 
     room = max(errors.room, 0)
@@ -438,7 +445,7 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
             """
             INSERT INTO perceptions (name)
             SELECT DISTINCT perception FROM import_affilies
-            WHERE perception NOT IN (SELECT name FROM perceptions)
+            WHERE NOT EXISTS (SELECT 1 FROM perceptions p WHERE p.name = perception)
             """
         )
     )
@@ -480,6 +487,7 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
             FROM import_ribs r JOIN affilies a ON a.numero = r.numero
             WHERE r.ligne IN (SELECT max(ligne) FROM import_ribs GROUP BY numero, rib)
             ON CONFLICT (affilie_id, rib) DO UPDATE SET banque = excluded.banque
+            WHERE comptes_bancaires.banque <> excluded.banque
             """
         )
     )
@@ -513,7 +521,7 @@ def _replace_changed_lines(loader: _Loader) -> int:
                 SELECT a.id AS affilie_id, i.periode, i.rubrique, i.nature,
                        {amount} AS montant
                 FROM import_lignes i JOIN affilies a ON a.numero = i.numero
-                WHERE a.id NOT IN (SELECT affilie_id FROM import_modifies)
+                WHERE NOT EXISTS (SELECT 1 FROM import_modifies m WHERE m.affilie_id = a.id)
             ), base AS (
                 SELECT l.affilie_id, l.periode, l.rubrique, l.nature,
                        {loader.amount("l.montant")} AS montant
@@ -596,6 +604,13 @@ class _Loader:
     def amount(self, column: str) -> str:
         raise NotImplementedError
 
+    def analyze(self) -> None:
+        """Statistics of the staged rows, so the checks and the merge are planned for
+        their size (nothing analyses a temporary table on its own)."""
+        db.session.execute(text("ANALYZE import_affilies"))
+        db.session.execute(text("ANALYZE import_ribs"))
+        db.session.execute(text("ANALYZE import_lignes"))
+
     def duplicate_lines(self, room: int) -> list[tuple[int, list[str]]]:
         if not room or not self.duplicate_count(limit=1):
             return []
@@ -673,15 +688,16 @@ class _PostgresLoader(_Loader):
         return staged
 
     def _bad(self) -> str:
-        return f"NOT ({self.VALID}) OR numero NOT IN {_KNOWN}"
+        return f"NOT ({self.VALID}) OR k.numero IS NULL"
 
     def bad_lines(self, room: int) -> list[tuple[int, list[str]]]:
         rows = db.session.execute(
             text(
                 f"""
-                SELECT ligne, numero, periode, rubrique, nature, montant,
-                       numero IN {_KNOWN} AS connu
-                FROM import_lignes WHERE {self._bad()} ORDER BY ligne LIMIT :room
+                SELECT i.ligne, i.numero, periode, rubrique, nature, montant,
+                       k.numero IS NOT NULL AS connu
+                FROM import_lignes i {_KNOWN} ON k.numero = i.numero
+                WHERE {self._bad()} ORDER BY i.ligne LIMIT :room
                 """
             ),
             {"room": room},
@@ -689,7 +705,12 @@ class _PostgresLoader(_Loader):
         return [(r[0], _line_messages(r[0], tuple(r[1:6]), r[6])) for r in rows]
 
     def bad_line_count(self) -> int:
-        return db.session.scalar(text(f"SELECT count(*) FROM import_lignes WHERE {self._bad()}"))
+        return db.session.scalar(
+            text(
+                f"SELECT count(*) FROM import_lignes i {_KNOWN} ON k.numero = i.numero "
+                f"WHERE {self._bad()}"
+            )
+        )
 
     def amount(self, column: str) -> str:
         return f"{column}::numeric(14, 2)"
@@ -729,15 +750,16 @@ class _SqliteLoader(_Loader):
         return staged
 
     def _bad(self) -> str:
-        return f"NOT valide OR numero NOT IN {_KNOWN}"
+        return "NOT valide OR k.numero IS NULL"
 
     def bad_lines(self, room: int) -> list[tuple[int, list[str]]]:
         rows = db.session.execute(
             text(
                 f"""
-                SELECT ligne, numero, periode, rubrique, nature, montant,
-                       numero IN {_KNOWN} AS connu
-                FROM import_lignes WHERE {self._bad()} ORDER BY ligne LIMIT :room
+                SELECT i.ligne, i.numero, periode, rubrique, nature, montant,
+                       k.numero IS NOT NULL AS connu
+                FROM import_lignes i {_KNOWN} ON k.numero = i.numero
+                WHERE {self._bad()} ORDER BY i.ligne LIMIT :room
                 """
             ),
             {"room": room},
@@ -745,7 +767,12 @@ class _SqliteLoader(_Loader):
         return [(r[0], _line_messages(r[0], tuple(r[1:6]), bool(r[6]))) for r in rows]
 
     def bad_line_count(self) -> int:
-        return db.session.scalar(text(f"SELECT count(*) FROM import_lignes WHERE {self._bad()}"))
+        return db.session.scalar(
+            text(
+                f"SELECT count(*) FROM import_lignes i {_KNOWN} ON k.numero = i.numero "
+                f"WHERE {self._bad()}"
+            )
+        )
 
     def amount(self, column: str) -> str:
         # The column keeps REALs; the staged text is the amount _parse_ligne printed.
