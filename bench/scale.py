@@ -230,16 +230,23 @@ INSERT INTO demandes (reference, confirmation_token, affilie_id, user_id, campai
     numero_affiliation, campaign_label, date_situation, date_arret_penalites, periode_debut,
     periode_fin, consolidation_json, creance_totale, principal, penalites_frais, astreintes,
     taux_penalites, taux_astreintes, remise, montant_a_payer, avance, nombre_echeances,
-    mensualite, majorations_generees)
-SELECT 'RM-2023-' || upper(lpad(to_hex(a.id * 7 + CAST(:salt AS integer)), 8, '0')), md5(a.id::text || CAST(:salt AS text)),
-    a.id, (SELECT id FROM users WHERE login = 'groupe'), c.id, a.perception_id,
-    CAST(:status AS text), :modalite, '190780' || lpad(a.id::text, 18, '0'), 'Banque Populaire',
-    CAST(:confirmed AS timestamp) + (a.id % 1000) * interval '1 minute',
-    CASE WHEN CAST(:status AS text) = 'validee' THEN CAST(:confirmed AS timestamp) + interval '1 day' END,
-    'v', CAST(:confirmed AS timestamp), CAST(:status AS text) <> 'acceptee', a.raison_sociale, a.numero, c.label,
+    mensualite, majorations_generees, recherche)
+SELECT r.reference, md5(r.reference), a.id, (SELECT id FROM users WHERE login = 'groupe'),
+    c.id, a.perception_id, s.status, :modalite, '190780' || lpad(a.id::text, 18, '0'),
+    'Banque Populaire', s.confirmed + (a.id % 1000) * interval '1 minute',
+    CASE WHEN s.status = 'validee' THEN s.confirmed + interval '1 day' END,
+    'v', s.confirmed, s.status <> 'acceptee', a.raison_sociale, a.numero, c.label,
     a.date_situation, a.date_arret_penalites, '201901', '202312', '{}', 3000.00, 1000.00,
-    1500.00, 500.00, 60.00, 90.00, 1350.00, 1650.00, 0.00, 1, 1650.00, 0.00
-FROM affilies a CROSS JOIN (SELECT id, label FROM campaigns ORDER BY id LIMIT 1) c
+    1500.00, 500.00, 60.00, 90.00, 1350.00, 1650.00, 0.00, 1, 1650.00, 0.00,
+    lower(r.reference) || ' ' || a.recherche
+FROM affilies a
+CROSS JOIN (SELECT id, label FROM campaigns ORDER BY id LIMIT 1) c
+CROSS JOIN (SELECT CAST(:status AS text) AS status,
+                   CAST(:confirmed AS timestamp) AS confirmed) s
+CROSS JOIN LATERAL (
+    SELECT 'RM-2023-' || upper(lpad(to_hex(a.id * 7 + CAST(:salt AS integer)), 8, '0'))
+        AS reference
+) r
 WHERE a.perception_id = (SELECT id FROM perceptions WHERE name = :perception)
 ORDER BY a.id OFFSET :offset LIMIT :count
 """
@@ -354,7 +361,9 @@ def run(url: str, lines: int, affilies: int, requests: int, runs: int, workdir: 
         print(f"   {step}: {seconds:.2f} s, {rss} MB — {output.strip()}", flush=True)
     add_requests(url, requests)
     out = workdir / "debits.csv"
-    seconds, rss, status, output = flask(url, "debit-file", "--date", DEBIT_DAY, "--output", str(out))
+    seconds, rss, status, output = flask(
+        url, "debit-file", "--date", DEBIT_DAY, "--output", str(out)
+    )
     assert status == 0, output
     debits = sum(1 for _ in out.open()) - 1
     result.update(debit_s=seconds, debit_rss_mb=rss, debit_lines=debits)
@@ -408,7 +417,14 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("SCALE_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--searches-only", action="store_true", help="Only the searches, on the database as it is"
+    )
     args = parser.parse_args()
+    if args.searches_only:
+        for label, (p50, p95) in searches(args.database_url, args.runs).items():
+            print(f"| {label} | {p50:.1f} | {p95:.1f} |")
+        return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scale-"))
     results = [
         run(args.database_url, n, args.affilies, args.requests, args.runs, workdir)

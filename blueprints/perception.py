@@ -24,7 +24,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from blueprints.simulation_form import (
     DEFAULT_ECHEANCES,
@@ -39,7 +39,6 @@ from domain.simulation import next_debit_date
 from extensions import db, login_manager
 from services import backoffice, bank_files, queries
 from services.demandes import consolidation_of, current_consolidation
-from services.pagination import paginate
 from web import labels
 from web.clock import now
 from web.formatting import day
@@ -383,13 +382,9 @@ def affilies():
         if found is not None and found.perception_id == current_user.perception_id:
             target = url_for(".affilie", numero=q)
             return browser_redirect(target) if partial_request() else redirect(target)
-    query = select(Affilie).where(Affilie.perception_id == current_user.perception_id)
-    if q:
-        pattern = "%" + q.casefold().replace("\\", "").replace("%", "").replace("_", "") + "%"
-        query = query.where(
-            or_(Affilie.numero.like(pattern), func.lower(Affilie.raison_sociale).like(pattern))
-        )
-    table = paginate(query.order_by(Affilie.numero), _int_arg("page", 1), PAGE_SIZE, q=q)
+    table = backoffice.search_affilies(
+        current_user.perception_id, q, page=_int_arg("page", 1), size=PAGE_SIZE
+    )
     if partial_request():
         return render_template("partials/_perception_affilies_table.html", table=table)
     return render_template("perception/affilies.html", table=table)

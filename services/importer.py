@@ -34,6 +34,7 @@ from db.models import LigneCreance
 from domain.creance import NATURES, RUBRIQUES, is_valid_period
 from domain.identifiers import is_valid_affiliation, is_valid_ice, is_valid_rib, normalize_rib
 from domain.money import AmountError, parse_csv_amount
+from domain.search import search_text
 from extensions import db
 from services.csv_lines import (
     FileRefused,
@@ -149,6 +150,8 @@ def import_directory(
         if progress is not None:
             progress("", 0, 0)
         _merge(loader, report)
+        if progress is not None:
+            progress("", 1, 0)
         if dry_run:
             db.session.rollback()
         else:
@@ -230,7 +233,8 @@ def _stage_affilies(path: Path, loader, errors: _Errors, progress) -> int:
             errors.line(messages)
             continue
         seen.add(parsed["numero"])
-        batch.append((number, *parsed.values()))
+        search = search_text(parsed["numero"], parsed["ice"], parsed["raison_sociale"])
+        batch.append((number, *parsed.values(), search))
         staged += 1
         if len(batch) >= BATCH_ROWS:
             loader.stage("import_affilies", batch)
@@ -454,9 +458,10 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
         text(
             f"""
             INSERT INTO affilies (numero, raison_sociale, regime, ice, perception_id,
-                date_situation, date_arret_penalites, arrangement, lignes_jeton)
+                date_situation, date_arret_penalites, arrangement, recherche, lignes_jeton)
             SELECT i.numero, i.raison_sociale, i.regime, i.ice, p.id,
-                i.date_situation, i.date_arret_penalites, i.arrangement, {loader.new_jeton}
+                i.date_situation, i.date_arret_penalites, i.arrangement, i.recherche,
+                {loader.new_jeton}
             FROM import_affilies i JOIN perceptions p ON p.name = i.perception
             WHERE true
             ON CONFLICT (numero) DO UPDATE SET
@@ -466,7 +471,8 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
                 perception_id = excluded.perception_id,
                 date_situation = excluded.date_situation,
                 date_arret_penalites = excluded.date_arret_penalites,
-                arrangement = excluded.arrangement
+                arrangement = excluded.arrangement,
+                recherche = excluded.recherche
             WHERE affilies.raison_sociale IS NOT excluded.raison_sociale
                OR affilies.regime IS NOT excluded.regime
                OR affilies.ice IS NOT excluded.ice
@@ -474,6 +480,7 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
                OR affilies.date_situation IS NOT excluded.date_situation
                OR affilies.date_arret_penalites IS NOT excluded.date_arret_penalites
                OR affilies.arrangement IS NOT excluded.arrangement
+               OR affilies.recherche IS NOT excluded.recherche
             """.replace(" IS NOT ", loader.is_distinct)
         )
     )
@@ -500,45 +507,54 @@ def _replace_changed_lines(loader: _Loader) -> int:
     """
     session = db.session
     amount = loader.amount("i.montant")
-    # The file's affiliés without any line yet: every one of them changes.
+    # The file's affiliés, and whether they have lines already.
+    session.execute(
+        text(
+            f"""
+            CREATE TEMP TABLE import_cibles{loader.on_commit} AS
+            SELECT a.id AS affilie_id, a.numero,
+                   EXISTS (SELECT 1 FROM lignes_creance l WHERE l.affilie_id = a.id) AS deja
+            FROM affilies a WHERE a.numero IN (SELECT numero FROM import_lignes)
+            """
+        )
+    )
+    # Those without any line yet all change.
     session.execute(
         text(
             f"""
             CREATE TEMP TABLE import_modifies{loader.on_commit} AS
-            SELECT a.id AS affilie_id FROM affilies a
-            WHERE a.numero IN (SELECT numero FROM import_lignes)
-            AND NOT EXISTS (SELECT 1 FROM lignes_creance l WHERE l.affilie_id = a.id)
+            SELECT affilie_id FROM import_cibles WHERE NOT deja
             """
         )
     )
-    # The others, compared as sets: the file has no duplicate key, so equal counts and
+    # The others are compared as sets: the file has no duplicate key, so equal counts and
     # nothing on either side of an EXCEPT means the same lines.
-    session.execute(
-        text(
-            f"""
-            INSERT INTO import_modifies
-            WITH fichier AS (
-                SELECT a.id AS affilie_id, i.periode, i.rubrique, i.nature,
-                       {amount} AS montant
-                FROM import_lignes i JOIN affilies a ON a.numero = i.numero
-                WHERE NOT EXISTS (SELECT 1 FROM import_modifies m WHERE m.affilie_id = a.id)
-            ), base AS (
-                SELECT l.affilie_id, l.periode, l.rubrique, l.nature,
-                       {loader.amount("l.montant")} AS montant
-                FROM lignes_creance l
-                WHERE l.affilie_id IN (SELECT affilie_id FROM fichier)
+    fichier = f"""
+        SELECT c.affilie_id, i.periode, i.rubrique, i.nature, {amount} AS montant
+        FROM import_lignes i JOIN import_cibles c ON c.numero = i.numero WHERE c.deja
+    """
+    base = f"""
+        SELECT l.affilie_id, l.periode, l.rubrique, l.nature,
+               {loader.amount("l.montant")} AS montant
+        FROM lignes_creance l JOIN import_cibles c ON c.affilie_id = l.affilie_id WHERE c.deja
+    """
+    if session.scalar(text("SELECT count(*) FROM import_cibles WHERE deja")):
+        session.execute(
+            text(
+                f"""
+                INSERT INTO import_modifies
+                SELECT affilie_id FROM ({fichier} EXCEPT {base}) plus
+                UNION
+                SELECT affilie_id FROM ({base} EXCEPT {fichier}) moins
+                UNION
+                SELECT affilie_id FROM (
+                    SELECT affilie_id, count(*) FROM ({base}) b GROUP BY affilie_id
+                    EXCEPT
+                    SELECT affilie_id, count(*) FROM ({fichier}) f GROUP BY affilie_id
+                ) compte
+                """
             )
-            SELECT affilie_id FROM (SELECT * FROM fichier EXCEPT SELECT * FROM base) plus
-            UNION
-            SELECT affilie_id FROM (SELECT * FROM base EXCEPT SELECT * FROM fichier) moins
-            UNION
-            SELECT affilie_id FROM (
-                SELECT affilie_id, count(*) FROM base GROUP BY affilie_id
-                EXCEPT SELECT affilie_id, count(*) FROM fichier GROUP BY affilie_id
-            ) compte
-            """
         )
-    )
     session.execute(
         text(
             """
@@ -551,9 +567,9 @@ def _replace_changed_lines(loader: _Loader) -> int:
         text(
             f"""
             INSERT INTO lignes_creance (affilie_id, periode, rubrique, nature, montant)
-            SELECT a.id, i.periode, i.rubrique, i.nature, {amount}
-            FROM import_lignes i JOIN affilies a ON a.numero = i.numero
-            WHERE a.id IN (SELECT affilie_id FROM import_modifies)
+            SELECT c.affilie_id, i.periode, i.rubrique, i.nature, {amount}
+            FROM import_lignes i JOIN import_cibles c ON c.numero = i.numero
+            WHERE c.affilie_id IN (SELECT affilie_id FROM import_modifies)
             """
         )
     )
@@ -586,7 +602,8 @@ class _Loader:
             f"""CREATE TEMP TABLE import_affilies (
                 ligne integer, numero varchar(7), raison_sociale varchar(200),
                 regime varchar(80), ice varchar(15), perception varchar(120),
-                date_situation date, date_arret_penalites date, arrangement boolean
+                date_situation date, date_arret_penalites date, arrangement boolean,
+                recherche text
             ){self.on_commit}""",
             f"""CREATE TEMP TABLE import_ribs (
                 ligne integer, numero text, rib varchar(24), banque varchar(120), erreur text
@@ -596,7 +613,13 @@ class _Loader:
             db.session.execute(text(statement))
 
     def drop_staging(self) -> None:
-        for table in ("import_affilies", "import_ribs", "import_lignes", "import_modifies"):
+        for table in (
+            "import_affilies",
+            "import_ribs",
+            "import_lignes",
+            "import_cibles",
+            "import_modifies",
+        ):
             db.session.execute(text(f"DROP TABLE IF EXISTS {self.temp_schema}{table}"))
         if self.temp_schema == "temp.":
             db.session.commit()
