@@ -335,7 +335,15 @@ def lines_of(output: str, pattern: str) -> str:
     return match.group(0) if match else output.strip()[-200:]
 
 
-def run(url: str, lines: int, affilies: int, requests: int, runs: int, workdir: Path) -> dict:
+def run(
+    url: str,
+    lines: int,
+    affilies: int,
+    requests: int,
+    runs: int,
+    workdir: Path,
+    import_only: bool = False,
+) -> dict:
     affilies = min(affilies, lines)
     print(f"\n== {lines:,} lines, {affilies:,} affiliés".replace(",", " "), flush=True)
     recreate(url)
@@ -359,6 +367,8 @@ def run(url: str, lines: int, affilies: int, requests: int, runs: int, workdir: 
         assert status == 0, output
         result[f"{step}_s"], result[f"{step}_rss_mb"] = seconds, rss
         print(f"   {step}: {seconds:.2f} s, {rss} MB — {output.strip()}", flush=True)
+    if import_only:
+        return result
     add_requests(url, requests)
     out = workdir / "debits.csv"
     seconds, rss, status, output = flask(
@@ -417,6 +427,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("SCALE_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--import-only", action="store_true", help="Steps 1 to 5 only")
     parser.add_argument(
         "--searches-only", action="store_true", help="Only the searches, on the database as it is"
     )
@@ -427,11 +438,20 @@ def main() -> None:
         return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scale-"))
     results = [
-        run(args.database_url, n, args.affilies, args.requests, args.runs, workdir)
+        run(
+            args.database_url,
+            n,
+            args.affilies,
+            args.requests,
+            args.runs,
+            workdir,
+            import_only=args.import_only,
+        )
         for n in args.lines or [1_000_000, 3_000_000]
     ]
     print()
-    print(table(results))
+    if not args.import_only:
+        print(table(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False))
 
