@@ -382,7 +382,9 @@ def affilies():
         if found is not None and found.perception_id == current_user.perception_id:
             target = url_for(".affilie", numero=q)
             return browser_redirect(target) if partial_request() else redirect(target)
-    table = queries.search_affilies(current_user.perception_id, q, _int_arg("page", 1), PAGE_SIZE)
+    table = backoffice.search_affilies(
+        current_user.perception_id, q, page=_int_arg("page", 1), size=PAGE_SIZE
+    )
     if partial_request():
         return render_template("partials/_perception_affilies_table.html", table=table)
     return render_template("perception/affilies.html", table=table)

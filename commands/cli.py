@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -71,24 +72,77 @@ def register(app: Flask) -> None:
 
 @click.command("import-data")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def import_data(directory: Path) -> None:
-    """Import affilies.csv, ribs.csv and creances.csv from DIRECTORY (all or nothing)."""
+@click.option("--dry-run", is_flag=True, help="Check the files and report; change nothing.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def import_data(directory: Path, dry_run: bool, quiet: bool) -> None:
+    """Import affilies.csv, ribs.csv and creances.csv from DIRECTORY (all or nothing).
+
+    Exit status: 0 imported (or, with --dry-run, valid), 1 refused with the report of the
+    bad lines, 2 usage error.
+    """
     if not directory.is_dir():
-        fail(f"{directory} n'est pas un dossier")
+        raise click.UsageError(f"{directory} n'est pas un dossier")
+    bar = ImportProgress(directory) if not quiet and sys.stderr.isatty() else None
     try:
-        report = import_directory(directory)
+        report = import_directory(directory, dry_run=dry_run, progress=bar)
     except ImportError_ as exc:
+        if bar is not None:
+            bar.close()
         for line in exc.errors:
             click.echo(f"Erreur : {line}", err=True)
+        if exc.more:
+            click.echo(f"Erreur : … et {exc.more} autre(s) ligne(s) refusée(s).", err=True)
         click.echo("Rien n'a été importé.", err=True)
         sys.exit(1)
-    observability.event(
-        "import.creances", affilies=report.affilies, ribs=report.ribs, lignes=report.lignes
-    )
+    if bar is not None:
+        bar.close()
+    if not dry_run:
+        observability.event(
+            "import.creances", affilies=report.affilies, ribs=report.ribs, lignes=report.lignes
+        )
+    done = "Vérification terminée, rien n'a été importé" if dry_run else "Import terminé"
+    seconds = f"{report.seconds:.1f}".replace(".", ",")
     click.echo(
-        f"Import terminé : {report.affilies} affilié(s), {report.ribs} RIB, "
-        f"{report.lignes} ligne(s) de créance."
+        f"{done} : {report.affilies} affilié(s), {report.ribs} RIB, "
+        f"{report.lignes} ligne(s) de créance en {seconds} s."
     )
+
+
+class ImportProgress:
+    """One line on the terminal, redrawn: file, lines, rate, ETA (by bytes read)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.sizes = {
+            p.name: p.stat().st_size
+            for p in (directory / f"{n}.csv" for n in ("affilies", "ribs", "creances"))
+            if p.exists()
+        }
+        self.started = time.monotonic()
+        self.drawn = 0.0
+
+    def __call__(self, name: str, done_bytes: int, lines: int) -> None:
+        now = time.monotonic()
+        if not name:
+            self._draw("écriture en base…")
+            return
+        if now - self.drawn < 0.2:
+            return
+        self.drawn = now
+        elapsed = max(now - self.started, 1e-6)
+        size = self.sizes.get(name, 0)
+        share = min(done_bytes / size, 1.0) if size else 1.0
+        rate = f"  {lines / elapsed:,.0f} lignes/s".replace(",", " ") if lines else ""
+        eta = elapsed * (1 - share) / share if share else 0
+        self._draw(
+            f"{name} {'#' * int(share * 20):<20} {share:4.0%}"
+            f"  {lines:,} lignes{rate}  reste {eta:.0f} s".replace(",", " ")
+        )
+
+    def _draw(self, text: str) -> None:
+        click.echo(f"\r{text[:100]:<100}", nl=False, err=True)
+
+    def close(self) -> None:
+        click.echo("\r" + " " * 100 + "\r", nl=False, err=True)
 
 
 @click.command("create-user")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import sys
 from datetime import date
 from pathlib import Path
@@ -43,16 +42,19 @@ def debit_file(on: str, output: Path | None) -> None:
         click.echo(f"Erreur : date invalide « {on} » (AAAA-MM-JJ)", err=True)
         sys.exit(1)
     lines = bank_files.debit_lines(due)
-    # The full-payment debits created on the way are part of the schedule from now on.
-    db.session.commit()
     if output is None:
-        buffer = io.StringIO()
-        bank_files.write_debit_csv(lines, buffer)
-        click.echo(buffer.getvalue(), nl=False)
+        bank_files.write_debit_csv(lines, _Echo())
+        # The full-payment debits created on the way are part of the schedule from now on.
+        db.session.commit()
         return
     with output.open("w", encoding="utf-8", newline="") as stream:
-        bank_files.write_debit_csv(lines, stream)
-    click.echo(
-        f"{len(lines)} prélèvement(s) du {day(due)} écrit(s) dans {output}.",
-        err=True,
-    )
+        count = bank_files.write_debit_csv(lines, stream)
+    db.session.commit()
+    click.echo(f"{count} prélèvement(s) du {day(due)} écrit(s) dans {output}.", err=True)
+
+
+class _Echo:
+    """A text stream onto click.echo, so the CLI runner and a pipe both get the file."""
+
+    def write(self, text: str) -> None:
+        click.echo(text, nl=False)

@@ -38,6 +38,7 @@ from db.types import DecimalType
 from domain import lifecycle
 from domain.campaign import Campaign as CampaignRules
 from domain.campaign import Rates, RateTier
+from domain.search import search_text
 from extensions import db
 
 Money = DecimalType(14)
@@ -116,10 +117,24 @@ class Affilie(db.Model):
     # the key under which a worker keeps its consolidated table. Random, not a counter,
     # so that a rolled-back write can never hand the same value to different lines.
     lignes_jeton: Mapped[str | None] = mapped_column(String(32), default=lambda: new_jeton())
+    # What the back office searches: numéro, ICE and raison sociale folded (domain.search),
+    # kept by the events below and by the importer.
+    recherche: Mapped[str | None] = mapped_column(Text)
 
     perception: Mapped[Perception] = relationship()
     comptes: Mapped[list[CompteBancaire]] = relationship(
         back_populates="affilie", order_by="CompteBancaire.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        Index("ix_affilies_perception_numero", "perception_id", "numero"),
+        # Trigrams answer LIKE '%…%' on PostgreSQL; SQLite keeps a plain index.
+        Index(
+            "ix_affilies_recherche",
+            "recherche",
+            postgresql_using="gin",
+            postgresql_ops={"recherche": "gin_trgm_ops"},
+        ),
     )
 
 
@@ -205,6 +220,21 @@ def _line_objects(session, flush_context, instances) -> None:
         affilie = session.get(Affilie, affilie_id)
         if affilie is not None:
             affilie.lignes_jeton = new_jeton()
+
+
+@event.listens_for(Session, "before_flush")
+def _search_text(session, flush_context, instances) -> None:
+    """The folded search text of every affilié and request written through the session."""
+    for obj in (*session.new, *session.dirty):
+        if isinstance(obj, Affilie):
+            obj.recherche = search_text(obj.numero, obj.ice, obj.raison_sociale)
+    # A request's fields are its confirmation snapshot: written once.
+    for obj in session.new:
+        if isinstance(obj, Demande):
+            ice = obj.affilie.ice if obj.affilie is not None else None
+            obj.recherche = search_text(
+                obj.reference, obj.numero_affiliation, ice, obj.raison_sociale
+            )
 
 
 class Campaign(db.Model):
@@ -307,6 +337,8 @@ class Demande(db.Model):
     nombre_echeances: Mapped[int] = mapped_column(Integer)
     mensualite: Mapped[Decimal] = mapped_column(Money)
     majorations_generees: Mapped[Decimal] = mapped_column(Money)
+    # Référence, numéro, the affilié's ICE and raison sociale, folded (domain.search).
+    recherche: Mapped[str | None] = mapped_column(Text)
 
     @property
     def penalites_astreintes(self) -> Decimal:
@@ -353,6 +385,21 @@ class Demande(db.Model):
             postgresql_where=text(IN_PROGRESS_SQL),
         ),
         Index("ix_demandes_perception_status", "perception_id", "status"),
+        # The requests list's order, and its order within one status, without a sort.
+        Index("ix_demandes_perception_confirmed", "perception_id", "confirmed_at", "id"),
+        Index(
+            "ix_demandes_perception_status_confirmed",
+            "perception_id",
+            "status",
+            "confirmed_at",
+            "id",
+        ),
+        Index(
+            "ix_demandes_recherche",
+            "recherche",
+            postgresql_using="gin",
+            postgresql_ops={"recherche": "gin_trgm_ops"},
+        ),
         CheckConstraint("modalite in ('integral', 'acomptes')", name="modalite"),
     )
 

@@ -9,6 +9,7 @@ from stdnum.ma import ice
 
 _RIB_RE = re.compile(r"[0-9]{24}", re.ASCII)
 _AFFILIATION_RE = re.compile(r"[0-9]{7}", re.ASCII)
+_ICE_RE = re.compile(r"[0-9]{15}", re.ASCII)
 _DIGITS_RE = re.compile(r"[0-9]+", re.ASCII)
 MASK = "\u2022"  # bullet
 
@@ -51,6 +52,10 @@ def rib_with_key(first22: str) -> str:
 
 def is_valid_ice(s: str) -> bool:
     """15-digit ICE with its mod 97 check digits."""
+    if isinstance(s, str) and _ICE_RE.fullmatch(s):
+        # What stdnum.ma.ice checks of 15 digits, without its cleaning (~30 µs a call):
+        # an import checks hundreds of thousands.
+        return int(s) % 97 == 0
     return isinstance(s, str) and ice.is_valid(s)
 
 

@@ -13,11 +13,12 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import exists, func, not_, or_, select, update
+from sqlalchemy import exists, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from db.models import Demande, Echeance, Garantie, Reintegration, User
+from db.models import Affilie, Demande, Echeance, Garantie, Reintegration, User
 from domain import lifecycle
+from domain.search import fold
 from domain.simulation import Echeance as PlannedEcheance
 from domain.simulation import definitive_schedule
 from extensions import db
@@ -165,24 +166,34 @@ def search_demandes(
     elif statut:
         query = query.where(Demande.status == statut)
     if q:
-        # SQLite's lower()/upper() only fold ASCII: compare both ways, so "atlas bâtiment"
-        # finds "ATLAS BÂTIMENT" there as on PostgreSQL.
-        lower, upper = _like(q.casefold()), _like(q.upper())
-        query = query.where(
-            or_(
-                Demande.numero_affiliation.like(lower, escape="\\"),
-                func.lower(Demande.raison_sociale).like(lower, escape="\\"),
-                func.upper(Demande.raison_sociale).like(upper, escape="\\"),
-                func.upper(Demande.reference).like(upper, escape="\\"),
-            )
-        )
+        query = query.where(Demande.recherche.like(_like(fold(q)), escape="\\"))
     if du:
         query = query.where(Demande.confirmed_at >= datetime.combine(du, time.min))
     if au:
         query = query.where(
             Demande.confirmed_at < datetime.combine(au + timedelta(days=1), time.min)
         )
-    return paginate(query.order_by(Demande.confirmed_at.desc(), Demande.id.desc()), page, size)
+    return paginate(
+        query.order_by(Demande.confirmed_at.desc(), Demande.id.desc()),
+        page,
+        size,
+        reverse=(Demande.confirmed_at, Demande.id),
+    )
+
+
+def search_affilies(perception_id: int, q: str, *, page: int = 1, size: int = 20) -> Page:
+    """A perception's affiliés by numéro, ICE or a piece of the raison sociale (accents and
+    case aside), in numéro order."""
+    query = select(Affilie).where(Affilie.perception_id == perception_id)
+    if q:
+        query = query.where(Affilie.recherche.like(_like(fold(q)), escape="\\"))
+    return paginate(
+        query.order_by(Affilie.numero),
+        page,
+        size,
+        reverse=(Affilie.numero.desc(),),
+        q=q,
+    )
 
 
 # ---------------------------------------------------------------- guarantees → validée

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import DateTime, Integer, String, cast, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from db.models import Affilie, Campaign, CompteBancaire, Demande, Echeance, User
+from db.models import Affilie, AuditEvent, Campaign, CompteBancaire, Demande, Echeance, User
 from domain import lifecycle
 from domain.creance import Consolidation, consolidation_from_sums
 from domain.simulation import Simulation
@@ -73,27 +73,59 @@ def expire_overdue(affilie_id: int | None = None, actor: User | None = None) -> 
     The one place an expiry is written: the daily ``expire-requests`` command, and a new
     confirmation whose affilié is still held by such a plan. Screens never write it: they
     read ``Demande.effective_status``, which says the same from the first day past.
+
+    Set-based, whatever the number of requests: one UPDATE and the audit rows by one
+    INSERT … SELECT, in one transaction. On PostgreSQL both are one statement, so a
+    request validated meanwhile by an agent is neither expired nor given an audit row.
     """
-    query = select(Demande).where(Demande.status == lifecycle.EN_ATTENTE)
+    at = now()
+    overdue = queries.overdue(at.date())
     if affilie_id is not None:
-        query = query.where(Demande.affilie_id == affilie_id)
-    today = now().date()
-    count = 0
-    for demande in db.session.scalars(query).all():
-        days = demande.campaign.guarantee_days
-        if demande.effective_status(today) == lifecycle.EXPIREE:
-            try:
-                transition(
-                    demande,
-                    lifecycle.EXPIREE,
-                    actor=actor,
-                    action="expiration",
-                    reason=f"Aucune garantie déposée dans le délai de {days} jours",
-                )
-            except ConcurrentChange:
-                continue  # validated or expired by someone else meanwhile
-            db.session.commit()
-            count += 1
+        overdue = overdue & (Demande.affilie_id == affilie_id)
+    label = actor.display_name if actor else audit.SYSTEM
+    expired = (
+        update(Demande)
+        .where(overdue)
+        .values(status=lifecycle.EXPIREE)
+        .returning(Demande.id, Demande.campaign_id)
+        .cte("expired")
+    )
+    if db.engine.dialect.name != "postgresql":
+        # SQLite has no UPDATE in a WITH, but its writer holds the whole database from
+        # the first write to the commit: nothing can move these requests in between.
+        expired = select(Demande.id, Demande.campaign_id).where(overdue).subquery("expired")
+    audit_rows = insert(AuditEvent).from_select(
+        [
+            "demande_id",
+            "at",
+            "actor_id",
+            "actor_label",
+            "action",
+            "from_status",
+            "to_status",
+            "reason",
+        ],
+        select(
+            expired.c.id,
+            literal(at, DateTime()),
+            literal(actor.id if actor else None, Integer()),
+            literal(label),
+            literal("expiration"),
+            literal(lifecycle.EN_ATTENTE),
+            literal(lifecycle.EXPIREE),
+            literal("Aucune garantie déposée dans le délai de ")
+            + cast(Campaign.guarantee_days, String)
+            + literal(" jours"),
+        ).join(Campaign, Campaign.id == expired.c.campaign_id),
+    )
+    # One audit row per request expired; psycopg gives no row count for this statement.
+    count = sum(1 for _ in db.session.execute(audit_rows.returning(AuditEvent.id)))
+    if db.engine.dialect.name != "postgresql":
+        db.session.execute(
+            update(Demande).where(overdue).values(status=lifecycle.EXPIREE),
+            execution_options={"synchronize_session": False},
+        )
+    db.session.commit()
     return count
 
 

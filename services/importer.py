@@ -1,20 +1,49 @@
-"""``flask import-data DIR``: affiliés, RIBs and créance lines from CSV, all or nothing."""
+"""``flask import-data DIR``: affiliés, RIBs and créance lines from CSV, all or nothing.
+
+A national export is tens of millions of lines, so nothing here holds a file in memory:
+each file is read a line at a time (``csv_lines``) into a staging table of the import's
+own transaction, checked there, and merged into the real tables by a few set-based
+statements. On PostgreSQL the créance lines go through ``COPY`` and are checked in SQL;
+on SQLite they are checked in Python and inserted in batches. Either way:
+
+- one transaction: readers see the previous situation until the commit, and a bad row
+  anywhere, the last line of the file included, leaves the database as it was;
+- the first ``MAX_REPORTED`` bad lines are reported in full (file, line, field), the
+  others counted;
+- ``lignes_jeton`` changes, in the same transaction, for exactly the affiliés whose lines
+  changed (an unchanged affilié keeps its workers' consolidated table).
+"""
+
+# The statements below are assembled from this module's own constants (table names, the
+# dialect's expressions); the files' values only ever travel as bound parameters or COPY data.
+# ruff: noqa: S608
 
 from __future__ import annotations
 
-import csv
+import heapq
 import re
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import text
 
-from db.models import Affilie, CompteBancaire, LigneCreance, Perception
+from db.models import LigneCreance
 from domain.creance import NATURES, RUBRIQUES, is_valid_period
 from domain.identifiers import is_valid_affiliation, is_valid_ice, is_valid_rib, normalize_rib
 from domain.money import AmountError, parse_csv_amount
+from domain.search import search_text
 from extensions import db
+from services.csv_lines import (
+    FileRefused,
+    Header,
+    physical_lines,
+    read_header,
+    row_problem,
+    split_fields,
+)
 
 AFFILIES_COLUMNS = (
     "numero_affiliation",
@@ -28,20 +57,29 @@ AFFILIES_COLUMNS = (
 )
 RIBS_COLUMNS = ("numero_affiliation", "rib", "banque")
 CREANCES_COLUMNS = ("numero_affiliation", "periode", "rubrique", "nature", "montant")
+FILES = ("affilies", "ribs", "creances")
 TRUE_WORDS = {"1", "true", "oui", "vrai", "yes"}
 FALSE_WORDS = {"0", "false", "non", "faux", "no", ""}
 # date.fromisoformat also takes "20231108" and "2023-W45-3"; the files use AAAA-MM-JJ only.
 _ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 # NUMERIC(14, 2): a longer amount overflows on PostgreSQL and loses centimes in SQLite's REAL.
 MONTANT_MAX_INTEGER_DIGITS = LigneCreance.__table__.c.montant.type.precision - 2
+# "1 000.00", "1.000,00", "1,000.00": an amount written for people, not for a file.
+_THOUSANDS_RE = re.compile(r"-?[0-9]{1,3}(?:[  .,'][0-9]{3})+(?:[.,][0-9]{1,2})?")
+MAX_REPORTED = 100
+BATCH_ROWS = 5000
+
+Progress = Callable[[str, int, int], None]  # (file name, bytes read so far, lines so far)
 
 
 class ImportError_(Exception):
-    """The import was refused; ``errors`` lists every bad row."""
+    """The import was refused; ``errors`` lists the bad rows shown, ``more`` counts the
+    bad lines beyond them."""
 
-    def __init__(self, errors: list[str]):
+    def __init__(self, errors: list[str], more: int = 0):
         super().__init__("\n".join(errors))
         self.errors = errors
+        self.more = more
 
 
 @dataclass
@@ -49,35 +87,123 @@ class ImportReport:
     affilies: int = 0
     ribs: int = 0
     lignes: int = 0
+    # Affiliés whose créance lines the import changed (their lignes_jeton is new).
+    affilies_modifies: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
     errors: list[str] = field(default_factory=list)
 
 
-def _rows(path: Path, columns: tuple[str, ...], errors: list[str]):
-    """Yield (line number, row dict) of a UTF-8 CSV whose header has every column."""
+class _Errors:
+    """The bad lines of an import: the first MAX_REPORTED in full, the others counted."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+        self.lines_shown = 0
+        self.more = 0
+
+    def line(self, messages: list[str]) -> None:
+        if self.lines_shown < MAX_REPORTED:
+            self.shown.extend(messages)
+            self.lines_shown += 1
+        else:
+            self.more += 1
+
+    def file(self, message: str) -> None:
+        """A problem with a whole file: always shown."""
+        self.shown.append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.shown) or bool(self.more)
+
+    @property
+    def room(self) -> int:
+        return MAX_REPORTED - self.lines_shown
+
+
+def import_directory(
+    directory: Path, *, dry_run: bool = False, progress: Progress | None = None
+) -> ImportReport:
+    """Check every file, then write everything in one transaction (or, dry, nothing)."""
+    started = time.perf_counter()
+    files = {name: directory / f"{name}.csv" for name in FILES}
+    if not any(p.exists() for p in files.values()):
+        raise ImportError_(
+            [f"{directory} : aucun des fichiers affilies.csv, ribs.csv, creances.csv"]
+        )
+    report = ImportReport(dry_run=dry_run)
+    errors = _Errors()
+    structural = _FirstLines()
+    loader = _PostgresLoader() if db.engine.dialect.name == "postgresql" else _SqliteLoader()
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        errors.append(f"{path.name} : lecture impossible ({exc.strerror})")
-        return
-    with handle:
-        try:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            missing = [c for c in columns if c not in header]
-            if missing:
-                errors.append(f"{path.name}, ligne 1 : colonne manquante : {', '.join(missing)}")
-                return
-            for row in reader:
-                if None in row or any(row[c] is None for c in columns):
-                    errors.append(
-                        f"{path.name}, ligne {reader.line_num} : nombre de champs incorrect"
-                    )
-                    continue
-                yield reader.line_num, {c: row[c].strip() for c in columns}
-        except UnicodeDecodeError:
-            errors.append(f"{path.name} : le fichier n'est pas en UTF-8")
-        except csv.Error as exc:
-            errors.append(f"{path.name}, ligne {reader.line_num} : CSV illisible ({exc})")
+        loader.create_staging()
+        if files["affilies"].exists():
+            report.affilies = _stage_affilies(files["affilies"], loader, errors, progress)
+        if files["ribs"].exists():
+            report.ribs = _stage_ribs(files["ribs"], loader, errors, progress)
+        if files["creances"].exists():
+            report.lignes = loader.stage_lignes(files["creances"], structural, progress)
+        loader.analyze()
+        _check_staged(loader, errors, structural)
+        if errors:
+            raise ImportError_(errors.shown, errors.more)
+        if progress is not None:
+            progress("", 0, 0)
+        _merge(loader, report)
+        if progress is not None:
+            progress("", 1, 0)
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        loader.drop_staging()
+    if report.lignes and not dry_run and db.engine.dialect.name == "postgresql":
+        # Statistics for the new lines now, not at autovacuum's next pass: each affilié's
+        # first consolidation plans its GROUP BY with them (for 8 rows, it would sort
+        # 12 000).
+        db.session.execute(text("ANALYZE lignes_creance"))
+        db.session.commit()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+# ---------------------------------------------------------------- reading the files
+
+
+def _rows(
+    path: Path, columns: tuple[str, ...], errors: _Errors, progress: Progress | None
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, {column: stripped value}) of each well-formed row; the others are
+    reported as bad lines."""
+    name = path.name
+    done = [0]
+
+    def read(count: int) -> None:
+        done[0] += count
+        progress(name, done[0], 0)
+
+    try:
+        lines = physical_lines(path, name, read if progress is not None else None)
+        header = read_header(lines, name, columns)
+        for number, line in lines:
+            if not line:
+                continue
+            fields = split_fields(line)
+            problem = row_problem(name, number, line, fields, header)
+            if problem is not None:
+                errors.line([problem])
+                continue
+            yield number, dict(zip(columns, _in_order(fields, header), strict=True))
+    except FileRefused as exc:
+        errors.file(exc.message)
+
+
+def _in_order(fields: list[str], header: Header) -> list[str]:
+    return fields if header.canonical else [fields[i] for i in header.positions]
 
 
 def _iso_date(value: str) -> date | None:
@@ -89,66 +215,33 @@ def _iso_date(value: str) -> date | None:
         return None
 
 
-def import_directory(directory: Path) -> ImportReport:
-    """Validate every file first, then write everything in one transaction."""
-    report = ImportReport()
-    errors = report.errors
-    files = {name: directory / f"{name}.csv" for name in ("affilies", "ribs", "creances")}
-    if not any(p.exists() for p in files.values()):
-        raise ImportError_(
-            [f"{directory} : aucun des fichiers affilies.csv, ribs.csv, creances.csv"]
-        )
+# ---------------------------------------------------------------- affiliés and RIBs
 
-    affilies: dict[str, dict] = {}
-    if files["affilies"].exists():
-        for n, row in _rows(files["affilies"], AFFILIES_COLUMNS, errors):
-            where = f"affilies.csv, ligne {n}"
-            parsed = _parse_affilie(row, where, errors)
-            if parsed and parsed["numero"] in affilies:
-                errors.append(f"{where}, champ numero_affiliation : affilié en double")
-            elif parsed:
-                affilies[parsed["numero"]] = parsed
 
-    known = set(affilies) | set(db.session.scalars(select(Affilie.numero)))
-
-    ribs: list[dict] = []
-    if files["ribs"].exists():
-        for n, row in _rows(files["ribs"], RIBS_COLUMNS, errors):
-            where = f"ribs.csv, ligne {n}"
-            numero, rib = row["numero_affiliation"], normalize_rib(row["rib"])
-            if numero not in known:
-                errors.append(f"{where}, champ numero_affiliation : affilié inconnu « {numero} »")
-            elif not is_valid_rib(rib):
-                errors.append(f"{where}, champ rib : RIB invalide (24 chiffres, clé modulo 97)")
-            elif not row["banque"] or len(row["banque"]) > 120:
-                errors.append(f"{where}, champ banque : obligatoire (120 caractères au plus)")
-            else:
-                ribs.append({"numero": numero, "rib": rib, "banque": row["banque"]})
-
-    lignes: dict[str, list[dict]] = {}
-    if files["creances"].exists():
-        for n, row in _rows(files["creances"], CREANCES_COLUMNS, errors):
-            where = f"creances.csv, ligne {n}"
-            parsed = _parse_ligne(row, where, known, errors)
-            if parsed:
-                lignes.setdefault(row["numero_affiliation"], []).append(parsed)
-
-    if errors:
-        raise ImportError_(errors)
-
-    try:
-        _write(affilies, ribs, lignes, report)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    if lignes and db.engine.dialect.name == "postgresql":
-        # Statistics for the new lines now, not at autovacuum's next pass: each affilié's
-        # first consolidation plans its GROUP BY with them (for 8 rows, it would sort
-        # 12 000).
-        db.session.execute(text("ANALYZE lignes_creance"))
-        db.session.commit()
-    return report
+def _stage_affilies(path: Path, loader, errors: _Errors, progress) -> int:
+    """Check each affilié in Python (a few hundred thousand rows) and stage the good ones."""
+    seen: set[str] = set()
+    staged = 0
+    batch: list[tuple] = []
+    for number, row in _rows(path, AFFILIES_COLUMNS, errors, progress):
+        where = f"affilies.csv, ligne {number}"
+        messages: list[str] = []
+        parsed = _parse_affilie(row, where, messages)
+        if parsed and parsed["numero"] in seen:
+            messages.append(f"{where}, champ numero_affiliation : affilié en double")
+        if messages:
+            errors.line(messages)
+            continue
+        seen.add(parsed["numero"])
+        search = search_text(parsed["numero"], parsed["ice"], parsed["raison_sociale"])
+        batch.append((number, *parsed.values(), search))
+        staged += 1
+        if len(batch) >= BATCH_ROWS:
+            loader.stage("import_affilies", batch)
+            batch.clear()
+    if batch:
+        loader.stage("import_affilies", batch)
+    return staged
 
 
 def _parse_affilie(row: dict, where: str, errors: list[str]) -> dict | None:
@@ -188,9 +281,36 @@ def _parse_affilie(row: dict, where: str, errors: list[str]) -> dict | None:
     }
 
 
-def _parse_ligne(row: dict, where: str, known: set[str], errors: list[str]) -> dict | None:
+def _stage_ribs(path: Path, loader, errors: _Errors, progress) -> int:
+    """Stage every RIB row with its own error, if any; the affilié is checked in SQL."""
+    staged = 0
+    batch: list[tuple] = []
+    for number, row in _rows(path, RIBS_COLUMNS, errors, progress):
+        where = f"ribs.csv, ligne {number}"
+        rib = normalize_rib(row["rib"])
+        problem = None
+        if not is_valid_rib(rib):
+            problem = f"{where}, champ rib : RIB invalide (24 chiffres, clé modulo 97)"
+        elif not row["banque"] or len(row["banque"]) > 120:
+            problem = f"{where}, champ banque : obligatoire (120 caractères au plus)"
+        batch.append((number, row["numero_affiliation"], rib[:24], row["banque"][:120], problem))
+        staged += 1
+        if len(batch) >= BATCH_ROWS:
+            loader.stage("import_ribs", batch)
+            batch.clear()
+    if batch:
+        loader.stage("import_ribs", batch)
+    return staged
+
+
+# ---------------------------------------------------------------- créance lines
+
+
+def _parse_ligne(row: dict, where: str, known: bool, errors: list[str]) -> dict | None:
+    """Every error of one créance line, in the columns' order (the messages of the file's
+    report, on both databases)."""
     before = len(errors)
-    if row["numero_affiliation"] not in known:
+    if not known:
         errors.append(
             f"{where}, champ numero_affiliation : affilié inconnu « {row['numero_affiliation']} »"
         )
@@ -209,8 +329,13 @@ def _parse_ligne(row: dict, where: str, known: set[str], errors: list[str]) -> d
     try:
         montant = parse_csv_amount(row["montant"])
     except AmountError as exc:
-        reason = "2 décimales au plus" if exc.code == "too_many_decimals" else "montant invalide"
-        errors.append(f"{where}, champ montant : {reason} « {row['montant']} »")
+        if exc.code == "too_many_decimals":
+            reason = "2 décimales au plus"
+        elif _THOUSANDS_RE.fullmatch(row["montant"]):
+            reason = "séparateur de milliers (écrire 1234567.89)"
+        else:
+            reason = "montant invalide"
+        errors.append(f"{where}, champ montant : {reason} « {row['montant'][:64]} »")
         montant = None
     if montant is not None and abs(montant) >= 10**MONTANT_MAX_INTEGER_DIGITS:
         errors.append(
@@ -227,44 +352,502 @@ def _parse_ligne(row: dict, where: str, known: set[str], errors: list[str]) -> d
     }
 
 
-def _write(affilies: dict, ribs: list[dict], lignes: dict, report: ImportReport) -> None:
-    perceptions = {p.name: p for p in db.session.scalars(select(Perception))}
-    for data in affilies.values():
-        name = data.pop("perception")
-        if name not in perceptions:
-            perceptions[name] = Perception(name=name)
-            db.session.add(perceptions[name])
-        affilie = db.session.scalars(
-            select(Affilie).where(Affilie.numero == data["numero"])
-        ).first() or Affilie(numero=data["numero"])
-        for key, value in data.items():
-            setattr(affilie, key, value)
-        affilie.perception = perceptions[name]
-        db.session.add(affilie)
-        report.affilies += 1
-    db.session.flush()
+def _line_messages(number: int, fields: tuple, known: bool) -> list[str]:
+    messages: list[str] = []
+    _parse_ligne(
+        dict(zip(CREANCES_COLUMNS, fields, strict=True)),
+        f"creances.csv, ligne {number}",
+        known,
+        messages,
+    )
+    return messages
 
-    ids = dict(db.session.execute(select(Affilie.numero, Affilie.id)).all())
-    for data in ribs:
-        exists = db.session.scalars(
-            select(CompteBancaire).where(
-                CompteBancaire.affilie_id == ids[data["numero"]],
-                CompteBancaire.rib == data["rib"],
+
+# ---------------------------------------------------------------- checks in SQL
+
+
+# The affiliés a RIB or a line may name: those of the database and those of the file,
+# joined (one hash) rather than looked up row by row.
+_KNOWN = "LEFT JOIN (SELECT numero FROM affilies UNION SELECT numero FROM import_affilies) k"
+
+
+def _check_staged(loader: _Loader, errors: _Errors, structural: _FirstLines) -> None:
+    """What needs the other files or the whole file: unknown affiliés, bad and duplicate
+    lines. Reported in file order, and in line order within a file."""
+    session = db.session
+    bad_rib = "erreur IS NOT NULL OR k.numero IS NULL"
+    room = max(errors.room, 0)
+    rib_rows = session.execute(
+        text(
+            f"""
+            SELECT r.ligne, r.numero, r.erreur, k.numero IS NOT NULL AS connu
+            FROM import_ribs r {_KNOWN} ON k.numero = r.numero
+            WHERE {bad_rib} ORDER BY r.ligne LIMIT :room
+            """
+        ),
+        {"room": room},
+    ).all()
+    for number, numero, erreur, connu in rib_rows:
+        if not connu:
+            erreur = (
+                f"ribs.csv, ligne {number}, champ numero_affiliation : affilié inconnu « {numero} »"
             )
-        ).first()
-        if exists:
-            exists.banque = data["banque"]
+        errors.line([erreur])
+    if len(rib_rows) == room:
+        errors.more += session.scalar(
+            text(
+                f"SELECT count(*) FROM import_ribs r {_KNOWN} ON k.numero = r.numero "
+                f"WHERE {bad_rib}"
+            )
+        ) - len(rib_rows)
+
+    room = max(errors.room, 0)
+    bad = loader.bad_lines(room)
+    duplicates = loader.duplicate_lines(room)
+    found: dict[int, list[str]] = {}
+    for number, messages in heapq.merge(structural.items, bad, duplicates):
+        found.setdefault(number, []).extend(messages)
+    for messages in found.values():
+        errors.line(messages)
+    errors.more += structural.more
+    if len(bad) == room:
+        errors.more += loader.bad_line_count() - len(bad)
+    if len(duplicates) == room:
+        errors.more += loader.duplicate_count() - len(duplicates)
+
+
+class _FirstLines:
+    """The first MAX_REPORTED (line number, messages) of a file read in order; a count of
+    the others."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[int, list[str]]] = []
+        self.more = 0
+
+    def add(self, number: int, message: str) -> None:
+        if len(self.items) < MAX_REPORTED:
+            self.items.append((number, [message]))
         else:
-            db.session.add(
-                CompteBancaire(
-                    affilie_id=ids[data["numero"]], rib=data["rib"], banque=data["banque"]
-                )
-            )
-        report.ribs += 1
+            self.more += 1
 
-    # A new file of lines is a new situation: it replaces the affilié's previous lines.
-    for numero, rows in lignes.items():
-        affilie_id = ids[numero]
-        db.session.execute(delete(LigneCreance).where(LigneCreance.affilie_id == affilie_id))
-        db.session.execute(insert(LigneCreance), [{"affilie_id": affilie_id, **r} for r in rows])
-        report.lignes += len(rows)
+
+def _duplicate_message(number: int, first: int) -> list[str]:
+    return [
+        f"creances.csv, ligne {number} : ligne en double (même affilié, période, rubrique "
+        f"et nature qu'à la ligne {first})"
+    ]
+
+
+# ---------------------------------------------------------------- the merge
+
+
+def _merge(loader: _Loader, report: ImportReport) -> None:
+    """Write the staged rows into the real tables, set-based."""
+    session = db.session
+    session.execute(
+        text(
+            """
+            INSERT INTO perceptions (name)
+            SELECT DISTINCT perception FROM import_affilies
+            WHERE NOT EXISTS (SELECT 1 FROM perceptions p WHERE p.name = perception)
+            """
+        )
+    )
+    # An affilié already there is rewritten only if one of its fields changed.
+    session.execute(
+        text(
+            f"""
+            INSERT INTO affilies (numero, raison_sociale, regime, ice, perception_id,
+                date_situation, date_arret_penalites, arrangement, recherche, lignes_jeton)
+            SELECT i.numero, i.raison_sociale, i.regime, i.ice, p.id,
+                i.date_situation, i.date_arret_penalites, i.arrangement, i.recherche,
+                {loader.new_jeton}
+            FROM import_affilies i JOIN perceptions p ON p.name = i.perception
+            WHERE true
+            ON CONFLICT (numero) DO UPDATE SET
+                raison_sociale = excluded.raison_sociale,
+                regime = excluded.regime,
+                ice = excluded.ice,
+                perception_id = excluded.perception_id,
+                date_situation = excluded.date_situation,
+                date_arret_penalites = excluded.date_arret_penalites,
+                arrangement = excluded.arrangement,
+                recherche = excluded.recherche
+            WHERE affilies.raison_sociale IS NOT excluded.raison_sociale
+               OR affilies.regime IS NOT excluded.regime
+               OR affilies.ice IS NOT excluded.ice
+               OR affilies.perception_id IS NOT excluded.perception_id
+               OR affilies.date_situation IS NOT excluded.date_situation
+               OR affilies.date_arret_penalites IS NOT excluded.date_arret_penalites
+               OR affilies.arrangement IS NOT excluded.arrangement
+               OR affilies.recherche IS NOT excluded.recherche
+            """.replace(" IS NOT ", loader.is_distinct)
+        )
+    )
+    # The same RIB twice in the file: the last line's bank wins, as when the rows were
+    # written one after the other.
+    session.execute(
+        text(
+            """
+            INSERT INTO comptes_bancaires (affilie_id, rib, banque)
+            SELECT a.id, r.rib, r.banque
+            FROM import_ribs r JOIN affilies a ON a.numero = r.numero
+            WHERE r.ligne IN (SELECT max(ligne) FROM import_ribs GROUP BY numero, rib)
+            ON CONFLICT (affilie_id, rib) DO UPDATE SET banque = excluded.banque
+            WHERE comptes_bancaires.banque <> excluded.banque
+            """
+        )
+    )
+    report.affilies_modifies = _replace_changed_lines(loader)
+
+
+def _replace_changed_lines(loader: _Loader) -> int:
+    """A new file of lines is a new situation: it replaces the lines of each affilié it
+    names. Only the affiliés whose lines differ are rewritten and get a new lignes_jeton.
+    """
+    session = db.session
+    amount = loader.amount("i.montant")
+    # The file's affiliés, and whether they have lines already.
+    session.execute(
+        text(
+            f"""
+            CREATE TEMP TABLE import_cibles{loader.on_commit} AS
+            SELECT a.id AS affilie_id, a.numero,
+                   EXISTS (SELECT 1 FROM lignes_creance l WHERE l.affilie_id = a.id) AS deja
+            FROM affilies a WHERE a.numero IN (SELECT numero FROM import_lignes)
+            """
+        )
+    )
+    # Those without any line yet all change.
+    session.execute(
+        text(
+            f"""
+            CREATE TEMP TABLE import_modifies{loader.on_commit} AS
+            SELECT affilie_id FROM import_cibles WHERE NOT deja
+            """
+        )
+    )
+    # The others are compared as sets: the file has no duplicate key, so equal counts and
+    # nothing on either side of an EXCEPT means the same lines.
+    fichier = f"""
+        SELECT c.affilie_id, i.periode, i.rubrique, i.nature, {amount} AS montant
+        FROM import_lignes i JOIN import_cibles c ON c.numero = i.numero WHERE c.deja
+    """
+    base = f"""
+        SELECT l.affilie_id, l.periode, l.rubrique, l.nature,
+               {loader.amount("l.montant")} AS montant
+        FROM lignes_creance l JOIN import_cibles c ON c.affilie_id = l.affilie_id WHERE c.deja
+    """
+    if session.scalar(text("SELECT count(*) FROM import_cibles WHERE deja")):
+        session.execute(
+            text(
+                f"""
+                INSERT INTO import_modifies
+                SELECT affilie_id FROM ({fichier} EXCEPT {base}) plus
+                UNION
+                SELECT affilie_id FROM ({base} EXCEPT {fichier}) moins
+                UNION
+                SELECT affilie_id FROM (
+                    SELECT affilie_id, count(*) FROM ({base}) b GROUP BY affilie_id
+                    EXCEPT
+                    SELECT affilie_id, count(*) FROM ({fichier}) f GROUP BY affilie_id
+                ) compte
+                """
+            )
+        )
+    session.execute(
+        text(
+            """
+            DELETE FROM lignes_creance
+            WHERE affilie_id IN (SELECT affilie_id FROM import_modifies)
+            """
+        )
+    )
+    session.execute(
+        text(
+            f"""
+            INSERT INTO lignes_creance (affilie_id, periode, rubrique, nature, montant)
+            SELECT c.affilie_id, i.periode, i.rubrique, i.nature, {amount}
+            FROM import_lignes i JOIN import_cibles c ON c.numero = i.numero
+            WHERE c.affilie_id IN (SELECT affilie_id FROM import_modifies)
+            """
+        )
+    )
+    changed = session.execute(
+        text(
+            f"""
+            UPDATE affilies SET lignes_jeton = {loader.new_jeton}
+            WHERE id IN (SELECT affilie_id FROM import_modifies)
+            """
+        )
+    )
+    return changed.rowcount
+
+
+# ---------------------------------------------------------------- the two databases
+
+
+class _Loader:
+    """What differs between the databases: staging, checking and typing the lines."""
+
+    new_jeton = ""
+    on_commit = ""
+    temp_schema = ""
+    is_distinct = " IS NOT "
+    lines_table = ""
+
+    def create_staging(self) -> None:
+        self.drop_staging()
+        for statement in (
+            f"""CREATE TEMP TABLE import_affilies (
+                ligne integer, numero varchar(7), raison_sociale varchar(200),
+                regime varchar(80), ice varchar(15), perception varchar(120),
+                date_situation date, date_arret_penalites date, arrangement boolean,
+                recherche text
+            ){self.on_commit}""",
+            f"""CREATE TEMP TABLE import_ribs (
+                ligne integer, numero text, rib varchar(24), banque varchar(120), erreur text
+            ){self.on_commit}""",
+            self.lines_table,
+        ):
+            db.session.execute(text(statement))
+
+    def drop_staging(self) -> None:
+        for table in (
+            "import_affilies",
+            "import_ribs",
+            "import_lignes",
+            "import_cibles",
+            "import_modifies",
+        ):
+            db.session.execute(text(f"DROP TABLE IF EXISTS {self.temp_schema}{table}"))
+        if self.temp_schema == "temp.":
+            db.session.commit()
+
+    def amount(self, column: str) -> str:
+        raise NotImplementedError
+
+    def analyze(self) -> None:
+        """Statistics of the staged rows, so the checks and the merge are planned for
+        their size (nothing analyses a temporary table on its own)."""
+        db.session.execute(text("ANALYZE import_affilies"))
+        db.session.execute(text("ANALYZE import_ribs"))
+        db.session.execute(text("ANALYZE import_lignes"))
+
+    def duplicate_lines(self, room: int) -> list[tuple[int, list[str]]]:
+        if not room or not self.duplicate_count(limit=1):
+            return []
+        rows = db.session.execute(
+            text(
+                """
+                SELECT ligne, premiere FROM (
+                    SELECT ligne, min(ligne) OVER (PARTITION BY numero, periode, rubrique,
+                        nature) AS premiere
+                    FROM import_lignes
+                ) d WHERE ligne <> premiere ORDER BY ligne LIMIT :room
+                """
+            ),
+            {"room": room},
+        ).all()
+        return [(number, _duplicate_message(number, first)) for number, first in rows]
+
+    def duplicate_count(self, limit: int | None = None) -> int:
+        """Lines whose key an earlier line has (up to ``limit``)."""
+        return db.session.scalar(
+            text(
+                f"""
+                SELECT coalesce(sum(n - 1), 0) FROM (
+                    SELECT count(*) AS n FROM import_lignes
+                    GROUP BY numero, periode, rubrique, nature HAVING count(*) > 1
+                    {"LIMIT :limit" if limit else ""}
+                ) d
+                """
+            ),
+            {"limit": limit} if limit else {},
+        )
+
+
+class _PostgresLoader(_Loader):
+    new_jeton = "md5(random()::text || clock_timestamp()::text)"
+    on_commit = " ON COMMIT DROP"
+    temp_schema = "pg_temp."
+    is_distinct = " IS DISTINCT FROM "
+    lines_table = """CREATE TEMP TABLE import_lignes (
+        ligne integer, numero text, periode text, rubrique text, nature text, montant text
+    ) ON COMMIT DROP"""
+    # A créance line as _parse_ligne accepts it, in one expression over the staged text.
+    VALID = (
+        "periode ~ '^(19|2[0-9])[0-9]{2}(0[1-9]|1[0-2])$'"
+        f" AND rubrique IN ({', '.join(repr(r) for r in RUBRIQUES)})"
+        f" AND nature IN ({', '.join(repr(n) for n in NATURES)})"
+        " AND length(montant) <= 64"
+        f" AND montant ~ '^-?0*[0-9]{{1,{MONTANT_MAX_INTEGER_DIGITS}}}(\\.[0-9]{{1,2}})?$'"
+    )
+
+    def _cursor(self):
+        return db.session.connection().connection.driver_connection.cursor()
+
+    def stage(self, table: str, rows: list[tuple]) -> None:
+        with self._cursor().copy(f"COPY {table} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def stage_lignes(self, path: Path, structural: _FirstLines, progress) -> int:
+        """COPY the lines as the file has them; their fields are checked in SQL."""
+        staged = 0
+        buffer: list[str] = []
+        with self._cursor().copy(
+            "COPY import_lignes FROM STDIN (FORMAT csv, FORCE_NOT_NULL "
+            "(numero, periode, rubrique, nature, montant))"
+        ) as copy:
+            for number, fields, line in _line_rows(path, structural, progress):
+                buffer.append(f"{number},{line}\n" if fields is None else _csv_row(number, fields))
+                staged += 1
+                if len(buffer) >= BATCH_ROWS:
+                    copy.write("".join(buffer))
+                    buffer.clear()
+            if buffer:
+                copy.write("".join(buffer))
+        return staged
+
+    def _bad(self) -> str:
+        return f"NOT ({self.VALID}) OR k.numero IS NULL"
+
+    def bad_lines(self, room: int) -> list[tuple[int, list[str]]]:
+        rows = db.session.execute(
+            text(
+                f"""
+                SELECT i.ligne, i.numero, periode, rubrique, nature, montant,
+                       k.numero IS NOT NULL AS connu
+                FROM import_lignes i {_KNOWN} ON k.numero = i.numero
+                WHERE {self._bad()} ORDER BY i.ligne LIMIT :room
+                """
+            ),
+            {"room": room},
+        ).all()
+        return [(r[0], _line_messages(r[0], tuple(r[1:6]), r[6])) for r in rows]
+
+    def bad_line_count(self) -> int:
+        return db.session.scalar(
+            text(
+                f"SELECT count(*) FROM import_lignes i {_KNOWN} ON k.numero = i.numero "
+                f"WHERE {self._bad()}"
+            )
+        )
+
+    def amount(self, column: str) -> str:
+        return f"{column}::numeric(14, 2)"
+
+
+class _SqliteLoader(_Loader):
+    new_jeton = "lower(hex(randomblob(16)))"
+    temp_schema = "temp."
+    lines_table = """CREATE TEMP TABLE import_lignes (
+        ligne integer, numero text, periode text, rubrique text, nature text, montant text,
+        valide boolean
+    )"""
+
+    def stage(self, table: str, rows: list[tuple]) -> None:
+        placeholders = ", ".join("?" * len(rows[0]))
+        values = [tuple(v.isoformat() if isinstance(v, date) else v for v in r) for r in rows]
+        db.session.connection().exec_driver_sql(
+            f"INSERT INTO {table} VALUES ({placeholders})", values
+        )
+
+    def stage_lignes(self, path: Path, structural: _FirstLines, progress) -> int:
+        """Check each line's own fields in Python; whether its affilié exists, in SQL."""
+        staged = 0
+        batch: list[tuple] = []
+        for number, fields, line in _line_rows(path, structural, progress):
+            if fields is None:
+                fields = line.split(",")
+            parsed = _parse_ligne(dict(zip(CREANCES_COLUMNS, fields, strict=True)), "", True, [])
+            montant = str(parsed["montant"]) if parsed else fields[4]
+            batch.append((number, *fields[:4], montant, parsed is not None))
+            staged += 1
+            if len(batch) >= BATCH_ROWS:
+                self.stage("import_lignes", batch)
+                batch.clear()
+        if batch:
+            self.stage("import_lignes", batch)
+        return staged
+
+    def _bad(self) -> str:
+        return "NOT valide OR k.numero IS NULL"
+
+    def bad_lines(self, room: int) -> list[tuple[int, list[str]]]:
+        rows = db.session.execute(
+            text(
+                f"""
+                SELECT i.ligne, i.numero, periode, rubrique, nature, montant,
+                       k.numero IS NOT NULL AS connu
+                FROM import_lignes i {_KNOWN} ON k.numero = i.numero
+                WHERE {self._bad()} ORDER BY i.ligne LIMIT :room
+                """
+            ),
+            {"room": room},
+        ).all()
+        return [(r[0], _line_messages(r[0], tuple(r[1:6]), bool(r[6]))) for r in rows]
+
+    def bad_line_count(self) -> int:
+        return db.session.scalar(
+            text(
+                f"SELECT count(*) FROM import_lignes i {_KNOWN} ON k.numero = i.numero "
+                f"WHERE {self._bad()}"
+            )
+        )
+
+    def amount(self, column: str) -> str:
+        # The column keeps REALs; the staged text is the amount _parse_ligne printed.
+        return f"CAST({column} AS REAL)"
+
+
+def _line_rows(path: Path, structural: _FirstLines, progress: Progress | None):
+    """(line number, fields, None) of each well-formed créance line, or (line number,
+    None, line) when the line can go to COPY as it is: nothing to strip, unquote or
+    reorder. The other lines are reported."""
+    name = path.name
+    total = [0, 0]
+
+    def read(count: int) -> None:
+        total[0] += count
+        progress(name, total[0], total[1])
+
+    try:
+        lines = physical_lines(path, name, read if progress is not None else None)
+        header = read_header(lines, name, CREANCES_COLUMNS)
+        plain = header.canonical
+        header_text = ",".join(header.names)
+        for number, line in lines:
+            total[1] = number
+            if (
+                plain
+                and line.count(",") == 4
+                and line.isascii()
+                and line.isprintable()
+                and " " not in line
+                and '"' not in line
+                and line != header_text
+            ):
+                yield number, None, line
+                continue
+            if not line:
+                continue
+            fields = split_fields(line)
+            problem = row_problem(name, number, line, fields, header)
+            if problem is not None:
+                structural.add(number, problem)
+                continue
+            yield number, _in_order(fields, header), None
+    except FileRefused as exc:
+        structural.add(0, exc.message)
+
+
+def _csv_row(number: int, fields) -> str:
+    return ",".join([str(number), *(_csv_field(f) for f in fields)]) + "\n"
+
+
+def _csv_field(value: str) -> str:
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value

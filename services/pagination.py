@@ -51,11 +51,22 @@ def _clamp(page: int, total: int, size: int) -> int:
     return min(max(page, 1), max(1, -(-total // size)))
 
 
-def paginate(query: Select, page: int, size: int, **extra: Any) -> Page:
-    """One page of a SELECT: a COUNT, then the page's rows (the query carries its order)."""
+def paginate(
+    query: Select, page: int, size: int, *, reverse: tuple | None = None, **extra: Any
+) -> Page:
+    """One page of a SELECT: a COUNT, then the page's rows (the query carries its order).
+
+    With ``reverse``, the same order backwards, a page in the second half is read from
+    the end: the last page of 100 000 rows skips a few rows, not 99 980.
+    """
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     page = _clamp(page, total, size)
-    rows = db.session.scalars(query.offset((page - 1) * size).limit(size)).all()
+    start, stop = (page - 1) * size, min(page * size, total)
+    if reverse is not None and start > total // 2:
+        backwards = query.order_by(None).order_by(*reverse)
+        rows = db.session.scalars(backwards.offset(total - stop).limit(stop - start)).all()
+        return Page(list(reversed(rows)), total, page, size, extra)
+    rows = db.session.scalars(query.offset(start).limit(size)).all()
     return Page(list(rows), total, page, size, extra)
 
 

@@ -15,7 +15,6 @@ from domain import lifecycle
 from domain.creance import Consolidation, consolidation_from_sums
 from domain.simulation import Simulation, simulate
 from extensions import db
-from services.pagination import Page, paginate
 
 
 def active_campaign() -> Campaign | None:
@@ -139,17 +138,6 @@ def demandes_of(affilie_ids: list[int]) -> list[Demande]:
             .order_by(Demande.confirmed_at.desc())
         )
     )
-
-
-def search_affilies(perception_id: int, q: str, page: int, size: int) -> Page:
-    """A perception's affiliés whose number or name contains ``q``, by number."""
-    query = select(Affilie).where(Affilie.perception_id == perception_id)
-    if q:
-        pattern = "%" + q.casefold().replace("\\", "").replace("%", "").replace("_", "") + "%"
-        query = query.where(
-            or_(Affilie.numero.like(pattern), func.lower(Affilie.raison_sociale).like(pattern))
-        )
-    return paginate(query.order_by(Affilie.numero), page, size, q=q)
 
 
 def en_cours_among(affilie_ids: list[int], today: date) -> set[int]:

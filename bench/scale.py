@@ -1,0 +1,460 @@
+"""National scale: the import beside a raw COPY, the batch jobs and the back-office searches.
+
+    python bench/scale.py --lines 1000000 [--lines 3000000 ...] [--affilies 300000]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/scale_bench]
+        [--requests 100000] [--runs 30] [--json results.json] [--keep]
+
+For each size, on a database created for the run (dropped and created again):
+
+1. a deterministic export of N créance lines for A affiliés (A = --affilies, at most N),
+   one RIB each, every affilié in one perception, raison sociale with accents;
+2. ``COPY`` of creances.csv into an index-free table of text columns: the floor;
+3. ``flask import-data`` in a child process (its wall time and peak resident memory);
+4. ``flask import-data --dry-run`` of the same files on the loaded database;
+5. the same import again (nothing changed: no line rewritten);
+6. R requests in prélèvement with a debit due on one day and R/2 plans past their
+   guarantee deadline, written by SQL; then ``flask debit-file`` and
+   ``flask expire-requests`` in child processes;
+7. the back office's searches, through the app (test client, an agent of the
+   perception): p50 and p95 of --runs runs each.
+
+Prints one table; --json writes every figure for docs/PERFORMANCE.md and its chart
+(bench/scale_chart.py). PostgreSQL only: the goals are PostgreSQL's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path, where bench/http.py would hide the
+# standard library's http package from werkzeug.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/scale_bench"
+PERCEPTION = "Perception Casablanca Centre"
+AGENT = "agent.scale"
+PASSWORD = "Scale-bench-2023!"
+DEBIT_DAY = "2024-01-10"
+WORDS = (
+    "ATLAS",
+    "BÂTIMENT",
+    "SOCIÉTÉ",
+    "NÉGOCE",
+    "TRAVAUX",
+    "MAROC",
+    "ÉLECTRICITÉ",
+    "FÈS",
+    "SAÏSS",
+    "CÉRAMIQUE",
+    "TRANSPORTS",
+    "AGRO",
+    "DISTRIBUTION",
+    "HÔTELLERIE",
+    "IMMOBILIÈRE",
+    "TEXTILE",
+)
+FORMS = ("SARL", "SA", "SARL AU", "SNC")
+RUBRIQUES = ("CSS", "AMO", "TFP", "AF", "AST_BDS", "AST_TDTP")
+NATURES = ("principal", "majorations", "frais")
+
+
+# ---------------------------------------------------------------- the export
+
+
+def numero(i: int) -> str:
+    return f"{1_000_000 + i:07d}"
+
+
+def raison_sociale(i: int) -> str:
+    a, b = WORDS[i % 16], WORDS[(i // 16) % 16]
+    return f"{a} {b} {FORMS[i % 4]} {i}"
+
+
+def generate(directory: Path, lines: int, affilies: int) -> None:
+    """affilies.csv, ribs.csv and creances.csv, the same bytes for the same sizes."""
+    from domain.identifiers import ice_with_check, rib_with_key
+
+    with (directory / "affilies.csv").open("w", encoding="utf-8") as out:
+        out.write(
+            "numero_affiliation,raison_sociale,regime,ice,perception,"
+            "date_situation,date_arret_penalites,arrangement\n"
+        )
+        out.writelines(
+            f"{numero(i)},{raison_sociale(i)},Régime général,{ice_with_check(f'{i:013d}')},"
+            f"{PERCEPTION},2023-11-08,2023-11-08,non\n"
+            for i in range(affilies)
+        )
+    with (directory / "ribs.csv").open("w", encoding="utf-8") as out:
+        out.write("numero_affiliation,rib,banque\n")
+        out.writelines(
+            f"{numero(i)},{rib_with_key(f'190780{i:016d}')},Banque Populaire\n"
+            for i in range(affilies)
+        )
+    combos = [(r, n) for r in RUBRIQUES for n in NATURES]
+    with (directory / "creances.csv").open("w", encoding="utf-8") as out:
+        out.write("numero_affiliation,periode,rubrique,nature,montant\n")
+        batch = []
+        for i in range(affilies):
+            first, last = i * lines // affilies, (i + 1) * lines // affilies
+            num = numero(i)
+            for j in range(last - first):
+                year, month = divmod(j // 18, 12)
+                rubrique, nature = combos[j % 18]
+                k = first + j
+                batch.append(
+                    f"{num},{2024 - year:04d}{12 - month:02d},{rubrique},{nature},"
+                    f"{(k * 7919) % 1_000_000}.{k % 100:02d}\n"
+                )
+            if len(batch) > 50_000:
+                out.writelines(batch)
+                batch.clear()
+        out.writelines(batch)
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def recreate(url: str) -> None:
+    name = sa.engine.make_url(url).database
+    admin = sa.create_engine(
+        sa.engine.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def raw_copy(url: str, path: Path) -> float:
+    """Seconds to COPY the file into an index-free table of text columns."""
+    import psycopg
+
+    dsn = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "CREATE TABLE copy_brut (numero text, periode text, rubrique text, "
+            "nature text, montant text)"
+        )
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor().copy("COPY copy_brut FROM STDIN (FORMAT csv, HEADER true)") as copy:
+            with path.open("rb") as handle:
+                while block := handle.read(1 << 20):
+                    copy.write(block)
+        conn.commit()
+        seconds = time.perf_counter() - started
+        conn.execute("DROP TABLE copy_brut")
+        conn.commit()
+    return seconds
+
+
+def flask(url: str, *args: str) -> tuple[float, int, int, str]:
+    """(seconds, peak resident MB, exit status, output) of one flask command."""
+    env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "testing", "SECRET_KEY": "bench"}
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    output = proc.stdout.read().decode()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    return seconds, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status), output
+
+
+def make_app(url: str):
+    from app import create_app
+    from tests.conftest import Clock  # noqa: F401 (the clock's shape)
+
+    return create_app(
+        {
+            "APP_ENV": "testing",
+            "TESTING": True,
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": url,
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+
+
+def prepare(url: str) -> None:
+    """Migrate, load the demo data (campaign, users), add the perception's agent."""
+    from flask_migrate import upgrade
+
+    from commands.demo import seed_demo
+    from db.models import Perception, User
+    from extensions import db
+
+    app = make_app(url)
+    with app.app_context():
+        logging.disable(logging.INFO)
+        try:
+            upgrade()
+        finally:
+            logging.disable(logging.NOTSET)
+        seed_demo()
+        perception = Perception(name=PERCEPTION)
+        db.session.add(perception)
+        db.session.flush()
+        agent = User(login=AGENT, display_name="Agent", role="agent", perception=perception)
+        agent.set_password(PASSWORD)
+        db.session.add(agent)
+        db.session.commit()
+        db.engine.dispose()
+
+
+REQUESTS_SQL = """
+INSERT INTO demandes (reference, confirmation_token, affilie_id, user_id, campaign_id,
+    perception_id, status, modalite, rib, banque, confirmed_at, validated_at,
+    conditions_version, conditions_accepted_at, garanties_acceptees, raison_sociale,
+    numero_affiliation, campaign_label, date_situation, date_arret_penalites, periode_debut,
+    periode_fin, consolidation_json, creance_totale, principal, penalites_frais, astreintes,
+    taux_penalites, taux_astreintes, remise, montant_a_payer, avance, nombre_echeances,
+    mensualite, majorations_generees, recherche)
+SELECT r.reference, md5(r.reference), a.id, (SELECT id FROM users WHERE login = 'groupe'),
+    c.id, a.perception_id, s.status, :modalite, '190780' || lpad(a.id::text, 18, '0'),
+    'Banque Populaire', s.confirmed + (a.id % 1000) * interval '1 minute',
+    CASE WHEN s.status = 'validee' THEN s.confirmed + interval '1 day' END,
+    'v', s.confirmed, s.status <> 'acceptee', a.raison_sociale, a.numero, c.label,
+    a.date_situation, a.date_arret_penalites, '201901', '202312', '{}', 3000.00, 1000.00,
+    1500.00, 500.00, 60.00, 90.00, 1350.00, 1650.00, 0.00, 1, 1650.00, 0.00,
+    lower(r.reference) || ' ' || a.recherche
+FROM affilies a
+CROSS JOIN (SELECT id, label FROM campaigns ORDER BY id LIMIT 1) c
+CROSS JOIN (SELECT CAST(:status AS text) AS status,
+                   CAST(:confirmed AS timestamp) AS confirmed) s
+CROSS JOIN LATERAL (
+    SELECT 'RM-2023-' || upper(lpad(to_hex(a.id * 7 + CAST(:salt AS integer)), 8, '0'))
+        AS reference
+) r
+WHERE a.perception_id = (SELECT id FROM perceptions WHERE name = :perception)
+ORDER BY a.id OFFSET :offset LIMIT :count
+"""
+
+ECHEANCES_SQL = """
+INSERT INTO echeances (demande_id, definitive, rang, date_prevue, montant, statut)
+SELECT id, true, 1, CAST(:day AS date), montant_a_payer, 'a_prelever' FROM demandes
+WHERE status IN ('acceptee', 'validee')
+"""
+
+
+def add_requests(url: str, count: int) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        half = count // 2
+        for status, modalite, offset, n, confirmed in (
+            ("acceptee", "integral", 0, half, "2023-11-20 10:00"),
+            ("validee", "acomptes", half, count - half, "2023-11-20 10:00"),
+            ("en_attente_garanties", "acomptes", count, count // 2, "2023-09-01 10:00"),
+        ):
+            conn.execute(
+                sa.text(REQUESTS_SQL),
+                {
+                    "salt": offset,
+                    "status": status,
+                    "modalite": modalite,
+                    "confirmed": confirmed,
+                    "perception": PERCEPTION,
+                    "offset": offset,
+                    "count": n,
+                },
+            )
+        conn.execute(sa.text(ECHEANCES_SQL), {"day": DEBIT_DAY})
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))
+    engine.dispose()
+
+
+def searches(url: str, runs: int) -> dict[str, tuple[float, float]]:
+    """{search: (p50 ms, p95 ms)} through the app, as an agent of the perception."""
+    from extensions import db
+
+    app = make_app(url)
+    client = app.test_client()
+    client.post("/connexion", data={"utilisateur": AGENT, "mot_de_passe": PASSWORD})
+    with app.app_context():
+        some = db.session.execute(
+            sa.text(
+                "SELECT d.numero_affiliation, d.reference, a.ice FROM demandes d "
+                "JOIN affilies a ON a.id = d.affilie_id ORDER BY d.id DESC LIMIT 1"
+            )
+        ).one()
+        db.engine.dispose()
+    numero_, reference, ice = some
+    htmx = {"HX-Request": "true"}
+    cases = {
+        "demandes: page 1": "/perception/demandes",
+        "demandes: last page": "/perception/demandes?page=999999",
+        "demandes: numéro": f"/perception/demandes?q={numero_}",
+        "demandes: raison sociale": "/perception/demandes?q=batiment%20societe",
+        "demandes: ICE": f"/perception/demandes?q={ice}",
+        "demandes: référence": f"/perception/demandes?q={reference.lower()}",
+        "demandes: statut validée": "/perception/demandes?statut=validee",
+        "demandes: statut expirée, last page": "/perception/demandes?statut=expiree&page=99999",
+        "affiliés: page 1": "/perception/affilies",
+        "affiliés: last page": "/perception/affilies?page=999999",
+        "affiliés: numéro": f"/perception/affilies?q={numero_}",
+        "affiliés: raison sociale": "/perception/affilies?q=c%C3%A9ramique%20atlas",
+        "affiliés: ICE": f"/perception/affilies?q={ice}",
+    }
+    results = {}
+    for label, path in cases.items():
+        times = []
+        for _ in range(runs + 2):
+            started = time.perf_counter()
+            response = client.get(path, headers=htmx)
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (label, response.status_code)
+        times = sorted(times[2:])
+        results[label] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
+    return results
+
+
+def lines_of(output: str, pattern: str) -> str:
+    match = re.search(pattern, output)
+    return match.group(0) if match else output.strip()[-200:]
+
+
+def run(
+    url: str,
+    lines: int,
+    affilies: int,
+    requests: int,
+    runs: int,
+    workdir: Path,
+    import_only: bool = False,
+) -> dict:
+    affilies = min(affilies, lines)
+    print(f"\n== {lines:,} lines, {affilies:,} affiliés".replace(",", " "), flush=True)
+    recreate(url)
+    prepare(url)
+    export = workdir / f"export-{lines}"
+    export.mkdir(exist_ok=True)
+    if not (export / "creances.csv").exists():
+        started = time.perf_counter()
+        generate(export, lines, affilies)
+        print(f"   export written in {time.perf_counter() - started:.1f} s", flush=True)
+    size = (export / "creances.csv").stat().st_size
+    result = {"lines": lines, "affilies": affilies, "mb": round(size / 1e6, 1)}
+    result["copy_s"] = raw_copy(url, export / "creances.csv")
+    print(f"   raw COPY: {result['copy_s']:.2f} s", flush=True)
+    for step, args in (
+        ("import", ()),
+        ("dry_run", ("--dry-run",)),
+        ("reimport", ()),
+    ):
+        seconds, rss, status, output = flask(url, "import-data", str(export), "--quiet", *args)
+        assert status == 0, output
+        result[f"{step}_s"], result[f"{step}_rss_mb"] = seconds, rss
+        print(f"   {step}: {seconds:.2f} s, {rss} MB — {output.strip()}", flush=True)
+    if import_only:
+        return result
+    add_requests(url, requests)
+    out = workdir / "debits.csv"
+    seconds, rss, status, output = flask(
+        url, "debit-file", "--date", DEBIT_DAY, "--output", str(out)
+    )
+    assert status == 0, output
+    debits = sum(1 for _ in out.open()) - 1
+    result.update(debit_s=seconds, debit_rss_mb=rss, debit_lines=debits)
+    print(f"   debit-file: {debits} lines in {seconds:.2f} s, {rss} MB", flush=True)
+    seconds, rss, status, output = flask(url, "expire-requests")
+    assert status == 0, output
+    result.update(expire_s=seconds, expire_rss_mb=rss, expired=int(output.split()[0]))
+    print(f"   expire-requests: {output.strip()} in {seconds:.2f} s, {rss} MB", flush=True)
+    result["search_ms"] = searches(url, runs)
+    for label, (p50, p95) in result["search_ms"].items():
+        print(f"   {label:<40} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms", flush=True)
+    return result
+
+
+def table(results: list[dict]) -> str:
+    rows = [
+        "| lines | file MB | raw COPY s | import s | lines/s | ratio to COPY | peak RSS MB "
+        "| dry run s / MB | re-import s / MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        rows.append(
+            f"| {r['lines']:,} | {r['mb']} | {r['copy_s']:.2f} | {r['import_s']:.2f} "
+            f"| {r['lines'] / r['import_s']:,.0f} | {r['copy_s'] / r['import_s']:.1%} "
+            f"| {r['import_rss_mb']} | {r['dry_run_s']:.2f} / {r['dry_run_rss_mb']} "
+            f"| {r['reimport_s']:.2f} / {r['reimport_rss_mb']} |".replace(",", " ")
+        )
+    rows += [
+        "",
+        "| lines | debit-file lines | s | lines/s | MB | expire-requests | s | MB "
+        "| worst search p95 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        worst = max(r["search_ms"].items(), key=lambda kv: kv[1][1])
+        rows.append(
+            f"| {r['lines']:,} | {r['debit_lines']:,} | {r['debit_s']:.2f} "
+            f"| {r['debit_lines'] / r['debit_s']:,.0f} | {r['debit_rss_mb']} "
+            f"| {r['expired']:,} | {r['expire_s']:.2f} | {r['expire_rss_mb']} "
+            f"| {worst[1][1]:.1f} ({worst[0]}) |".replace(",", " ")
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, action="append", default=None)
+    parser.add_argument("--affilies", type=int, default=300_000)
+    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--database-url", default=os.environ.get("SCALE_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--import-only", action="store_true", help="Steps 1 to 5 only")
+    parser.add_argument(
+        "--searches-only", action="store_true", help="Only the searches, on the database as it is"
+    )
+    args = parser.parse_args()
+    if args.searches_only:
+        for label, (p50, p95) in searches(args.database_url, args.runs).items():
+            print(f"| {label} | {p50:.1f} | {p95:.1f} |")
+        return
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scale-"))
+    results = [
+        run(
+            args.database_url,
+            n,
+            args.affilies,
+            args.requests,
+            args.runs,
+            workdir,
+            import_only=args.import_only,
+        )
+        for n in args.lines or [1_000_000, 3_000_000]
+    ]
+    print()
+    if not args.import_only:
+        print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
