@@ -126,6 +126,16 @@
     });
   });
 
+  // A refused htmx request (page gone, form expired, server error) answers one line
+  // for the page's alert region: show it, where htmx would otherwise drop a 4xx/5xx.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget") === "#erreur-annonce") {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   // Conditions générales: a <dialog> instead of a page when JavaScript runs.
   document.addEventListener("click", function (event) {
     var link = event.target.closest("[data-dialog]");
