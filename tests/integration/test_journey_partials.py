@@ -77,7 +77,7 @@ def test_navigations_get_the_full_choisir_page(journey, auth, headers):
     auth.login("groupe")
     page = Page(journey.client.get("/demande/nouvelle?page=2", headers=headers))
     assert page.is_full_page
-    assert page.h1 == "Nouvelle demande"
+    assert page.h1 == "Étape 1 sur 4 Nouvelle demande"
     assert page.find(class_="table-info").text == "Affichage de l'élément 11 à 20 sur 55 éléments"
 
 

@@ -17,7 +17,8 @@ INCORRECT = "Utilisateur ou mot de passe incorrect."
 
 
 def too_many(minutes: int) -> str:
-    return f"Trop de tentatives de connexion. Réessayez dans {minutes} minute(s)."
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"Trop de tentatives de connexion. Réessayez dans {minutes} {unit}."
 
 
 # --- small page objects --------------------------------------------------------------
