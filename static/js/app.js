@@ -26,7 +26,7 @@
   });
 
   // − / +: the count moves at the click, and each request sends the count shown, so
-  // quick clicks all count (the form's hx-sync queues the newest request behind the one
+  // quick clicks all count (the form's data-hx-sync queues the newest request behind the one
   // in flight). An answer to an older count does not move the fields back.
   var lastSent = null;
   document.addEventListener("click", function (event) {

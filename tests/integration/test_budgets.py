@@ -154,7 +154,7 @@ def test_every_simulation_partial_fits_in_3_kb(client, auth, journey, lang):
     }
     # Opening the Détail des échéances of the 60-instalment panel fetches its rows.
     sixty = weigh("60", partials["60 échéances et une avance"]).text
-    rows_url = html.unescape(re.search(r'<details[^>]*hx-get="([^"]+)"', sixty).group(1))
+    rows_url = html.unescape(re.search(r'<details[^>]*data-hx-get="([^"]+)"', sixty).group(1))
     partials["détail des 60 échéances"] = journey.client.get(rows_url, headers=HX)
     weights = {label: weigh(label, r) for label, r in partials.items()}
 
