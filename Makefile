@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export FLASK_APP := app
 
 .PHONY: run test lint translations translations-extract translations-update chromium nginx \
-	lock bench clean
+	vnu lock bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -61,12 +61,19 @@ nginx:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light >/dev/null; }
 
+# The Nu Html Checker for the HTML validity test, in a git-ignored folder (needs Java).
+VNU_VERSION := 26.9.27
+VNU_JAR := .tools/node_modules/vnu-jar/build/dist/vnu.jar
+vnu: $(VNU_JAR)
+$(VNU_JAR):
+	npm install --prefix .tools --no-audit --no-fund --silent vnu-jar@$(VNU_VERSION)
+
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 ## make test: set up, lint, and run the whole suite (DATABASE_URL picks the database).
-test: $(VENV)/.test-deps translations chromium nginx lint
+test: $(VENV)/.test-deps translations chromium nginx vnu lint
 	$(BIN)/python -m pytest
 
 ## make bench: the in-process engine benchmark (see bench/ and docs/PERFORMANCE.md for the others).

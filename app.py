@@ -11,10 +11,8 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, abort, current_app, g, render_template, request, session, url_for
+from flask import Flask, abort, current_app, request, session, url_for
 from flask_babel import get_locale, get_translations
-from flask_babel import gettext as _
-from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
 from sqlalchemy import exc as sa_exc
@@ -24,7 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from blueprints.auth import expired_page_redirect, login_redirect
 from config import BASE_DIR, DEV_DATABASE_URI, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
-from web import formatting, labels, observability
+from web import errors, formatting, labels, observability
 from web.clock import system_now
 
 DEV_ENVS = ("development", "testing")
@@ -240,9 +238,9 @@ def static_url(filename: str) -> str:
 
 
 def register_blueprints(app: Flask) -> None:
-    from blueprints import auth, demande, health, perception
+    from blueprints import aide, auth, demande, health, perception
 
-    for module in (auth, demande, health, perception):
+    for module in (aide, auth, demande, health, perception):
         app.register_blueprint(module.bp)
 
 
@@ -333,7 +331,9 @@ def register_error_handlers(app: Flask) -> None:
         if request.endpoint == "auth.end_expired_session":
             # The session is gone already: nothing left to revoke; show the page.
             return expired_page_redirect(request.form.get("lang"))
-        return error
+        return errors.http_error(error)
+
+    errors.register(app)
 
     for error_class in UNAVAILABLE:
         app.register_error_handler(error_class, database_unavailable)
@@ -349,13 +349,7 @@ def database_unavailable(error):
         current_app.logger.error(
             "database unavailable: %s: %s", type(error).__name__, str(error).splitlines()[0]
         )
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    message = _("Le service est momentanément indisponible. Réessayez dans quelques instants.")
-    if request.headers.get("HX-Request") or request.accept_mimetypes.best == "application/json":
-        return message, 503, {**headers, "Content-Type": "text/plain; charset=utf-8"}
-    # The page must not ask the database anything: no signed-in user to look up.
-    g._login_user = AnonymousUserMixin()
-    return render_template("indisponible.html", message=message), 503, headers
+    return errors.error_page(503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def register_commands(app: Flask) -> None:

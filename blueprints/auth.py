@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 from sqlalchemy import select
 
@@ -79,9 +80,10 @@ def _typed_login() -> str:
 def _too_many_attempts(seconds: int):
     """The login form again, refused for ``seconds``: status 429 and the wait in minutes."""
     minutes = max(1, math.ceil(seconds / 60))
-    error = _(
-        "Trop de tentatives de connexion. Réessayez dans %(minutes)d minute(s).",
-        minutes=minutes,
+    error = ngettext(
+        "Trop de tentatives de connexion. Réessayez dans %(num)d minute.",
+        "Trop de tentatives de connexion. Réessayez dans %(num)d minutes.",
+        minutes,
     )
     response = make_response(
         render_template("login.html", error=error, login_value=_typed_login()), 429

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from commands import cli_backoffice
-from commands.demo import DEMO_PASSWORD, seed_demo
+from commands.demo import DEMO_PASSWORD, seed_back_office_cases, seed_demo
 from db.models import Affilie, Campaign, CampaignTier, Perception, User
 from domain.campaign import Rates
 from domain.creance import is_valid_period
@@ -260,6 +260,7 @@ def _print_simulation(affilie, campaign, sim) -> None:
 def seed_demo_cmd() -> None:
     """Load the demo data set (does nothing when it is already there)."""
     if seed_demo():
+        seed_back_office_cases()
         click.echo("Données de démonstration chargées.")
     else:
         click.echo("Données de démonstration déjà présentes.")

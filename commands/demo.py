@@ -7,9 +7,11 @@ guide's créance table to the centime, 1969 01 to 2023 11, spread over many peri
 from __future__ import annotations
 
 import random
-from datetime import date
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from flask import current_app
 from sqlalchemy import func, insert, select
 
 from db.models import (
@@ -21,12 +23,13 @@ from db.models import (
     Perception,
     User,
 )
+from domain import lifecycle
 from domain.campaign import DECISION_05_2023
 from domain.creance import RUBRIQUES
 from domain.identifiers import ice_with_check, rib_with_key
 from domain.simulation import simulate
 from extensions import db
-from services import demandes, queries
+from services import backoffice, demandes, queries
 from web.clock import now
 
 DEMO_PASSWORD = "Demo-2023!"  # noqa: S105 (published demo accounts)
@@ -36,6 +39,7 @@ PERCEPTIONS = (
     "Perception Marrakech Guéliz",
 )
 SITUATION = date(2023, 11, 8)
+AGENTS = ("agent.casa", "agent.rabat", "agent.marrakech")
 
 GUIDE_NUMERO = "4317542"  # the guide's créance table (instalments example)
 INTEGRAL_NUMERO = "2145873"  # the guide's full-payment example
@@ -212,12 +216,30 @@ def seed_demo() -> bool:
 
     groupe = user("groupe", "Groupe Atlas Holding", "affilie", links=affilies)
     user("entreprise", "Atlas Bâtiment et Travaux", "affilie", links=[guide])
-    for login, perception in zip(("agent.casa", "agent.rabat", "agent.marrakech"), perceptions):
+    for login, perception in zip(AGENTS, perceptions):
         user(login, f"Agent — {perception.name}", "agent", perception=perception)
     db.session.flush()
     _request_in_progress(en_cours, groupe, campaign)
     db.session.commit()
     return True
+
+
+def seed_back_office_cases() -> None:
+    """Requests in every status in each perception (``seed-demo`` adds them to the demo
+    set), so an agent's list is never empty. The guide's affiliés keep their figures and
+    their one request: the cases are on generated affiliés of the ``groupe`` account."""
+    campaign = queries.active_campaign()
+    groupe = db.session.scalars(select(User).where(User.login == "groupe")).one()
+    reserved = {GUIDE_NUMERO, INTEGRAL_NUMERO, ASTREINTES_NUMERO, ARRANGEMENT_NUMERO}
+    reserved.add(EN_COURS_NUMERO)
+    for code, login in zip(("CAS", "RAB", "MAR"), AGENTS):
+        agent = db.session.scalars(select(User).where(User.login == login)).one()
+        pool = sorted(
+            (a for a in groupe.affilies if a.perception_id == agent.perception_id),
+            key=lambda a: a.numero,
+        )
+        pool = [a for a in pool if a.numero not in reserved and not a.arrangement]
+        _back_office_requests(code, pool, groupe, agent, campaign)
 
 
 def _spread(rng: random.Random) -> list[str]:
@@ -279,6 +301,92 @@ def _request_in_progress(affilie: Affilie, user: User, campaign: Campaign) -> No
         conditions_accepted_at=now(),
         reference="RM-DEMO-000001",
     )
+
+
+# The back office's cases, one request each on an affilié of every perception: how many
+# days ago it was confirmed, its plan (instalments, 0 for a full payment), and what
+# happened since. Each step goes through the portal's own services, on its own date.
+BACK_OFFICE_CASES = (
+    ("ATTENTE", 5, 12, "attente"),  # waiting for guarantees, 25 days left
+    ("DELAI", 28, 6, "attente"),  # waiting, 2 days before its deadline
+    ("EXPIREE", 45, 10, "expiree"),  # no guarantees in 30 days
+    ("VALIDEE", 20, 12, "validee"),  # guarantees recorded, first debit to come
+    ("PRELEV", 100, 12, "prelevee"),  # being debited: the due one awaits its result
+    ("DEFAUT", 130, 18, "defaut"),  # a debit rejected: cancelled, amounts reinstated
+    ("SOLDEE", 200, 3, "soldee"),  # every debit paid
+    ("INTEGRAL", 2, 0, "attente"),  # full payment accepted, its debit to come
+)
+
+
+@contextmanager
+def _on(day: date, hour: int = 10):
+    """Run the services as on ``day``: the demo's past happens at its own dates."""
+    clock = current_app.config["CLOCK"]
+    moment = datetime.combine(day, time(hour))
+    current_app.config["CLOCK"] = lambda: moment
+    try:
+        yield
+    finally:
+        current_app.config["CLOCK"] = clock
+
+
+def _back_office_requests(code: str, pool: list, user: User, agent: User, campaign) -> None:
+    """Requests in every status for one perception, so each back-office action can be
+    tried at once (records guarantees, a debit's result, the reinstatement on default)."""
+    today = now().date()
+    for (label, days_ago, n, story), affilie in zip(BACK_OFFICE_CASES, pool):
+        confirmed = today - timedelta(days=days_ago)
+        with _on(confirmed):
+            consolidation = queries.consolidation_for(affilie, campaign.last_eligible_period)
+            sim = simulate(
+                consolidation.totals,
+                campaign.rules(),
+                date_situation=affilie.date_situation,
+                nombre_echeances=n or None,
+                avance=(consolidation.totals.principal / 10).quantize(Decimal("0.01"))
+                if n
+                else Decimal(0),
+            )
+            demande = demandes.confirm(
+                user=user,
+                affilie=affilie,
+                campaign=campaign,
+                compte=affilie.comptes[0],
+                consolidation=consolidation,
+                sim=sim,
+                token=f"demo-{code}-{label}".lower(),
+                conditions_accepted_at=now(),
+                reference=f"RM-DEMO-{code}-{label}",
+            )
+            db.session.commit()
+        if story == "expiree":
+            demandes.expire_overdue(affilie_id=affilie.id)
+        if story not in ("validee", "prelevee", "defaut", "soldee"):
+            continue
+        validated = confirmed + timedelta(days=5)
+        with _on(validated, 11):
+            backoffice.validate_with_guarantees(
+                demande,
+                actor=agent,
+                type_garantie="caution_bancaire",
+                type_label="Caution bancaire",
+                reference=f"CB-{code}-{label}",
+                deposee_le=validated - timedelta(days=1),
+            )
+        due = [e for e in backoffice.definitive_echeances(demande) if e.date_prevue <= today]
+        if story == "prelevee":
+            due = due[:-1]  # the last one due is left for the agent to record
+        for echeance in due:
+            rejected = story == "defaut" and echeance.rang == 2
+            with _on(echeance.date_prevue + timedelta(days=1), 9):
+                backoffice.record_result(
+                    demande,
+                    echeance.rang,
+                    lifecycle.REJETEE if rejected else lifecycle.PAYEE,
+                    actor=agent,
+                )
+            if rejected:
+                break
 
 
 def add_large_affilie(numero: str = LARGE_NUMERO, linked_to: str | None = None) -> Affilie:

@@ -27,6 +27,14 @@ NATURE = {
     "majorations": _l("Majorations de retard et astreintes"),
     "frais": _l("Frais de recouvrement"),
 }
+# An affilié's régime as the CNSS files name it (free text on import): the known ones
+# are translated, any other is shown as imported.
+REGIME = {
+    "Régime général": _l("Régime général"),
+    "AMO": _l("AMO"),
+    "Régime agricole": _l("Régime agricole"),
+    "Travailleurs non salariés": _l("Travailleurs non salariés"),
+}
 MODALITE = {
     lifecycle.INTEGRAL: _l("Paiement intégral"),
     lifecycle.ACOMPTES: _l("Paiement par acomptes"),
@@ -57,6 +65,19 @@ ACTION = {
 }
 
 
+# The affiliate's journey: Choisir un affilié, Paramétrage, Simulation, Validation.
+JOURNEY_STEPS = 4
+
+
+def etape_label(n: int) -> str:
+    """ "Étape 2 sur 4": where the user is in the journey (heading and page title)."""
+    return _l("Étape %(n)s sur %(total)s", n=n, total=JOURNEY_STEPS)
+
+
+def regime_label(regime: str) -> str:
+    return str(REGIME.get(regime, regime))
+
+
 def status_label(code: str) -> str:
     return str(STATUS.get(code, code))
 
@@ -79,6 +100,8 @@ def register(app) -> None:
     app.jinja_env.globals.update(
         status_label=status_label,
         status_badge=status_badge,
+        etape_label=etape_label,
+        regime_label=regime_label,
         palier=palier,
         rubrique_labels=RUBRIQUE,
         nature_labels=NATURE,

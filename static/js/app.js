@@ -26,7 +26,7 @@
   });
 
   // − / +: the count moves at the click, and each request sends the count shown, so
-  // quick clicks all count (the form's hx-sync queues the newest request behind the one
+  // quick clicks all count (the form's data-hx-sync queues the newest request behind the one
   // in flight). An answer to an older count does not move the fields back.
   var lastSent = null;
   document.addEventListener("click", function (event) {
@@ -124,6 +124,16 @@
       if (loading) loading.hidden = true;
       if (failed) failed.hidden = false;
     });
+  });
+
+  // A refused htmx request (page gone, form expired, server error) answers one line
+  // for the page's alert region: show it, where htmx would otherwise drop a 4xx/5xx.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget") === "#erreur-annonce") {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
   });
 
   // Conditions générales: a <dialog> instead of a page when JavaScript runs.

@@ -182,3 +182,44 @@ def test_the_back_office_has_no_axe_violations(page: Page, live_server, lang):
 
     failures = [r for r in reports if r]
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_information_and_error_pages_have_no_axe_violations(
+    page: Page, live_server, lang, browser_problems
+):
+    """Aide, the accessibility statement, the conditions, an unknown address, and the
+    error line an htmx request gets in the page's alert region."""
+    reports: list[str] = []
+    page.goto("/connexion")
+    choose_language(page, lang)
+    for path, state in (
+        ("/aide", "aide"),
+        ("/accessibilite", "accessibilite"),
+        ("/conditions-generales", "conditions-generales"),
+        ("/nulle-part", "page-introuvable"),
+    ):
+        page.goto(path)
+        reports.append(axe_report(page, f"{lang}: {state}"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Page introuvable" if lang == "fr" else "الصفحة غير موجودة"
+    )
+
+    page.goto("/connexion")
+    sign_in(page)
+    page.goto("/demande/nouvelle")
+    # The table's search answers an htmx request: make it fail as a server would.
+    page.route("**/demande/nouvelle?*", lambda route: route.fulfill(
+        status=500,
+        headers={"HX-Retarget": "#erreur-annonce", "HX-Reswap": "innerHTML"},
+        body='<p class="notice notice-error"><strong>Erreur technique.</strong> '
+        '<a href="">Recharger la page</a></p>',
+    ))  # fmt: skip
+    page.locator("#q").fill("ATLAS")
+    expect(page.locator("#erreur-annonce")).to_contain_text("Erreur technique")
+    expect(page.locator("#affilies-table")).to_be_visible()
+    reports.append(axe_report(page, f"{lang}: erreur-htmx"))
+    assert "".join(reports) == ""
+    # The 500 was this test's own doing.
+    assert [p for p in browser_problems if " 500 " not in f" {p}"] == []
+    browser_problems.clear()

@@ -57,7 +57,9 @@ class NoReload:
 
 def parametrer(page: Page, modalite: str) -> None:
     """Paramétrage de la remise: modalité, (garanties), the first account, Suivant."""
-    expect(page.get_by_role("heading", level=1)).to_have_text("Paramétrage de la remise")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Étape 2 sur 4 Paramétrage de la remise"
+    )
     page.get_by_label(modalite, exact=True).check()
     if modalite == "Paiement par acomptes":
         page.get_by_label(re.compile("^J'accepte de déposer les garanties")).check()
@@ -96,7 +98,9 @@ def test_full_payment_journey(page, live_server):
     shot(page, "4-parametrage")
     page.get_by_role("button", name="Suivant").click()
 
-    expect(page.get_by_role("heading", level=1)).to_have_text("Simulation de la demande de remise")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Étape 3 sur 4 Simulation de la demande de remise"
+    )
     figures = {
         "Créance totale": mad("114 664,08"),
         "Créance en principal": mad("57 051,95"),
@@ -182,7 +186,9 @@ def test_instalments_journey(page, live_server):
     parametrer(page, "Paiement par acomptes")
     shot(page, "1-parametrage")
     page.get_by_role("button", name="Suivant").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Simulation de la demande de remise")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Étape 3 sur 4 Simulation de la demande de remise"
+    )
     shot(page, "2-simulation-6-mois")
 
     no_reload = NoReload(page)

@@ -16,6 +16,10 @@ PUBLIC = {
     "auth.session_expiree",
     "auth.end_expired_session",
     "auth.prolonger_session",
+    "aide.aide",
+    "aide.accessibilite",
+    "aide.conditions_generales",
+    "aide.favicon",
 }
 OWN_AFFILIE = "4317542"  # linked to "groupe", in Perception Casablanca Anfa
 OTHER_PERCEPTION_AFFILIE = "6120934"  # Perception Marrakech Guéliz

@@ -154,7 +154,7 @@ def test_every_simulation_partial_fits_in_3_kb(client, auth, journey, lang):
     }
     # Opening the Détail des échéances of the 60-instalment panel fetches its rows.
     sixty = weigh("60", partials["60 échéances et une avance"]).text
-    rows_url = html.unescape(re.search(r'<details[^>]*hx-get="([^"]+)"', sixty).group(1))
+    rows_url = html.unescape(re.search(r'<details[^>]*data-hx-get="([^"]+)"', sixty).group(1))
     partials["détail des 60 échéances"] = journey.client.get(rows_url, headers=HX)
     weights = {label: weigh(label, r) for label, r in partials.items()}
 
@@ -177,7 +177,10 @@ def test_pages_use_no_web_font_and_no_image_file(client, auth, journey):
         assert not re.search(r"url\(", sheet), "the stylesheet fetches a file"
     for page in (html, weigh("accueil", client.get("/", headers=GZIP)).text):
         assert "<img" not in page
-        assert not re.search(r'<link[^>]+rel="(?:icon|preload)', page)
+        assert not re.search(r'<link[^>]+rel="preload"', page)
+        # The favicon is inline (no request of its own) and tiny.
+        icons = re.findall(r'<link rel="icon" href="([^"]+)"', page)
+        assert len(icons) == 1 and icons[0].startswith("data:") and len(icons[0]) < 400
         assert not re.search(r"\.(?:woff2?|ttf|otf|png|jpe?g|gif|webp)\b", page)
 
 

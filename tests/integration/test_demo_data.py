@@ -2,14 +2,16 @@
 
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
+from commands.demo import seed_back_office_cases
 from db.models import Affilie, Demande, LigneCreance, Perception, User
 from domain import lifecycle
 from domain.creance import NATURES, RUBRIQUES, CreanceLine, consolidate
 from domain.identifiers import is_valid_affiliation, is_valid_ice, is_valid_rib
 from extensions import db
-from services import queries
+from services import backoffice, queries
 
 LAST_ELIGIBLE = "202412"
 
@@ -117,7 +119,9 @@ def test_one_arrangement_and_one_request_in_progress(app):
     arrangements = db.session.scalars(select(Affilie.numero).where(Affilie.arrangement)).all()
     assert arrangements == ["5098213"]
 
-    demandes = db.session.scalars(select(Demande)).all()
+    demandes = db.session.scalars(
+        select(Demande).where(~Demande.reference.like("RM-DEMO-%-%"))
+    ).all()
     assert [(d.affilie.numero, d.status) for d in demandes] == [("6120934", lifecycle.EN_ATTENTE)]
     demande = demandes[0]
     assert demande.status in lifecycle.IN_PROGRESS
@@ -155,3 +159,57 @@ def test_demo_identifiers_are_valid(app):
     with_ice = [a for a in affilies if a.ice]
     assert with_ice and all(is_valid_ice(a.ice) for a in with_ice)
     assert all(a.comptes and all(is_valid_rib(c.rib) for c in a.comptes) for a in affilies)
+
+
+BACK_OFFICE = {
+    "ATTENTE": lifecycle.EN_ATTENTE,
+    "DELAI": lifecycle.EN_ATTENTE,
+    "EXPIREE": lifecycle.EXPIREE,
+    "VALIDEE": lifecycle.VALIDEE,
+    "PRELEV": lifecycle.VALIDEE,
+    "DEFAUT": lifecycle.ANNULEE,
+    "SOLDEE": lifecycle.SOLDEE,
+    "INTEGRAL": lifecycle.ACCEPTEE,
+}
+
+
+@pytest.mark.parametrize("code", ["CAS", "RAB", "MAR"])
+def test_every_perception_has_a_request_in_every_status(app, code):
+    """An agent's list is never empty: each back-office action can be tried at once."""
+    seed_back_office_cases()
+    today = app.config["CLOCK"]().date()
+    found = {
+        d.reference.rsplit("-", 1)[1]: d
+        for d in db.session.scalars(
+            select(Demande).where(Demande.reference.like(f"RM-DEMO-{code}-%"))
+        )
+    }
+    assert {k: d.status for k, d in found.items()} == BACK_OFFICE
+    perceptions = {d.perception_id for d in found.values()}
+    assert len(perceptions) == 1
+    # None on the guide's affiliés, whose figures and one request stay as the guide has them.
+    assert not {d.numero_affiliation for d in found.values()} & {
+        "4317542",
+        "2145873",
+        "3021458",
+        "5098213",
+        "6120934",
+    }
+    assert found["DELAI"].days_left(today) == 2
+    assert found["ATTENTE"].days_left(today) == 25
+
+    def results(ref):
+        return [
+            e.statut for e in sorted(found[ref].echeances, key=lambda e: e.rang) if e.definitive
+        ]
+
+    assert set(results("SOLDEE")) == {lifecycle.PAYEE}
+    defaut = results("DEFAUT")
+    assert defaut[:3] == [lifecycle.PAYEE, lifecycle.PAYEE, lifecycle.REJETEE]
+    assert backoffice.reintegration_of(found["DEFAUT"]) is not None
+    # Being debited: paid so far, and one debit due now for the agent to record.
+    due = [e for e in found["PRELEV"].echeances if e.definitive and e.date_prevue <= today]
+    assert due and [e.statut for e in due][-1] == lifecycle.A_PRELEVER
+    assert all(e.statut == lifecycle.PAYEE for e in due[:-1])
+    assert all(e.date_prevue > today for e in found["VALIDEE"].echeances if e.definitive)
+    assert "expiration" in [ev.action for ev in found["EXPIREE"].events]

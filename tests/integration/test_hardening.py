@@ -138,7 +138,7 @@ def test_the_lockout_holds_with_redis_unreachable(make, caplog):
     assert statuses == [401] * 4 + [429] * 4
     right = post_login(client)
     assert right.status_code == 429
-    assert "Trop de tentatives de connexion. Réessayez dans 1 minute(s)." in right.text
+    assert "Trop de tentatives de connexion. Réessayez dans 1 minute." in right.text
     assert "per-address login limit skipped" in caplog.text
     with app.app_context():
         row = db.session.scalars(select(LoginFailure)).one()
@@ -252,7 +252,7 @@ def test_a_database_outage_answers_503_with_the_portal_page(down, caplog):
     assert caplog.text.count("database unavailable") <= 1
 
 
-def test_a_database_outage_answers_htmx_in_plain_text(down):
+def test_a_database_outage_answers_htmx_with_one_line_for_the_alert_region(down):
     response = down.post(
         "/connexion",
         data={"utilisateur": "groupe", "mot_de_passe": "x"},
@@ -260,9 +260,10 @@ def test_a_database_outage_answers_htmx_in_plain_text(down):
     )
 
     assert response.status_code == 503
-    assert response.mimetype == "text/plain"
-    assert response.text == (
-        "Le service est momentanément indisponible. Réessayez dans quelques instants."
+    assert response.headers["HX-Retarget"] == "#erreur-annonce"
+    assert "<html" not in response.text
+    assert "Le service est momentanément indisponible. Réessayez dans quelques instants." in (
+        response.text
     )
 
 

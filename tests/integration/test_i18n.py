@@ -59,7 +59,7 @@ def test_validation_messages_in_arabic(client, auth):
     assert page.status_code == 422
     assert "المرجو اختيار طريقة الأداء." in page.text
     assert "المرجو اختيار الحساب البنكي المراد استعماله." in page.text
-    assert "<title>خطأ: إعداد الإعفاء — فضاء التحصيل</title>" in page.text
+    assert "<title>خطأ: إعداد الإعفاء — المرحلة 2 من 4 — فضاء التحصيل</title>" in page.text
 
 
 def test_amounts_in_arabic_keep_latin_digits_and_reading_order(client, auth):

@@ -262,7 +262,7 @@ def test_choisir_un_affilie_lists_the_55_affilies_ten_at_a_time(journey, auth):
     page = journey.get("/demande/nouvelle")
 
     assert page.status == 200 and page.is_full_page
-    assert page.h1 == "Nouvelle demande"
+    assert page.h1 == "Étape 1 sur 4 Nouvelle demande"
     assert page.find("h2").text == "Choisir un affilié"
     assert page.find(class_="table-info").text == "Affichage de l'élément 1 à 10 sur 55 éléments"
     rows = page.table_rows("data")
@@ -333,7 +333,7 @@ def test_a_single_affilie_account_goes_straight_to_the_parametrage(journey, auth
     response = journey.client.get("/demande/nouvelle")
     assert location(response) == f"/demande/{GUIDE}/parametrage"
     page = journey.follow(response)
-    assert page.h1 == "Paramétrage de la remise"
+    assert page.h1 == "Étape 2 sur 4 Paramétrage de la remise"
     assert page.find("dl", class_="entete").find_all("dd")[1].text == GUIDE
 
 
@@ -411,7 +411,7 @@ def test_parametrage_shows_the_guide_header_and_creance_to_the_centime(journey, 
     page = journey.get(f"/demande/{GUIDE}/parametrage")
 
     assert page.status == 200 and page.is_full_page
-    assert page.title == "Paramétrage de la remise — Espace Recouvrement"
+    assert page.title == "Paramétrage de la remise — Étape 2 sur 4 — Espace Recouvrement"
     assert entete(page) == {
         "Raison sociale": "ATLAS BÂTIMENT ET TRAVAUX",
         "Numéro d'affiliation": GUIDE,
@@ -518,7 +518,7 @@ def test_simulation_integral_shows_the_guide_figures(journey):
     page = journey.start(INTEGRAL, "integral")
 
     assert page.status == 200 and page.is_full_page
-    assert page.h1 == "Simulation de la demande de remise"
+    assert page.h1 == "Étape 3 sur 4 Simulation de la demande de remise"
     assert entete(page)["Raison sociale"] == "IQIQEN DISTRIBUTION"
     assert page.find(class_="choices").text.startswith(
         "Modalité de paiement : Paiement intégral · Compte bancaire : Banque Populaire"
@@ -1002,7 +1002,11 @@ def test_full_payment_creates_one_accepted_request_with_the_snapshot(journey, ap
     assert banner.attrs["role"] == "status"
     assert banner.find("strong").text == ACCEPTEE_MESSAGE.format("10/12/2023")
     assert banner.find("strong", class_="reference").text == demande.reference
-    assert banner.find("a").text == "Quitter" and banner.find("a").attrs["href"] == "/"
+    links = {a.text: a.attrs["href"] for a in banner.find_all("a")}
+    assert links["Quitter"] == "/"
+    # What happens next, and where to ask.
+    assert "sera prélevé le 10/12/2023" in banner.text
+    assert links["l'aide"] == "/aide"
     assert page.recap()["Montant à payer"] == mad("80 096,80")
     assert entete(page)["Statut"] == "Acceptée"
     assert entete(page)["Date du prélèvement bancaire"] == "10/12/2023"

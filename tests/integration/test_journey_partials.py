@@ -77,7 +77,7 @@ def test_navigations_get_the_full_choisir_page(journey, auth, headers):
     auth.login("groupe")
     page = Page(journey.client.get("/demande/nouvelle?page=2", headers=headers))
     assert page.is_full_page
-    assert page.h1 == "Nouvelle demande"
+    assert page.h1 == "Étape 1 sur 4 Nouvelle demande"
     assert page.find(class_="table-info").text == "Affichage de l'élément 11 à 20 sur 55 éléments"
 
 
@@ -86,11 +86,11 @@ def test_the_search_form_and_pager_drive_htmx(journey, auth):
     page = Page(journey.client.get("/demande/nouvelle"))
     form = page.find("form", role="search")
     assert form.attrs["method"] == "get" and form.attrs["action"] == "/demande/nouvelle"
-    assert form.attrs["hx-get"] == "/demande/nouvelle"
-    assert form.attrs["hx-target"] == "#affilies-table"
+    assert form.attrs["data-hx-get"] == "/demande/nouvelle"
+    assert form.attrs["data-hx-target"] == "#affilies-table"
     link = page.find("nav", class_="pager").find("a", class_="page")
-    assert link.attrs["href"] == link.attrs["hx-get"]
-    assert link.attrs["hx-target"] == "#affilies-table"
+    assert link.attrs["href"] == link.attrs["data-hx-get"]
+    assert link.attrs["data-hx-target"] == "#affilies-table"
 
 
 # --- the simulation panel ---------------------------------------------------------------
@@ -109,7 +109,7 @@ def test_the_panel_fragment_for_the_guide_example(journey):
     # Only the panel and the out-of-band parts: the controls (and their focus) stay.
     assert top_level(page) == ["simulation-panel", *OOB, "simulation-annonce"]
     for ident in OOB + ["simulation-annonce"]:
-        assert page.by_id(ident).attrs["hx-swap-oob"] == "innerHTML"
+        assert page.by_id(ident).attrs["data-hx-swap-oob"] == "innerHTML"
     for control in ("avance", "curseur", "nombre_echeances", "cgu", "simulation-form"):
         assert page.find(id=control) is None
     panel = page.by_id("simulation-panel")
@@ -123,7 +123,9 @@ def test_the_panel_fragment_for_the_guide_example(journey):
     assert recap["Date de la dernière échéance"] == "08/01/2024"
     assert page.table_rows("echeancier")[1][3] == "139,12"
     # The Détail des échéances rows come when it is opened (see below).
-    assert page.find("details", class_="echeances").attrs["hx-get"].endswith("?n=2&avance=5+000")
+    assert (
+        page.find("details", class_="echeances").attrs["data-hx-get"].endswith("?n=2&avance=5+000")
+    )
     assert page.by_id("nombre-mois").text == "2 mois"
     assert page.by_id("avance-erreur-zone").text == ""
     assert page.by_id("simulation-annonce").text == (
@@ -217,7 +219,7 @@ def test_the_panel_fetches_its_detail_rows_when_opened(journey):
     panel = Page(journey.simuler(GUIDE, avance="5 000", n=2, headers=HX))
     assert panel.status == 200 and not panel.is_full_page
     details = panel.find("details", class_="echeances")
-    assert details.attrs["hx-trigger"] == "toggle once"
+    assert details.attrs["data-hx-trigger"] == "toggle once"
     loading = details.find("span", data_rows_loading="")
     failed = details.find("span", data_rows_failed="")
     assert loading.text == "Chargement du détail des échéances…"
@@ -237,7 +239,7 @@ def test_the_panel_fetches_its_detail_rows_when_opened(journey):
         "1",
         "2",
     ]
-    url = details.attrs["hx-get"]
+    url = details.attrs["data-hx-get"]
     assert url == f"/demande/{GUIDE}/simulation/echeances?n=2&avance=5+000"
 
     rows = journey.get(url, headers=HX)
@@ -269,13 +271,13 @@ def test_every_panel_control_posts_to_the_panel(journey):
     url = f"/demande/{GUIDE}/simulation"
     for ident in ("avance", "curseur", "nombre_echeances"):
         control = page.by_id(ident)
-        assert control.attrs["hx-post"] == url
-        assert control.attrs["hx-target"] == "#simulation-panel"
+        assert control.attrs["data-hx-post"] == url
+        assert control.attrs["data-hx-target"] == "#simulation-panel"
     moins, plus = (page.find("button", value=v) for v in ("moins", "plus"))
     assert (moins.text, plus.text) == ("−", "+")
     for button in (moins, plus):
         assert button.attrs["type"] == "submit" and button.attrs["name"] == "action"
-        assert button.attrs["hx-post"] == url
+        assert button.attrs["data-hx-post"] == url
     assert page.by_id("simulation-annonce").attrs["role"] == "status"
 
 

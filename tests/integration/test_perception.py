@@ -324,8 +324,8 @@ def test_filters_and_pages_re_render_only_the_table_with_htmx(client, auth, app,
     assert len(references(page)) == 20
     assert "Affichage de l'élément 1 à 20 sur 23 éléments" in page.text
     link = re.search(r'href="(/perception/demandes\?[^"]*page=2)"', page.html)[1]
-    assert "statut=soldee" in link and 'hx-target="#demandes-table"' in page.html
-    assert 'hx-push-url="true"' in page.html
+    assert "statut=soldee" in link and 'data-hx-target="#demandes-table"' in page.html
+    assert 'data-hx-push-url="true"' in page.html
 
     second = get(client, link.replace("&amp;", "&"))
     assert second.is_full_page and len(references(second)) == 3
@@ -334,7 +334,7 @@ def test_filters_and_pages_re_render_only_the_table_with_htmx(client, auth, app,
     assert not fragment.is_full_page
     assert fragment.html.lstrip().startswith('<div id="demandes-table">')
     assert len(references(fragment)) == 3
-    assert 'id="du-erreur-zone" hx-swap-oob="innerHTML"' in fragment.html
+    assert 'id="du-erreur-zone" data-hx-swap-oob="innerHTML"' in fragment.html
     assert "HX-Request" in fragment.response.headers["Vary"]
 
     bad = get(client, "/perception/demandes?du=x", headers=HTMX)
@@ -724,8 +724,8 @@ def test_preview_panel_alone_with_htmx(client, auth):
     )
     assert not page.is_full_page
     assert page.html.lstrip().startswith('<section id="simulation-panel"')
-    assert 'id="palier" hx-swap-oob="innerHTML"' in page.html
-    assert 'id="precedent" name="precedent" value="25" hx-swap-oob="true"' in page.html
+    assert 'id="palier" data-hx-swap-oob="innerHTML"' in page.html
+    assert 'id="precedent" name="precedent" value="25" data-hx-swap-oob="true"' in page.html
     assert "40,00\u00a0%" in page.by_id("palier")
     assert recap(page)["Taux de la remise sur les pénalités et frais de recouvrement"] == (
         "40,00\u00a0%"

@@ -129,7 +129,7 @@ def walk(app, client, auth, numero: str) -> dict[str, int]:
             headers={"HX-Request": "true"},
         ),
     )
-    rows = re.search(r'<details[^>]*hx-get="([^"]+)"', panel.get_data(as_text=True)).group(1)
+    rows = re.search(r'<details[^>]*data-hx-get="([^"]+)"', panel.get_data(as_text=True)).group(1)
     step("echeances", lambda: client.get(html.unescape(rows), headers={"HX-Request": "true"}))
     response = client.post(
         f"/demande/{numero}/simulation",

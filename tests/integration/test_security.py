@@ -17,7 +17,8 @@ INCORRECT = "Utilisateur ou mot de passe incorrect."
 
 
 def too_many(minutes: int) -> str:
-    return f"Trop de tentatives de connexion. Réessayez dans {minutes} minute(s)."
+    unit = "minute" if minutes == 1 else "minutes"
+    return f"Trop de tentatives de connexion. Réessayez dans {minutes} {unit}."
 
 
 # --- small page objects --------------------------------------------------------------
@@ -38,8 +39,10 @@ def form_token(response) -> str:
 
 
 def htmx_headers(response) -> dict:
-    """The headers htmx adds to its requests, from the body's hx-headers attribute."""
-    return json.loads(re.search(r"<body hx-headers='([^']+)'", response.get_data(as_text=True))[1])
+    """The headers htmx adds to its requests, from the body's data-hx-headers attribute."""
+    return json.loads(
+        re.search(r"<body data-hx-headers='([^']+)'", response.get_data(as_text=True))[1]
+    )
 
 
 def post_login(client, login="groupe", password=DEMO_PASSWORD, **kwargs):
