@@ -5,14 +5,20 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import time
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, abort, current_app, request, session, url_for
+from flask import Flask, abort, current_app, g, render_template, request, session, url_for
 from flask_babel import get_locale, get_translations
+from flask_babel import gettext as _
+from flask_login import AnonymousUserMixin
+from flask_wtf.csrf import CSRFError
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
+from sqlalchemy import exc as sa_exc
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from blueprints.auth import expired_page_redirect, login_redirect
 from config import BASE_DIR, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
 from web import formatting, labels
@@ -29,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_templates(app)
     register_blueprints(app)
     register_security_headers(app)
+    register_error_handlers(app)
     register_commands(app)
     return app
 
@@ -77,7 +84,11 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
-    login_manager.session_protection = "strong"
+    # No binding of the session to the client's address or browser: mobile networks change
+    # the address mid-session, and Flask-Login's "strong" mode never applied to permanent
+    # sessions anyway. A session ends by Déconnexion or expiry, which revoke it server-side.
+    login_manager.session_protection = None
+    login_manager.unauthorized_handler(login_redirect)
 
     from web.security import limiter
 
@@ -85,9 +96,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def select_locale() -> str:
-    lang = session.get("lang")
-    if lang in Config.LANGUAGES:
-        return lang
+    # ``?lang=`` shows one page in that language without writing the session (the page
+    # that says the session has expired, and the login link it gives).
+    for lang in (request.args.get("lang"), session.get("lang")):
+        if lang in Config.LANGUAGES:
+            return lang
     return request.accept_languages.best_match(Config.LANGUAGES) or "fr"
 
 
@@ -220,6 +233,45 @@ def _buffer_static_file(response) -> None:
         response.cache_control.max_age = 300
     else:
         response.cache_control.immutable = True
+
+
+# Database errors that mean "the database is not there right now", not a bug of ours.
+UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+RETRY_AFTER_SECONDS = 5
+# Seconds between two log lines about the same outage (a restart fails every request).
+_OUTAGE_LOG_EVERY = 10.0
+_outage_logged_at = [float("-inf")]
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_refused(error):
+        if request.endpoint == "auth.end_expired_session":
+            # The session is gone already: nothing left to revoke; show the page.
+            return expired_page_redirect(request.form.get("lang"))
+        return error
+
+    for error_class in UNAVAILABLE:
+        app.register_error_handler(error_class, database_unavailable)
+
+
+def database_unavailable(error):
+    """A database outage (restart, failover, pool exhausted): 503 with Retry-After, logged
+    once per outage rather than once per request."""
+    db.session.rollback()
+    now = time.monotonic()
+    if now - _outage_logged_at[0] > _OUTAGE_LOG_EVERY:
+        _outage_logged_at[0] = now
+        current_app.logger.error(
+            "database unavailable: %s: %s", type(error).__name__, str(error).splitlines()[0]
+        )
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    message = _("Le service est momentanément indisponible. Réessayez dans quelques instants.")
+    if request.headers.get("HX-Request") or request.accept_mimetypes.best == "application/json":
+        return message, 503, {**headers, "Content-Type": "text/plain; charset=utf-8"}
+    # The page must not ask the database anything: no signed-in user to look up.
+    g._login_user = AnonymousUserMixin()
+    return render_template("indisponible.html", message=message), 503, headers
 
 
 def register_commands(app: Flask) -> None:

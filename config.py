@@ -4,6 +4,9 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 BASE_DIR = Path(__file__).resolve().parent
 
 
@@ -50,9 +53,15 @@ class Config:
     SEND_FILE_MAX_AGE_DEFAULT = timedelta(days=365)
 
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    # Redis can never hold a worker: half a second to connect or answer, no retry; after a
+    # failure it is left alone for REDIS_RETRY_SECONDS (security.py).
+    RATELIMIT_STORAGE_OPTIONS = {
+        "socket_connect_timeout": 0.5,
+        "socket_timeout": 0.5,
+        "retry": Retry(NoBackoff(), 0),
+    }
+    REDIS_RETRY_SECONDS = 5
     RATELIMIT_HEADERS_ENABLED = False
-    # Redis down: the per-address limit is skipped rather than every login failing.
-    RATELIMIT_SWALLOW_ERRORS = True
     # Login throttling (security.py): per address, and per account with a growing lockout.
     LOGIN_ADDRESS_LIMIT = "30 per 10 minutes"
     LOGIN_MAX_FAILURES = 5

@@ -2,8 +2,8 @@
 
 import math
 import secrets
-import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from babel.dates import format_timedelta
 from flask import (
@@ -18,7 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_url, login_user, logout_user
 from sqlalchemy import select
 
 from db.models import User
@@ -41,11 +41,35 @@ def _dummy_check(password: str) -> None:
     _DUMMY_HASH.check_password(password)
 
 
+# A same-site path never needs more; a longer ``next`` is dropped, not cut.
+NEXT_MAX_LENGTH = 512
+
+
 def safe_next(target: str | None) -> str | None:
-    """Only same-site paths; anything else could send the user to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """``target`` when it is a local path of this site, else None.
+
+    Refused: anything over NEXT_MAX_LENGTH characters, any control character (a TAB or a
+    newline is dropped by browsers and Werkzeug, which turns ``/\t/evil`` into ``//evil``;
+    CR/LF could not go in a header anyway), a backslash (some browsers read it as ``/``),
+    and anything with a scheme or a host once parsed.
+    """
+    if not target or len(target) > NEXT_MAX_LENGTH:
+        return None
+    if any(ord(char) < 32 or ord(char) == 127 for char in target) or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def login_redirect():
+    """To the login form, coming back to the page asked for: its path and a bounded query
+    only (a long address would make a header block the proxy refuses)."""
+    target = request.path
+    if request.query_string and len(request.query_string) <= NEXT_MAX_LENGTH:
+        target += "?" + request.query_string.decode("utf-8", "replace")
+    return redirect(login_url("auth.login", next_url=safe_next(target)))
 
 
 def _typed_login() -> str:
@@ -66,16 +90,7 @@ def _too_many_attempts(seconds: int):
     return response
 
 
-def _address_limit_reached(limit):
-    """Flask-Limiter's answer when one address has posted the login form too often."""
-    # Not ``reset_at``: it adds a second, which turns "10 minutes" into 11.
-    return _too_many_attempts(math.ceil(limit.window.reset_time - time.time()))
-
-
 @bp.route("/connexion", methods=["GET", "POST"])
-@security.limiter.limit(
-    security.login_address_limit, methods=["POST"], on_breach=_address_limit_reached
-)
 def login():
     """The Damancom login form: Utilisateur, Mot de passe, ACCEPTER."""
     if current_user.is_authenticated:
@@ -84,6 +99,8 @@ def login():
     login_value = ""
     if request.method == "POST":
         login_value = _typed_login()
+        if wait := security.address_wait():
+            return _too_many_attempts(wait)
         password = request.form.get("mot_de_passe", "")[:200]
         # A locked account is refused before its password is even looked at.
         if wait := security.lockout_remaining(login_value):
@@ -98,9 +115,10 @@ def login():
             error = _("Utilisateur ou mot de passe incorrect.")
         else:
             security.reset_login_failures(login_value)
-            lang = session.get("lang")
+            db.session.commit()
+            lang = session.get("lang") or request.args.get("lang")
             session.clear()  # a fresh session at login
-            if lang:
+            if lang in current_app.config["LANGUAGES"]:
                 session["lang"] = lang
             session.permanent = True
             login_user(user)
@@ -117,15 +135,22 @@ def login():
 @login_required
 def logout():
     """End the session (and every other session of the account)."""
-    user = db.session.get(User, current_user.id)
-    user.session_token = secrets.token_hex(16)
-    db.session.commit()
-    logout_user()
+    _end_session()
+    return redirect(url_for("auth.login"))
+
+
+def _end_session() -> None:
+    """Revoke every session of the signed-in account (a copied cookie stops working too),
+    then forget this one, keeping only the language."""
+    if current_user.is_authenticated:
+        user = db.session.get(User, current_user.id)
+        user.session_token = secrets.token_hex(16)
+        db.session.commit()
+        logout_user()
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
-    return redirect(url_for("auth.login"))
 
 
 @bp.post("/langue")
@@ -172,15 +197,29 @@ def prolonger_session():
     return "", 204
 
 
-@bp.get("/session/expiree")
-def session_expiree():
-    """Votre session a expiré: what happened, what was kept (nothing), and the way back."""
-    lang = request.args.get("lang") or session.get("lang")
-    if current_user.is_authenticated:
-        # The page's timer ran out first (a clock a second ahead): end it as promised.
-        logout_user()
-    # The draft of an unconfirmed request lives in the session: it goes with it.
-    session.clear()
+@bp.post("/session/expiree")
+def end_expired_session():
+    """The page's timer ran out: revoke the session server-side, as *Déconnexion* does.
+
+    The draft of an unconfirmed request lives in the session: it goes with it. When the
+    session is already gone (the CSRF check then fails, see ``app.py``), there is nothing
+    left to revoke and the browser is sent to the same page.
+    """
+    lang = request.form.get("lang") or session.get("lang")
+    _end_session()
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
+    return expired_page_redirect(lang)
+
+
+def expired_page_redirect(lang: str | None):
+    lang = lang if lang in current_app.config["LANGUAGES"] else None
+    return redirect(url_for("auth.session_expiree", lang=lang), code=303)
+
+
+@bp.get("/session/expiree")
+def session_expiree():
+    """Votre session a expiré: what happened, what was kept (nothing), and the way back.
+
+    A read: it changes nothing (the revocation is the POST above)."""
     return render_template("session_expiree.html", duree=session_timing()["duree"])

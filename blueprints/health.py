@@ -1,22 +1,36 @@
-"""Health endpoint for the reverse proxy: answers 200 only when the database does."""
+"""Health endpoints for the reverse proxy and monitoring."""
 
 from flask import Blueprint
 from sqlalchemy import text
 
 from extensions import db
+from web import security
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
 def healthz():
-    """Check the database with a trivial query."""
+    """The database and Redis, each reported on its own.
+
+    503 only when the database does not answer: without Redis the portal still works (the
+    per-address login limit is skipped, the per-account lockout is in the database), so
+    the instance stays in the proxy's rotation and the body says it is degraded.
+    """
     try:
         db.session.execute(text("SELECT 1"))
+        database = "ok"
     except Exception:  # any database failure means "not ready"
         db.session.rollback()
-        return {"status": "error", "database": "unreachable"}, 503
-    return {"status": "ok"}
+        database = "unreachable"
+    redis = security.redis_status()
+    if database != "ok":
+        status, code = "error", 503
+    elif redis == "unavailable":
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    return {"status": status, "database": database, "redis": redis}, code
 
 
 @bp.get("/ping")

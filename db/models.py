@@ -440,3 +440,20 @@ class Reintegration(db.Model):
     def reste_du(self) -> Decimal:
         """What the affilié owes on the request now: unpaid balance plus reinstated amounts."""
         return self.demande.montant_a_payer - self.montant_paye + self.total
+
+
+class LoginFailure(db.Model):
+    """Wrong passwords typed for one login: the per-account lockout (security.py).
+
+    Keyed by a hash of the typed login, so unknown logins are counted like real ones and
+    the table never holds what was typed. The database, not Redis, holds it: the lockout
+    stays in force whatever happens to the cache, on every instance at once.
+    """
+
+    __tablename__ = "login_failures"
+
+    cle: Mapped[str] = mapped_column(String(64), primary_key=True)
+    echecs: Mapped[int] = mapped_column(Integer)
+    # The count restarts LOGIN_FAILURE_WINDOW_SECONDS after its first failure.
+    premier_echec: Mapped[datetime] = mapped_column(DateTime, index=True)
+    bloque_jusqua: Mapped[datetime | None] = mapped_column(DateTime)

@@ -13,6 +13,8 @@
   if (!total || !dialog || !dialog.showModal) return;
 
   var KEY = "espace-recouvrement:derniere-activite";
+  // The revocation goes a little before the cookie's end, while it still signs the POST.
+  var END_MARGIN = Math.min(2000, total / 5);
   var mine = Date.now();
   var warnTimer = null;
   var endTimer = null;
@@ -28,8 +30,8 @@
     clearTimeout(endTimer);
     var idle = Date.now() - lastActivity();
     warnTimer = setTimeout(warn, Math.max(0, total - warnBefore - idle));
-    // A second after the cookie's end: by then the server has forgotten the session too.
-    endTimer = setTimeout(end, Math.max(0, total + 1000 - idle));
+    // An already forgotten session is sent to the same page by the server.
+    endTimer = setTimeout(end, Math.max(0, total - END_MARGIN - idle));
   }
 
   function touch() {
@@ -45,8 +47,15 @@
   }
 
   function end() {
-    if (Date.now() - lastActivity() < total) { schedule(); return; }
-    window.location.assign(body.dataset.sessionExpiree);
+    if (Date.now() - lastActivity() < total - END_MARGIN) { schedule(); return; }
+    expire();
+  }
+
+  // Revoke the session on the server (POST, CSRF), which then shows the expiry page.
+  function expire() {
+    var form = document.getElementById("session-expiree");
+    if (form) form.submit();
+    else window.location.assign(body.dataset.sessionExpiree);
   }
 
   function stay() {
@@ -60,9 +69,7 @@
       touch();
       var status = document.getElementById("session-annonce");
       if (status) status.textContent = status.dataset.message;
-    }).catch(function () {
-      window.location.assign(body.dataset.sessionExpiree);
-    });
+    }).catch(expire);
   }
 
   dialog.addEventListener("click", function (event) {

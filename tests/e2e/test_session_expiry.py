@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from commands.demo import DEMO_PASSWORD
-from db.models import Demande
+from db.models import Demande, User
 from extensions import db
 from tests.e2e.a11y_support import GUIDE_NUMERO, axe_report, start_request
 from tests.e2e.conftest import login, shot
@@ -41,9 +41,15 @@ def count_demandes(app) -> int:
         return db.session.scalar(select(func.count()).select_from(Demande))
 
 
+def session_token(app) -> str:
+    with app.app_context():
+        return db.session.scalar(select(User.session_token).where(User.login == "groupe"))
+
+
 def test_the_warning_renews_the_session_and_the_end_is_explained(page: Page, short_session):
     before = count_demandes(short_session.app)
     login(page, short_session.url, "groupe", DEMO_PASSWORD)
+    token = session_token(short_session.app)
     start_request(page, GUIDE_NUMERO, "acomptes")
     loaded = time.monotonic()
 
@@ -79,6 +85,8 @@ def test_the_warning_renews_the_session_and_the_end_is_explained(page: Page, sho
         re.compile(r"/session/expiree\?lang=fr$"), timeout=(LIFETIME + 3) * 1000
     )
     assert time.monotonic() - renewed_at >= LIFETIME
+    # Revoked on the server, as Déconnexion does: a copy of the cookie is worth nothing.
+    assert session_token(short_session.app) != token
     expect(page.get_by_role("heading", level=1)).to_have_text("Votre session a expiré")
     expect(page.locator("main")).to_contain_text("n'a pas été enregistré")
     expect(page.get_by_role("link", name="Se reconnecter")).to_be_visible()

@@ -13,6 +13,7 @@ PUBLIC = {
     "health.ping",
     "static",
     "auth.session_expiree",
+    "auth.end_expired_session",
     "auth.prolonger_session",
 }
 OWN_AFFILIE = "4317542"  # linked to "groupe", in Perception Casablanca Anfa

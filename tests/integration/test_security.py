@@ -363,7 +363,7 @@ def test_htmx_requests_carry_the_token_in_a_header(csrf_client):
 def test_healthz_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "redis": "not configured"}
 
 
 @pytest.mark.parametrize("server", ["sqlite", "postgresql"])

@@ -90,14 +90,16 @@ def test_rester_connecte_after_the_end_says_so(client):
 def test_the_expiry_page_explains_and_keeps_nothing_half_done(client, auth):
     auth.login()
     start_draft(client)
-    response = client.get("/session/expiree?lang=fr")
+    ended = client.post("/session/expiree", data={"lang": "fr"})
+    assert ended.status_code == 303
+    response = client.get(ended.location)
     html = response.get_data(as_text=True)
 
     assert response.status_code == 200
     assert "<h1>Votre session a expiré</h1>" in html
     assert "après 20 minutes sans activité" in html
     assert "n'a pas été enregistré" in html and "aucune demande n'a été créée" in html
-    assert 'href="/connexion"' in html
+    assert 'href="/connexion?lang=fr"' in html
     assert response.headers["Cache-Control"] == "no-store"
     # Signed out, and the unconfirmed draft is gone with the session.
     assert client.get("/").status_code == 302
@@ -106,12 +108,22 @@ def test_the_expiry_page_explains_and_keeps_nothing_half_done(client, auth):
     assert response.headers["Location"].endswith(f"/demande/{GUIDE_NUMERO}/parametrage")
 
 
-def test_the_expiry_page_keeps_the_language_of_the_page_that_timed_out(client):
-    html = client.get("/session/expiree?lang=ar").get_data(as_text=True)
+def test_the_expiry_page_keeps_the_language_of_the_page_that_timed_out(client, auth):
+    auth.login()
+    ended = client.post("/session/expiree", data={"lang": "ar"})
+    html = client.get(ended.location).get_data(as_text=True)
 
     assert '<html lang="ar" dir="rtl">' in html
     # ... and the login page after it too.
     assert '<html lang="ar" dir="rtl">' in client.get("/connexion").get_data(as_text=True)
+
+
+def test_the_expiry_page_alone_shows_its_language_and_links_the_login_in_it(client):
+    html = client.get("/session/expiree?lang=ar").get_data(as_text=True)
+
+    assert '<html lang="ar" dir="rtl">' in html
+    assert 'href="/connexion?lang=ar"' in html
+    assert '<html lang="ar" dir="rtl">' in client.get("/connexion?lang=ar").get_data(as_text=True)
 
 
 def test_a_refused_login_says_erreur_in_the_title(client, auth):
