@@ -16,6 +16,7 @@ from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints.auth import expired_page_redirect, login_redirect
@@ -106,14 +107,23 @@ def select_locale() -> str:
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    from db.models import User
+    """The session's user and its revocation token, read on every request, never cached.
+
+    The campaigns' version comes in the same statement: a slider move reads the campaign
+    from a per-process cache kept under it (services/caches.py), at no extra round trip.
+    """
+    from db.models import User, campagnes_jeton_sql
 
     ident, _, token = user_id.partition(":")
-    if not ident.isdigit():
+    if not ident.isdigit() or len(ident) > 18:
         return None
-    user = db.session.get(User, int(ident))
-    if user is None or user.session_token != token:
+    row = db.session.execute(
+        select(User, campagnes_jeton_sql()).where(User.id == int(ident))
+    ).first()
+    if row is None or row[0].session_token != token:
         return None
+    user, campagnes_jeton = row
+    user.campagnes_jeton = campagnes_jeton
     return user
 
 
