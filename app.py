@@ -15,8 +15,8 @@ from flask_babel import gettext as _
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
+from sqlalchemy import bindparam, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints.auth import expired_page_redirect, login_redirect
@@ -112,19 +112,23 @@ def load_user(user_id: str):
     The campaigns' version comes in the same statement: a slider move reads the campaign
     from a per-process cache kept under it (services/caches.py), at no extra round trip.
     """
-    from db.models import User, campagnes_jeton_sql
-
     ident, _, token = user_id.partition(":")
     if not ident.isdigit() or len(ident) > 18:
         return None
-    row = db.session.execute(
-        select(User, campagnes_jeton_sql()).where(User.id == int(ident))
-    ).first()
+    row = db.session.execute(_user_statement(), {"ident": int(ident)}).first()
     if row is None or row[0].session_token != token:
         return None
     user, campagnes_jeton = row
     user.campagnes_jeton = campagnes_jeton
     return user
+
+
+@lru_cache(maxsize=1)
+def _user_statement():
+    """Built once: constructing the SELECT costs more than its cached compilation."""
+    from db.models import User, campagnes_jeton_sql
+
+    return select(User, campagnes_jeton_sql()).where(User.id == bindparam("ident"))
 
 
 def register_templates(app: Flask) -> None:
