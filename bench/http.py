@@ -255,7 +255,10 @@ def gunicorn(database_url: str, port: int, args) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(server, lambda: Browser(port).request("GET", "/ping")[0] == 200)
+        # A shared 2-core machine under load may take most of a minute to boot 3 workers.
+        wait_until_ready(
+            server, lambda: Browser(port).request("GET", "/ping")[0] == 200, seconds=120
+        )
         yield base
     finally:
         stop(server)

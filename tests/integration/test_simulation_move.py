@@ -230,3 +230,39 @@ def test_a_cold_and_a_warm_move_answer_the_same(started):
     caches.clear()
     cold = started.get(f"{URL}?n=18&avance=2000", headers=MOVE)
     assert warm.get_data() == cold.get_data()
+
+
+# --- the picture ------------------------------------------------------------------------------
+
+
+def _svg(response) -> str:
+    html = response.get_data(as_text=True)
+    return html[html.index("<svg") : html.index("</svg>") + 6]
+
+
+def test_the_picture_follows_the_slider_with_its_text(started):
+    six = started.get(f"{URL}?n=6", headers=MOVE)
+    sixty = started.get(f"{URL}?n=60&avance=5000", headers=MOVE)
+    for response, bars in ((six, 6), (sixty, 60)):
+        svg = _svg(response)
+        assert 'role="img"' in svg and 'aria-labelledby="picture-texte"' in svg
+        assert len(svg.encode()) <= 2048
+        path = svg.split('class="p-echeance" d="', 1)[1].split('"', 1)[0]
+        assert path.count("M") == bars
+    caption = Page(sixty).by_id("picture-texte").text
+    assert caption.startswith("Montant de la remise :")
+    assert "Avance de" in caption and "pendant 60 mois" in caption
+    assert 'class="p-avance"' in _svg(sixty) and 'class="p-avance"' not in _svg(six)
+
+
+def test_the_picture_is_drawn_from_the_right_in_arabic(started):
+    fr = _svg(started.get(f"{URL}?n=6", headers=MOVE))
+    started.post("/langue", data={"lang": "ar"})
+    ar = _svg(started.get(f"{URL}?n=6", headers=MOVE))
+
+    def remise_x(svg):
+        return int(svg.split('class="p-remise" x="', 1)[1].split('"', 1)[0])
+
+    assert remise_x(fr) == 0 and remise_x(ar) > 0
+    first_bar = ar.split('class="p-echeance" d="M', 1)[1].split(" ", 1)[0]
+    assert int(first_bar) > 250  # the first instalment on the right
