@@ -44,8 +44,10 @@ from domain.simulation import next_debit_date
 from extensions import db
 from services import backoffice, caches, demandes, queries
 from services.pagination import Page, paginate_list
+from web import echeancier_files
 from web.build import build_version
 from web.clock import now
+from web.formatting import mad
 from web.htmx import browser_redirect, partial_request
 
 bp = Blueprint("demande", __name__)
@@ -605,6 +607,77 @@ def echeances(numero: str):
     )
     rows = render_template("partials/_echeances_rows.html", echeances=schedule_of(sim), sim=sim)
     return rows, (200 if sim else 422)
+
+
+@bp.get("/demande/<numero>/simulation/echeancier.csv", defaults={"fmt": "csv"})
+@bp.get("/demande/<numero>/simulation/echeancier.ics", defaults={"fmt": "ics"})
+@affiliate_only
+def echeancier(numero: str, fmt: str):
+    """The échéancier shown (``?n=…&avance=…``) to keep: CSV or an .ics calendar."""
+    if fmt not in ("csv", "ics"):
+        abort(404)
+    ctx, draft, elsewhere = _move_context(numero)
+    if elsewhere:
+        return elsewhere
+    if draft["modalite"] != lifecycle.ACOMPTES:
+        abort(404)
+    affilie, campaign, consolidation = ctx
+    sim, errors, _typed = _read_move(affilie, campaign, consolidation, draft)
+    if sim is None:
+        return " ".join(errors.values()), 422, {"Content-Type": "text/plain; charset=utf-8"}
+    return _echeancier_file(
+        fmt, schedule_of(sim), affilie.numero, affilie.raison_sociale, sim.nombre_echeances
+    )
+
+
+@bp.get("/demandes/<reference>/echeancier.csv", defaults={"fmt": "csv"})
+@bp.get("/demandes/<reference>/echeancier.ics", defaults={"fmt": "ics"})
+@affiliate_only
+def echeancier_demande(reference: str, fmt: str):
+    """The request's échéancier (its snapshot), as on the récapitulatif."""
+    if fmt not in ("csv", "ics"):
+        abort(404)
+    demande = _own_demande(reference)
+    if demande.modalite != lifecycle.ACOMPTES:
+        abort(404)
+    schedule = [(e.rang, e.date_prevue, e.montant) for e in demande.echeances if not e.definitive]
+    return _echeancier_file(
+        fmt,
+        schedule,
+        demande.numero_affiliation,
+        demande.raison_sociale,
+        demande.nombre_echeances,
+    )
+
+
+def _echeancier_file(fmt: str, schedule, numero: str, raison_sociale: str, n: int):
+    affilie = f"{numero} {raison_sociale}"
+    if fmt == "csv":
+        labels = {
+            "rang": _("Échéance"),
+            "date": _("Date"),
+            "montant": _("Montant"),
+            "avance": _("Avance"),
+            "total": _("Montant à payer"),
+            "affilie": _("Affilié"),
+        }
+        body = echeancier_files.echeancier_csv(schedule, labels, affilie)
+        mimetype, name = "text/csv; charset=utf-8", f"echeancier-{numero}.csv"
+    else:
+        body = echeancier_files.echeancier_ics(
+            schedule,
+            uid_prefix=f"{numero}-{n}",
+            summary=lambda rang, montant: _(
+                "Échéance %(rang)s sur %(n)s : %(montant)s", rang=rang, n=n, montant=mad(montant)
+            ),
+            description=affilie,
+            stamp=now(),
+        )
+        mimetype, name = "text/calendar; charset=utf-8", f"echeancier-{numero}.ics"
+    response = make_response(body)
+    response.headers["Content-Type"] = mimetype
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @bp.route("/demande/<numero>/conditions", methods=["GET", "POST"])

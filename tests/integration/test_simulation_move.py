@@ -3,6 +3,8 @@ forged values refused beside their field, and caches that never answer after a w
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import select
 
@@ -12,6 +14,7 @@ from extensions import db
 from services import caches
 from tests.conftest import make_app
 from tests.integration.pages import Page
+from web.formatting import mad
 
 GUIDE = "4317542"
 MOVE = {"HX-Request": "true"}
@@ -266,3 +269,61 @@ def test_the_picture_is_drawn_from_the_right_in_arabic(started):
     assert remise_x(fr) == 0 and remise_x(ar) > 0
     first_bar = ar.split('class="p-echeance" d="M', 1)[1].split(" ", 1)[0]
     assert int(first_bar) > 250  # the first instalment on the right
+
+
+# --- the échéancier to keep ---------------------------------------------------------------
+
+
+def test_the_echeancier_as_csv_agrees_with_the_panel(started):
+    panel = Page(started.get(f"{URL}?n=2&avance=5+000", headers=MOVE))
+    link = panel.find("a", string=None, href=f"{URL}/echeancier.csv?n=2&avance=5+000")
+    assert link is not None and "CSV" in link.text
+    response = started.get(f"{URL}/echeancier.csv?n=2&avance=5+000")
+    assert response.mimetype == "text/csv"
+    body = response.get_data()
+    assert body.startswith("\ufeff".encode())
+    lines = body.decode("utf-8-sig").split("\r\n")
+    assert lines[:4] == [
+        "Échéance;Date;Montant",
+        "Avance;08/11/2023;5000,00",
+        "1;08/12/2023;8475,32",
+        "2;08/01/2024;8475,31",
+    ]
+    assert lines[4] == "Montant à payer;;21950,63"
+
+
+def test_the_echeancier_as_ics(started, app):
+    response = started.get(f"{URL}/echeancier.ics?n=2&avance=5+000")
+    assert response.mimetype == "text/calendar"
+    text = response.get_data(as_text=True)
+    assert text.startswith("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n")
+    assert text.count("BEGIN:VEVENT") == 2
+    assert "DTSTART;VALUE=DATE:20231208\r\n" in text
+    unfolded = text.replace("\r\n ", "")
+    with app.test_request_context():
+        amount = mad(Decimal("8475.32")).replace(",", "\\,")
+    assert f"SUMMARY:Échéance 1 sur 2 : {amount}\r\n" in unfolded
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+    again = started.get(f"{URL}/echeancier.ics?n=2&avance=5+000").get_data(as_text=True)
+    uids = [line for line in text.split("\r\n") if line.startswith("UID:")]
+    assert uids == [line for line in again.split("\r\n") if line.startswith("UID:")]
+
+
+def test_the_files_are_safe_against_formulas():
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    from web.echeancier_files import echeancier_csv, echeancier_ics
+
+    schedule = [(1, date(2024, 1, 8), Decimal("1061.08"))]
+    labels = dict.fromkeys(("rang", "date", "montant", "avance", "total", "affilie"), "x")
+    csv = echeancier_csv(schedule, labels, "=HYPERLINK(1)").decode("utf-8-sig")
+    assert ";'=HYPERLINK(1)" in csv and ";=HYPERLINK" not in csv
+    ics = echeancier_ics(
+        schedule,
+        uid_prefix="1",
+        summary=lambda r, m: "+1",
+        description="@SUM(1)",
+        stamp=datetime(2024, 1, 1),
+    ).decode()
+    assert "SUMMARY:'+1" in ics and "DESCRIPTION:'@SUM(1)" in ics
