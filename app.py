@@ -15,6 +15,7 @@ from flask import Flask, abort, current_app, request, session, url_for
 from flask_babel import get_locale, get_translations
 from flask_wtf.csrf import CSRFError
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
+from sqlalchemy import bindparam, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -184,16 +185,29 @@ def select_locale() -> str:
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    from db.models import User
+    """The session's user and its revocation token, read on every request, never cached.
 
+    The campaigns' version comes in the same statement: a slider move reads the campaign
+    from a per-process cache kept under it (services/caches.py), at no extra round trip.
+    """
     ident, _, token = user_id.partition(":")
-    if not ident.isdigit():
+    if not ident.isdigit() or len(ident) > 18:
         return None
-    user = db.session.get(User, int(ident))
+    row = db.session.execute(_user_statement(), {"ident": int(ident)}).first()
     # A disabled account's sessions end at their next request.
-    if user is None or user.session_token != token or not user.is_active:
+    if row is None or row[0].session_token != token or not row[0].is_active:
         return None
+    user, campagnes_jeton = row
+    user.campagnes_jeton = campagnes_jeton
     return user
+
+
+@lru_cache(maxsize=1)
+def _user_statement():
+    """Built once: constructing the SELECT costs more than its cached compilation."""
+    from db.models import User, campagnes_jeton_sql
+
+    return select(User, campagnes_jeton_sql()).where(User.id == bindparam("ident"))
 
 
 def register_templates(app: Flask) -> None:

@@ -8,6 +8,7 @@ and turns the confirmation page into a dialog.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime
 from functools import wraps
@@ -24,11 +25,13 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from blueprints.simulation_form import (
+    AVANCE_MESSAGES,
     DEFAULT_ECHEANCES,
     read_echeances,
     schedule_of,
@@ -39,9 +42,12 @@ from domain import lifecycle
 from domain.identifiers import mask_rib
 from domain.simulation import next_debit_date
 from extensions import db
-from services import backoffice, demandes, queries
+from services import backoffice, caches, demandes, queries
 from services.pagination import Page, paginate_list
+from web import echeancier_files
+from web.build import build_version
 from web.clock import now
+from web.formatting import mad
 from web.htmx import browser_redirect, partial_request
 
 bp = Blueprint("demande", __name__)
@@ -214,16 +220,21 @@ def _context(numero: str):
         if consolidation.totals.creance_totale <= 0:
             refusal = demandes.Refusal("aucune_creance")
     if refusal is not None:
-        message = (
-            _("Aucune créance éligible à la remise pour cet affilié.")
-            if refusal.code == "aucune_creance"
-            else _refusal_message(refusal)
-        )
-        flash(message, "error")
-        session.pop(DRAFT, None)
-        target = url_for(".home") if len(current_user.affilies) == 1 else url_for(".nouvelle")
-        return None, redirect(target)
+        return None, _refused(refusal)
     return (affilie, campaign, consolidation), None
+
+
+def _refused(refusal: demandes.Refusal):
+    """Back where the affilié was chosen, with the reason."""
+    message = (
+        _("Aucune créance éligible à la remise pour cet affilié.")
+        if refusal.code == "aucune_creance"
+        else _refusal_message(refusal)
+    )
+    flash(message, "error")
+    session.pop(DRAFT, None)
+    target = url_for(".home") if len(current_user.affilies) == 1 else url_for(".nouvelle")
+    return redirect(target)
 
 
 def _draft(numero: str) -> dict:
@@ -298,8 +309,17 @@ def _previous(draft: dict, maximum: int) -> int:
     return min(max(int(draft.get("n", DEFAULT_ECHEANCES)), 1), maximum)
 
 
-def _simulate(affilie, campaign, consolidation, draft: dict, form=None):
-    """Run the server's simulation from the draft (and the posted form, if any).
+def _count_fields(source) -> dict:
+    """The count's fields as ``read_echeances`` reads them: the number field is ``n``."""
+    return {
+        "nombre_echeances": source.get("n", source.get("nombre_echeances", ""))[:8],
+        "curseur": source.get("curseur", "")[:8],
+        "action": source.get("action", "")[:8],
+    }
+
+
+def _simulate(affilie, campaign, consolidation, draft: dict, form=None, previous=None):
+    """Run the server's simulation from the draft, or from submitted values (``form``).
 
     Returns (simulation or None, errors, typed values to show back).
     """
@@ -310,7 +330,9 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None):
     maximum = campaign.max_echeances
     avance_text = (form.get("avance", "") if form is not None else draft.get("avance", ""))[:64]
     if form is not None:
-        n, n_error = read_echeances(form, int(draft.get("n", DEFAULT_ECHEANCES)), maximum)
+        fields = _count_fields(form)
+        before = previous if previous is not None else int(draft.get("n", DEFAULT_ECHEANCES))
+        n, n_error = read_echeances(fields, before, maximum)
     else:
         n, n_error = _previous(draft, maximum), None
     sim, errors, typed = simulate_plan(
@@ -318,7 +340,7 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None):
     )
     if n_error and form is not None:
         # Show the refused count back as typed, beside its message.
-        typed["n_saisi"] = form.get("nombre_echeances", "")[:8]
+        typed["n_saisi"] = fields["nombre_echeances"]
     return sim, errors, typed
 
 
@@ -354,69 +376,201 @@ def _simulation_context(numero: str):
     return ctx, draft, None
 
 
+def _move_context(numero: str):
+    """What a move of the slider reads, as ``_simulation_context`` answers it, from the
+    per-process caches kept under the versions read with the user (services/caches.py):
+    no statement beyond the user's own.
+
+    The request in progress is not part of a move (htmx): Paramétrage checked it on entry
+    and *Confirmer* is held by the unique index; a whole page (one more statement) says it
+    at once. Everything else is checked on every move: the link to the account, the
+    arrangement, the campaign's dates, a créance to pay.
+    """
+    affilie = caches.affilies_of(current_user).get(numero)
+    if affilie is None:
+        abort(404)
+    campaign = caches.active_campaign(current_user)
+    refusal = consolidation = None
+    if affilie.arrangement:
+        refusal = demandes.Refusal("arrangement", perception=affilie.perception_name)
+    elif not partial_request() and (en_cours := demandes.demande_en_cours(affilie)):
+        refusal = demandes.Refusal("en_cours", reference=en_cours.reference)
+    elif campaign is None or not campaign.rules().is_open(now().date()):
+        refusal = demandes.Refusal("campagne_fermee")
+    else:
+        consolidation = queries.consolidation_for(affilie, campaign.rules().last_eligible_period)
+        if consolidation.totals.creance_totale <= 0:
+            refusal = demandes.Refusal("aucune_creance")
+    if refusal is not None:
+        return None, None, _refused(refusal)
+    draft = _ready_draft(numero)
+    if draft is None:
+        return None, None, redirect(url_for(".parametrage", numero=numero))
+    return (affilie, campaign, consolidation), draft, None
+
+
+# A move's address holds two short values; anything much longer was not sent by our form.
+MAX_QUERY_BYTES = 512
+MOVE_FIELDS = ("n", "avance", "curseur", "action", "precedent")
+
+
+def _read_move(affilie, campaign, consolidation, draft):
+    """The simulation the URL asks for (``?n=…&avance=…``), or the draft's without one."""
+    args = request.args
+    if draft["modalite"] != lifecycle.ACOMPTES or not any(k in args for k in MOVE_FIELDS):
+        return _simulate(affilie, campaign, consolidation, draft)
+    # The no-JS form says which count its page showed (``precedent``): the slider or the number
+    # field, whichever differs from it, is the one the user moved.
+    shown = args.get("precedent", "")[:4]
+    previous = int(shown) if shown.isascii() and shown.isdigit() else None
+    if previous is not None:
+        previous = min(max(previous, 1), campaign.max_echeances)
+    sim, errors, typed = _simulate(affilie, campaign, consolidation, draft, args, previous)
+    if len(request.query_string) > MAX_QUERY_BYTES and not errors:
+        sim, errors = None, {"avance": str(AVANCE_MESSAGES["invalid"])}
+    return sim, errors, typed
+
+
+def _move_url(numero: str, typed: dict) -> str:
+    """The address of a simulation: bookmarked, reloaded, sent back by Back."""
+    return url_for(".simulation", numero=numero, n=typed["n"], avance=typed["avance"] or None)
+
+
+def _panel(affilie, campaign, consolidation, draft, sim, errors, typed, rows_url):
+    return render_template(
+        "partials/_simulation_panel.html",
+        sim=sim,
+        schedule=schedule_of(sim),
+        consolidation=consolidation,
+        errors=errors,
+        typed=typed,
+        draft=draft,
+        campaign=campaign,
+        affilie=affilie,
+        # Full payment has no instalment controls to update (and no count to show).
+        oob=draft["modalite"] == lifecycle.ACOMPTES,
+        rows_url=rows_url,
+    )
+
+
+def _panel_etag(affilie, draft, typed) -> str:
+    """What the panel is made of: the lines' version, the campaign's version, the count,
+    the avance as typed, the language and the user (with its affiliés' version), plus the
+    code that renders it. Equal tags, equal bytes."""
+    parts = (
+        build_version(),
+        current_user.id,
+        current_user.liens_jeton,
+        getattr(current_user, "campagnes_jeton", None),
+        affilie.lignes_jeton,
+        draft["modalite"],
+        typed.get("n"),
+        typed.get("avance"),
+        str(get_locale()),
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def _seen(etag: str) -> str | None:
+    """The client's copy of this panel, if it has one: the tag as we sent it, or as
+    Flask-Compress marked it with its encoding (``"tag:br"``)."""
+    for tag in request.if_none_match:
+        if tag == etag or tag.startswith(etag + ":"):
+            return tag
+    return None
+
+
+def _private_revalidated(response):
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
 @bp.get("/demande/<numero>/simulation")
 @affiliate_only
 def simulation(numero: str):
-    """Simulation de la demande de remise (full payment or instalments)."""
-    ctx, draft, elsewhere = _simulation_context(numero)
+    """Simulation de la demande de remise: the page, or the panel for htmx.
+
+    A move of the slider, − / + or Simuler is this read, its parameters in the URL
+    (``?n=…&avance=…``): with or without JavaScript, bookmarked, reloaded, Back. It writes
+    nothing (no session, no CSRF): *Valider* posts the values to keep.
+    """
+    ctx, draft, elsewhere = _move_context(numero)
     if elsewhere:
         return elsewhere
     affilie, campaign, consolidation = ctx
-    sim, errors, typed = _simulate(affilie, campaign, consolidation, draft)
-    return _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed)
+    sim, errors, typed = _read_move(affilie, campaign, consolidation, draft)
+    status = 422 if errors else 200
+    if partial_request():
+        etag = None
+        if sim is not None and draft["modalite"] == lifecycle.ACOMPTES:
+            etag = _panel_etag(affilie, draft, typed)
+            if seen := _seen(etag):
+                response = make_response("", 304)
+                response.set_etag(seen.removeprefix('"').removesuffix('"'))
+                return _private_revalidated(response)
+        rows_url = _rows_url(numero, draft, sim, typed)
+        response = make_response(
+            _panel(affilie, campaign, consolidation, draft, sim, errors, typed, rows_url), status
+        )
+        if etag is not None:
+            response.set_etag(etag)
+            _private_revalidated(response)
+            # The address bar follows the panel, replaced rather than pushed: a drag of the
+            # slider is dozens of moves, and Back should leave the page, not replay them.
+            response.headers["HX-Replace-Url"] = _move_url(numero, typed)
+        return response
+    if sim is not None and request.args and request.args.keys() - {"n", "avance", "detail"}:
+        # The no-JS form's buttons and fields: its result at its own short address.
+        return redirect(_move_url(numero, typed) + "#simulation-panel", code=303)
+    return _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, status)
 
 
 @bp.post("/demande/<numero>/simulation")
 @affiliate_only
 def simuler(numero: str):
-    """Simuler, − / +, the slider (without JavaScript) and Valider."""
+    """Valider: the simulation's values and the conditions, checked again and kept.
+
+    An older form's Simuler, − / + posted here are answered as the read they are.
+    """
     ctx, draft, elsewhere = _simulation_context(numero)
     if elsewhere:
         return elsewhere
     affilie, campaign, consolidation = ctx
     action = request.form.get("action", "simuler")
     sim, errors, typed = _simulate(affilie, campaign, consolidation, draft, request.form)
+    if action != "valider":
+        if partial_request():
+            rows_url = _rows_url(numero, draft, sim, typed)
+            panel = _panel(affilie, campaign, consolidation, draft, sim, errors, typed, rows_url)
+            return panel, (422 if errors else 200)
+        if errors:
+            return _simulation_page(
+                affilie, campaign, consolidation, draft, sim, errors, typed, 422
+            )
+        if draft["modalite"] != lifecycle.ACOMPTES:
+            return redirect(url_for(".simulation", numero=numero) + "#simulation-panel")
+        return redirect(_move_url(numero, typed) + "#simulation-panel")
     if sim is not None and draft["modalite"] == lifecycle.ACOMPTES:
         draft.update(avance=typed["avance"], n=typed["n"])
-    if action == "valider":
-        if request.form.get("cgu") == "1":
-            draft["cgu"] = True
-            draft["cgu_at"] = now().isoformat()
-        else:
-            # The box is in the form: unticked after Accepter is a refusal, not a consent.
-            draft["cgu"] = False
-            errors["cgu"] = _("Veuillez lire et accepter les conditions générales d'utilisation.")
+    if request.form.get("cgu") == "1":
+        draft["cgu"] = True
+        draft["cgu_at"] = now().isoformat()
+    else:
+        # The box is in the form: unticked after Accepter is a refusal, not a consent.
+        draft["cgu"] = False
+        errors["cgu"] = _("Veuillez lire et accepter les conditions générales d'utilisation.")
     session[DRAFT] = draft
-    if action == "valider" and not errors:
+    if not errors:
         if partial_request():
             return _confirmation_dialog(affilie, draft, sim)
         return redirect(url_for(".confirmation", numero=numero))
     if partial_request():
-        if action == "valider":
-            # The errors belong next to the checkbox and the fields: reload the page part.
-            response = make_response(
-                render_template("partials/_validation_errors.html", errors=errors)
-            )
-            response.headers["HX-Retarget"] = "#validation-erreurs"
-            response.headers["HX-Reswap"] = "innerHTML"
-            return response
-        return render_template(
-            "partials/_simulation_panel.html",
-            sim=sim,
-            schedule=schedule_of(sim),
-            consolidation=consolidation,
-            errors=errors,
-            typed=typed,
-            draft=draft,
-            campaign=campaign,
-            affilie=affilie,
-            # Full payment has no instalment controls to update (and no count to show).
-            oob=draft["modalite"] == lifecycle.ACOMPTES,
-            rows_url=_rows_url(numero, draft, sim, typed),
-        )
-    if errors:
-        return _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, 422)
-    return redirect(url_for(".simulation", numero=numero) + "#simulation-panel")
+        # The errors belong next to the checkbox and the fields: reload the page part.
+        response = make_response(render_template("partials/_validation_errors.html", errors=errors))
+        response.headers["HX-Retarget"] = "#validation-erreurs"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, 422)
 
 
 def _rows_url(numero: str, draft: dict, sim, typed: dict) -> str | None:
@@ -430,7 +584,7 @@ def _rows_url(numero: str, draft: dict, sim, typed: dict) -> str | None:
 @affiliate_only
 def echeances(numero: str):
     """The Détail des échéances rows of one simulation (n, avance), when the user opens it."""
-    ctx, draft, elsewhere = _simulation_context(numero)
+    ctx, draft, elsewhere = _move_context(numero)
     if elsewhere:
         return elsewhere
     if draft["modalite"] != lifecycle.ACOMPTES:
@@ -452,6 +606,77 @@ def echeances(numero: str):
     )
     rows = render_template("partials/_echeances_rows.html", echeances=schedule_of(sim), sim=sim)
     return rows, (200 if sim else 422)
+
+
+@bp.get("/demande/<numero>/simulation/echeancier.csv", defaults={"fmt": "csv"})
+@bp.get("/demande/<numero>/simulation/echeancier.ics", defaults={"fmt": "ics"})
+@affiliate_only
+def echeancier(numero: str, fmt: str):
+    """The échéancier shown (``?n=…&avance=…``) to keep: CSV or an .ics calendar."""
+    if fmt not in ("csv", "ics"):
+        abort(404)
+    ctx, draft, elsewhere = _move_context(numero)
+    if elsewhere:
+        return elsewhere
+    if draft["modalite"] != lifecycle.ACOMPTES:
+        abort(404)
+    affilie, campaign, consolidation = ctx
+    sim, errors, _typed = _read_move(affilie, campaign, consolidation, draft)
+    if sim is None:
+        return " ".join(errors.values()), 422, {"Content-Type": "text/plain; charset=utf-8"}
+    return _echeancier_file(
+        fmt, schedule_of(sim), affilie.numero, affilie.raison_sociale, sim.nombre_echeances
+    )
+
+
+@bp.get("/demandes/<reference>/echeancier.csv", defaults={"fmt": "csv"})
+@bp.get("/demandes/<reference>/echeancier.ics", defaults={"fmt": "ics"})
+@affiliate_only
+def echeancier_demande(reference: str, fmt: str):
+    """The request's échéancier (its snapshot), as on the récapitulatif."""
+    if fmt not in ("csv", "ics"):
+        abort(404)
+    demande = _own_demande(reference)
+    if demande.modalite != lifecycle.ACOMPTES:
+        abort(404)
+    schedule = [(e.rang, e.date_prevue, e.montant) for e in demande.echeances if not e.definitive]
+    return _echeancier_file(
+        fmt,
+        schedule,
+        demande.numero_affiliation,
+        demande.raison_sociale,
+        demande.nombre_echeances,
+    )
+
+
+def _echeancier_file(fmt: str, schedule, numero: str, raison_sociale: str, n: int):
+    affilie = f"{numero} {raison_sociale}"
+    if fmt == "csv":
+        labels = {
+            "rang": _("Échéance"),
+            "date": _("Date"),
+            "montant": _("Montant"),
+            "avance": _("Avance"),
+            "total": _("Montant à payer"),
+            "affilie": _("Affilié"),
+        }
+        body = echeancier_files.echeancier_csv(schedule, labels, affilie)
+        mimetype, name = "text/csv; charset=utf-8", f"echeancier-{numero}.csv"
+    else:
+        body = echeancier_files.echeancier_ics(
+            schedule,
+            uid_prefix=f"{numero}-{n}",
+            summary=lambda rang, montant: _(
+                "Échéance %(rang)s sur %(n)s : %(montant)s", rang=rang, n=n, montant=mad(montant)
+            ),
+            description=affilie,
+            stamp=now(),
+        )
+        mimetype, name = "text/calendar; charset=utf-8", f"echeancier-{numero}.ics"
+    response = make_response(body)
+    response.headers["Content-Type"] = mimetype
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @bp.route("/demande/<numero>/conditions", methods=["GET", "POST"])

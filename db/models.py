@@ -75,6 +75,11 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(64), default="")
     # False: the account is disabled (``flask user disable``): no login, no session.
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The version of what a slider move reads about the account's affiliés (the links,
+    # each affilié, its bank accounts, its lines' version), kept per process under it
+    # (services/caches.py). Every write to those, through the session, replaces it in the
+    # same transaction (the events at the end of this module).
+    liens_jeton: Mapped[str | None] = mapped_column(String(32), default=lambda: new_jeton())
 
     perception: Mapped[Perception | None] = relationship()
     affilies: Mapped[list[Affilie]] = relationship(
@@ -526,3 +531,126 @@ class OperatorEvent(db.Model):
     action: Mapped[str] = mapped_column(String(40), index=True)
     target: Mapped[str] = mapped_column(String(120), index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# ---------------------------------------------------------------- the caches' versions
+# A slider move reads the account's affiliés and the active campaign from per-process
+# caches (services/caches.py), kept under users.liens_jeton and the "campagnes" row of
+# cache_versions. Whatever writes what those caches hold through the session (an ORM
+# object, a bulk statement, the lines' events above), the version changes in the same
+# transaction, so a cache can never answer with something a committed write replaced.
+# Random values, not counters: a rolled-back write never hands its value to other data.
+
+CAMPAGNES = "campagnes"
+
+
+class CacheVersion(db.Model):
+    """One version per cached family of rows that no single row carries (the campaigns)."""
+
+    __tablename__ = "cache_versions"
+
+    nom: Mapped[str] = mapped_column(String(40), primary_key=True)
+    jeton: Mapped[str] = mapped_column(String(32))
+
+
+def campagnes_jeton_sql():
+    """The campaigns' version as a scalar subquery, read in the user's own statement."""
+    return select(CacheVersion.jeton).where(CacheVersion.nom == CAMPAGNES).scalar_subquery()
+
+
+_users = User.__table__
+_versions = CacheVersion.__table__
+
+
+def _bump_campagnes(connection) -> None:
+    jeton = new_jeton()
+    changed = connection.execute(
+        update(_versions).where(_versions.c.nom == CAMPAGNES).values(jeton=jeton)
+    )
+    if changed.rowcount == 0:
+        connection.execute(_versions.insert().values(nom=CAMPAGNES, jeton=jeton))
+
+
+def _bump_users_of(connection, affilie_ids) -> None:
+    """Every account linked to these affiliés (a set, or a subquery of their ids)."""
+    linked = select(user_affilies.c.user_id).where(user_affilies.c.affilie_id.in_(affilie_ids))
+    connection.execute(
+        update(_users).where(_users.c.id.in_(linked)).values(liens_jeton=new_jeton())
+    )
+
+
+def _bump_users(connection, user_ids=None) -> None:
+    change = update(_users).values(liens_jeton=new_jeton())
+    if user_ids is not None:
+        change = change.where(_users.c.id.in_(user_ids))
+    connection.execute(change)
+
+
+@event.listens_for(Session, "before_flush")
+def _versioned_objects(session, flush_context, instances) -> None:
+    affilie_ids: set[int] = set()
+    campaigns = False
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, (Campaign, CampaignTier)):
+            campaigns = True
+        elif isinstance(obj, Affilie):
+            if obj.id is not None:
+                affilie_ids.add(obj.id)
+        elif isinstance(obj, CompteBancaire):
+            history = inspect(obj).attrs.affilie_id.history
+            affilie_ids.update(
+                i for i in (*history.added, *history.unchanged, *history.deleted) if i
+            )
+            if obj.affilie is not None and obj.affilie.id is not None:
+                affilie_ids.add(obj.affilie.id)
+        elif isinstance(obj, User) and obj not in session.deleted:
+            # Its links (User.affilies) may have changed.
+            obj.liens_jeton = new_jeton()
+    if affilie_ids:
+        _bump_users_of(session.connection(), affilie_ids)
+    if campaigns:
+        _bump_campagnes(session.connection())
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _versioned_bulk_writes(state) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    statement = state.statement
+    table = getattr(statement, "table", None)
+    mapper = state.bind_mapper
+    where = None if state.is_insert else statement.whereclause
+    if mapper in (Campaign.__mapper__, CampaignTier.__mapper__):
+        _bump_campagnes(state.session.connection())
+    elif mapper is Affilie.__mapper__:
+        if state.is_insert:
+            return  # a new affilié is linked to no account yet
+        if where is None:
+            _bump_users(state.session.connection())
+        else:
+            _bump_users_of(state.session.connection(), select(Affilie.id).where(where))
+    elif mapper is CompteBancaire.__mapper__:
+        ids = _inserted_values(state, "affilie_id")
+        if ids is not None:
+            _bump_users_of(state.session.connection(), ids)
+        elif where is not None:
+            owners = select(CompteBancaire.affilie_id).where(where)
+            _bump_users_of(state.session.connection(), owners)
+        else:
+            _bump_users(state.session.connection())
+    elif table is user_affilies:
+        ids = _inserted_values(state, "user_id")
+        if ids is None and where is not None:
+            ids = select(user_affilies.c.user_id).where(where)
+        _bump_users(state.session.connection(), ids)
+
+
+def _inserted_values(state, column: str) -> set | None:
+    """The values of ``column`` in an INSERT's rows, or None when they cannot be read."""
+    if not state.is_insert:
+        return None
+    rows = state.parameters
+    rows = [rows] if isinstance(rows, dict) else list(rows or [])
+    if rows and all(column in r for r in rows):
+        return {r[column] for r in rows}
+    return None

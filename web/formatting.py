@@ -92,6 +92,9 @@ def plain_mad(value: Decimal) -> str:
 
 
 def register(app) -> None:
+    from web.picture import picture_of
+
+    app.jinja_env.globals["picture_of"] = picture_of
     app.add_template_filter(amount, "amount")
     app.add_template_filter(mad, "mad")
     app.add_template_filter(percent, "percent")

@@ -4,7 +4,7 @@ Accounts are disabled from the command line (flask user disable); operator_event
 who changed what (accounts, campaigns) and when.
 
 Revision ID: 0007_operator_commands
-Revises: 0005_search_at_scale
+Revises: 0006_versions_caches
 Create Date: 2026-11-30 04:30:00.000000
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007_operator_commands'
-down_revision = '0005_search_at_scale'
+down_revision = '0006_versions_caches'
 branch_labels = None
 depends_on = None
 

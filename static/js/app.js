@@ -41,6 +41,24 @@
     var button = event.detail.elt;
     if (button && button.tagName === "DETAILS") return; // the détail's rows, not a simulation
     var field = document.getElementById("nombre_echeances");
+    // The affiliate's move is a GET whose address is the simulation's: ?n=…&avance=…,
+    // the count shown (− / + already applied by the click above) and the avance typed.
+    var move = button && button.closest && button.closest("form[data-move]");
+    if (move && event.detail.verb === "get" && field) {
+      var avance = document.getElementById("avance");
+      var params = { n: field.value };
+      if (avance && avance.value.trim()) params.avance = avance.value;
+      lastSent = field.value;
+      var form = event.detail.formData;
+      if (form) {
+        Array.from(form.keys()).forEach(function (k) { form.delete(k); });
+        Object.keys(params).forEach(function (k) { form.set(k, params[k]); });
+      } else {
+        Object.keys(event.detail.parameters).forEach(function (k) { delete event.detail.parameters[k]; });
+        Object.keys(params).forEach(function (k) { event.detail.parameters[k] = params[k]; });
+      }
+      return;
+    }
     if (!field || !button || button.name !== "action" || !(button.value in { moins: 1, plus: 1 })) {
       if (field) lastSent = field.value;
       return;
@@ -58,6 +76,12 @@
   var FOCUSABLE = 'a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex="-1"])';
   var kept = null;
   document.addEventListener("htmx:beforeSwap", function (event) {
+    // A refused simulation (422) is a panel with the messages beside the fields: show it.
+    if (event.detail.xhr && event.detail.xhr.status === 422 && event.detail.target &&
+        event.detail.target.id === "simulation-panel") {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
     var target = event.detail.target;
     kept = null;
     if (!target || !target.id) return;
@@ -99,6 +123,11 @@
     if (panel && panel.dataset.n && (!shown || lastSent === null || shown.value === lastSent)) {
       syncCount(panel.dataset.n);
     }
+    // Valider keeps the simulation on screen.
+    var keepN = document.getElementById("valider-n");
+    var keepAvance = document.getElementById("valider-avance");
+    if (panel && keepN && panel.dataset.n) keepN.value = panel.dataset.n;
+    if (panel && keepAvance && panel.dataset.n) keepAvance.value = panel.dataset.avance || "";
     // The fields stay (focus is kept); their error state follows the swapped messages.
     [["avance", "avance-aide"], ["nombre_echeances", "nombre-mois palier"], ["cgu", ""]].forEach(function (f) {
       var field = document.getElementById(f[0]);

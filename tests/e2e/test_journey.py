@@ -231,7 +231,7 @@ def test_instalments_journey(page, live_server):
     # − at 1 stays at 1 (the text does not change: wait for the answer itself).
     moins.click()
     expect(mois).to_have_text("1 mois")
-    with page.expect_response(lambda r: r.request.method == "POST" and "/simulation" in r.url):
+    with page.expect_response(lambda r: r.request.method == "GET" and "/simulation?" in r.url):
         moins.click()
     expect(mois).to_have_text("1 mois")
     expect(count).to_have_value("1")

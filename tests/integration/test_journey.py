@@ -169,18 +169,33 @@ class Journey:
         return self.follow(response)
 
     def simuler(
-        self, numero, *, avance="", n=6, curseur=None, action="simuler", cgu=False, **kwargs
+        self,
+        numero,
+        *,
+        avance="",
+        n=6,
+        curseur=None,
+        action="simuler",
+        cgu=False,
+        precedent=None,
+        **kwargs,
     ):
-        """The simulation form: every field, plus the button that was pressed."""
-        data = {
+        """The simulation's forms: Simuler, − / + and the slider send the GET form (every
+        field, plus the button pressed); Valider posts the values shown and the box."""
+        if action == "valider":
+            data = {"avance": avance, "n": str(n), "action": action}
+            if cgu:
+                data["cgu"] = "1"
+            return self.client.post(f"/demande/{numero}/simulation", data=data, **kwargs)
+        query = {
             "avance": avance,
             "curseur": str(n if curseur is None else curseur),
-            "nombre_echeances": str(n),
+            "n": str(n),
             "action": action,
         }
-        if cgu:
-            data["cgu"] = "1"
-        return self.client.post(f"/demande/{numero}/simulation", data=data, **kwargs)
+        if precedent is not None:
+            query["precedent"] = str(precedent)
+        return self.client.get(f"/demande/{numero}/simulation", query_string=query, **kwargs)
 
     def valider(self, numero, **kwargs) -> Page:
         """Valider with the box ticked: the confirmation page."""
@@ -612,8 +627,8 @@ def test_simulation_acomptes_guide_example(journey):
     """Avance 5 000, two instalments: docs/DOMAIN.md's worked example."""
     journey.start(GUIDE, "acomptes")
     response = journey.simuler(GUIDE, avance="5 000", n=2, curseur=6)
-    # Post/redirect/get, back to the panel.
-    assert location(response) == f"/demande/{GUIDE}/simulation#simulation-panel"
+    # The no-JS form's answer is at the simulation's own short address.
+    assert location(response) == f"/demande/{GUIDE}/simulation?n=2&avance=5+000#simulation-panel"
     page = journey.follow(response)
 
     assert page.recap() == {
@@ -679,14 +694,14 @@ def test_moins_and_plus_change_the_count_within_1_to_60(journey, n, action, expe
 
 
 def test_the_slider_without_javascript(journey):
-    """Both fields arrive; the one moved since the last simulation wins."""
+    """Both fields arrive; the one moved since the page's simulation (``precedent``) wins."""
     journey.start(GUIDE, "acomptes")
     page = journey.follow(journey.simuler(GUIDE, n=6, curseur=30))
     assert page.value("nombre_echeances") == "30"
-    page = journey.follow(journey.simuler(GUIDE, n=12, curseur=30))
+    page = journey.follow(journey.simuler(GUIDE, n=12, curseur=30, precedent=30))
     assert page.value("nombre_echeances") == "12"
     # The slider moved, then + pressed.
-    page = journey.follow(journey.simuler(GUIDE, n=12, curseur=20, action="plus"))
+    page = journey.follow(journey.simuler(GUIDE, n=12, curseur=20, action="plus", precedent=12))
     assert page.value("nombre_echeances") == "21"
 
 

@@ -155,8 +155,12 @@ def test_slider_moins_and_plus_answer_with_the_panel(journey, fields, n):
     assert page.by_id("nombre-mois").text == f"{n} mois"
     assert page.recap()["Nombre des échéances"] == f"{n} mois"
     assert page.by_id("simulation-annonce").text.startswith(f"Simulation mise à jour : {n} mois,")
-    # The draft follows: a reload shows the same count.
-    assert journey.get(f"/demande/{GUIDE}/simulation").value("nombre_echeances") == str(n)
+    # The address bar follows (replaced): a reload of it shows the same count.
+    address = page.response.headers["HX-Replace-Url"]
+    assert address == f"/demande/{GUIDE}/simulation?n={n}&avance=5+000"
+    assert journey.get(address).value("nombre_echeances") == str(n)
+    # A move writes nothing: the draft (Valider's) is still the paramétrage's 6.
+    assert journey.get(f"/demande/{GUIDE}/simulation").value("nombre_echeances") == "6"
 
 
 @pytest.mark.parametrize(
@@ -192,8 +196,10 @@ def test_panel_errors_go_next_to_their_field(journey, fields, zone, message):
     journey.start(GUIDE, "acomptes")
     page = panel_post(journey, curseur=6, **fields)
 
-    # 200, so that htmx swaps the message in (it leaves 4xx answers out by default).
-    assert_fragment(page)
+    # 422, which app.js has htmx swap in like a 200 (it leaves 4xx answers out by default).
+    assert page.status == 422
+    assert "<html" not in page.html and page.find("main") is None
+    assert "HX-Replace-Url" not in page.response.headers
     assert top_level(page) == ["simulation-panel", *OOB, "simulation-annonce"]
     assert page.by_id(zone).text == f"Erreur : {message}"
     assert page.by_id("simulation-panel").text == (
@@ -230,8 +236,8 @@ def test_the_panel_fetches_its_detail_rows_when_opened(journey):
         "Le détail des échéances n'a pas pu être chargé. Afficher la page de simulation"
     )
     fallback = failed.find("a").attrs["href"]
-    assert fallback == f"/demande/{GUIDE}/simulation?detail=1#simulation-panel"
-    # That page has the rows inline, the détail open, for the draft's last simulation.
+    assert fallback == f"/demande/{GUIDE}/simulation?n=2&avance=5+000&detail=1#simulation-panel"
+    # That page has the rows inline, the détail open, for the simulation shown.
     whole = journey.get(fallback.split("#")[0])
     assert "open" in whole.find("details", class_="echeances").attrs
     assert [r[0] for r in rows_of(whole.find("details", class_="echeances"))] == [
@@ -266,18 +272,28 @@ def test_full_payment_has_no_detail_rows(journey):
     assert journey.get(f"/demande/{GUIDE}/simulation/echeances?n=2").status == 404
 
 
-def test_every_panel_control_posts_to_the_panel(journey):
+def test_every_panel_control_reads_the_panel(journey):
+    """A move is a GET of the simulation's address, with or without JavaScript."""
     page = journey.start(GUIDE, "acomptes")
     url = f"/demande/{GUIDE}/simulation"
+    form = page.by_id("simulation-form")
+    assert (form.attrs["method"], form.attrs["action"]) == ("get", url)
+    assert form.find("input", name="csrf_token") is None
     for ident in ("avance", "curseur", "nombre_echeances"):
         control = page.by_id(ident)
-        assert control.attrs["data-hx-post"] == url
+        assert control.attrs["data-hx-get"] == url
         assert control.attrs["data-hx-target"] == "#simulation-panel"
+    assert page.by_id("nombre_echeances").attrs["name"] == "n"
     moins, plus = (page.find("button", value=v) for v in ("moins", "plus"))
     assert (moins.text, plus.text) == ("−", "+")
     for button in (moins, plus):
         assert button.attrs["type"] == "submit" and button.attrs["name"] == "action"
-        assert button.attrs["data-hx-post"] == url
+        assert button.attrs["data-hx-get"] == url
+    # Valider posts, with its token, the values the panel shows.
+    validation = page.by_id("validation-form")
+    assert validation.attrs["method"] == "post"
+    assert validation.find("input", name="csrf_token") is not None
+    assert page.by_id("valider-n").attrs["value"] == "6"
     assert page.by_id("simulation-annonce").attrs["role"] == "status"
 
 
@@ -353,18 +369,20 @@ def test_a_panel_post_sent_elsewhere_moves_the_browser(journey, auth, case):
     is HX-Redirect, and the browser goes there (with the flashed reason)."""
     journey.start(GUIDE, "acomptes")
     if case == "refused":
-        numero, target = "6120934", "/demande/nouvelle"  # its request started elsewhere
+        # Its request started elsewhere; a move does not look (Paramétrage does, on entry).
+        numero, target = "6120934", "/demande/6120934/parametrage"
     elif case == "draft-lost":
         journey.client.post("/demande/annuler")  # Annuler in another tab
         numero, target = GUIDE, f"/demande/{GUIDE}/parametrage"
     else:
         auth.logout()
-        numero, target = GUIDE, f"/connexion?next=%2Fdemande%2F{GUIDE}%2Fsimulation"
+        move = "%3Favance%3D%26curseur%3D6%26n%3D6%26action%3Dplus"
+        numero, target = GUIDE, f"/connexion?next=%2Fdemande%2F{GUIDE}%2Fsimulation{move}"
     response = journey.simuler(numero, action="plus", headers=HX)
 
     assert response.status_code == 204
     assert response.headers["HX-Redirect"] == target
     assert response.get_data() == b""
     if case == "refused":
-        page = journey.get(target)
+        page = journey.follow(journey.client.get(target))
         assert page.flashes()[0].startswith("Une demande de remise est déjà en cours")

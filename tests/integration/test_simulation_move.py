@@ -1,0 +1,329 @@
+"""A move of the slider is a safe read: its values in the address, an ETag, nothing written,
+forged values refused beside their field, and caches that never answer after a write."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from commands.demo import DEMO_PASSWORD
+from db.models import Affilie, Campaign, CompteBancaire, User
+from extensions import db
+from services import caches
+from tests.conftest import make_app
+from tests.integration.pages import Page
+from web.formatting import mad
+
+GUIDE = "4317542"
+MOVE = {"HX-Request": "true"}
+URL = f"/demande/{GUIDE}/simulation"
+N_RANGE = "Le nombre d'échéances doit être compris entre 1 et 60."
+N_WHOLE = "Le nombre d'échéances doit être un nombre entier compris entre 1 et 60."
+AVANCE_INVALID = "Le montant de l'avance doit être un nombre, par exemple 5 000,00."
+AVANCE_TOO_LARGE = "Le montant de l'avance doit être inférieur au montant à payer"
+
+
+@pytest.fixture
+def started(client, auth, app):
+    auth.login("groupe")
+    with app.app_context():
+        compte = db.session.scalar(
+            select(CompteBancaire.id).join(Affilie).where(Affilie.numero == GUIDE)
+        )
+    response = client.post(
+        f"/demande/{GUIDE}/parametrage",
+        data={"modalite": "acomptes", "compte": str(compte), "garanties": "1"},
+    )
+    assert response.status_code == 302
+    return client
+
+
+def test_a_move_carries_a_strong_etag_and_a_revisit_costs_a_304(started):
+    first = started.get(f"{URL}?n=12", headers=MOVE)
+    assert first.status_code == 200
+    etag, weak = first.get_etag()
+    assert etag and not weak
+    assert first.headers["Cache-Control"] == "private, no-cache"
+    assert "HX-Request" in first.vary
+
+    again = started.get(f"{URL}?n=12", headers={**MOVE, "If-None-Match": f'"{etag}"'})
+    assert again.status_code == 304
+    assert again.get_data() == b""
+    assert again.get_etag()[0] == etag
+
+    other = started.get(f"{URL}?n=13", headers={**MOVE, "If-None-Match": f'"{etag}"'})
+    assert other.status_code == 200
+    assert other.get_etag()[0] != etag
+
+
+def test_the_etag_follows_the_language_and_the_avance(started):
+    tags = set()
+    for query in ("n=12", "n=12&avance=1000", "n=12&avance=1+000"):
+        tags.add(started.get(f"{URL}?{query}", headers=MOVE).get_etag()[0])
+    started.post("/langue", data={"lang": "ar"})
+    tags.add(started.get(f"{URL}?n=12", headers=MOVE).get_etag()[0])
+    assert len(tags) == 4
+
+
+def test_the_etag_changes_when_the_lines_change(started, app):
+    before = started.get(f"{URL}?n=12", headers=MOVE).get_etag()[0]
+    with app.app_context():
+        affilie = db.session.scalars(select(Affilie).where(Affilie.numero == GUIDE)).one()
+        affilie.lignes_jeton = "changed-by-an-import"
+        db.session.commit()
+    after = started.get(f"{URL}?n=12", headers={**MOVE, "If-None-Match": f'"{before}"'})
+    assert after.status_code == 200 and after.get_etag()[0] != before
+
+
+def test_a_move_writes_nothing_in_the_session(started):
+    before = started.get(f"{URL}?n=6", headers=MOVE)
+    cookie = started.get_cookie("session").value
+    moved = started.get(f"{URL}?n=30&avance=100", headers=MOVE)
+    assert moved.status_code == 200
+    # The cookie may be re-sent (the session's sliding expiry), never with new contents.
+    assert _payload(started.get_cookie("session").value) == _payload(cookie)
+    assert before.status_code == 200
+    page = Page(started.get(URL))
+    assert page.value("nombre_echeances") == "6"
+
+
+def _payload(cookie: str) -> str:
+    # itsdangerous: payload.timestamp.signature; the timestamp changes with each re-send.
+    return cookie.rsplit(".", 2)[0]
+
+
+@pytest.mark.parametrize(
+    "query, zone, message",
+    [
+        ("n=999", "nombre_echeances-erreur-zone", N_RANGE),
+        ("n=-1", "nombre_echeances-erreur-zone", N_WHOLE),
+        ("n=%D9%A9%D9%A9%D9%A9", "nombre_echeances-erreur-zone", N_RANGE),  # ٩٩٩
+        ("n=6&avance=abc", "avance-erreur-zone", AVANCE_INVALID),
+        ("n=6&avance=1e9", "avance-erreur-zone", AVANCE_INVALID),
+        ("n=6&avance=1000000000", "avance-erreur-zone", AVANCE_TOO_LARGE),
+        ("n=6&x=" + "A" * 10_000, "avance-erreur-zone", AVANCE_INVALID),
+        ("n=6&avance=" + "9" * 10_000, "avance-erreur-zone", AVANCE_TOO_LARGE),
+    ],
+)
+def test_forged_values_answer_a_422_partial_beside_the_field(started, query, zone, message):
+    response = started.get(f"{URL}?{query}", headers=MOVE)
+    assert response.status_code == 422
+    page = Page(response)
+    assert "<html" not in page.html
+    assert page.by_id(zone).text.startswith(f"Erreur : {message}")
+    assert response.get_etag() == (None, None)
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_forged_values_are_refused_in_the_users_language(started, lang):
+    started.post("/langue", data={"lang": lang})
+    response = started.get(f"{URL}?n=999", headers=MOVE)
+    assert response.status_code == 422
+    text = Page(response).by_id("nombre_echeances-erreur-zone").text
+    assert ("échéances" in text) == (lang == "fr")
+
+
+def test_arabic_indic_digits_read_as_the_same_count(started):
+    arabic = started.get(f"{URL}?n=%D9%A2%D9%A4", headers=MOVE)  # ٢٤
+    latin = started.get(f"{URL}?n=24", headers=MOVE)
+    assert arabic.status_code == latin.status_code == 200
+    assert arabic.get_etag() == latin.get_etag()
+
+
+def test_without_javascript_the_form_lands_on_the_short_address(started):
+    response = started.get(f"{URL}?avance=&curseur=6&n=6&precedent=6&action=plus")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"{URL}?n=7#simulation-panel"
+    page = Page(started.get(f"{URL}?n=7"))
+    assert page.is_full_page
+    assert page.value("nombre_echeances") == "7"
+
+
+def test_a_move_needs_no_csrf_token_valider_does(database_url, clock):
+    app = make_app(database_url, clock, WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    page = client.get("/connexion").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    logged_in = client.post(
+        "/connexion",
+        data={"utilisateur": "groupe", "mot_de_passe": DEMO_PASSWORD, "csrf_token": token},
+    )
+    assert logged_in.status_code == 302, logged_in.get_data(as_text=True)[:300]
+    with app.app_context():
+        compte = db.session.scalar(
+            select(CompteBancaire.id).join(Affilie).where(Affilie.numero == GUIDE)
+        )
+    # The token is the session's; a new session at login has a new one.
+    page = client.get(f"/demande/{GUIDE}/parametrage").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    client.post(
+        f"/demande/{GUIDE}/parametrage",
+        data={"modalite": "acomptes", "compte": str(compte), "garanties": "1", "csrf_token": token},
+    )
+    assert client.get(f"{URL}?n=24", headers=MOVE).status_code == 200
+    refused = client.post(URL, data={"action": "valider", "n": "24", "cgu": "1"})
+    assert refused.status_code == 400
+    kept = client.post(URL, data={"action": "valider", "n": "24", "cgu": "1", "csrf_token": token})
+    assert kept.status_code == 302
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+# --- the caches' versions -------------------------------------------------------------------
+
+
+def _version(app, login="groupe") -> str:
+    with app.app_context():
+        return db.session.scalar(select(User.liens_jeton).where(User.login == login))
+
+
+def test_unlinking_an_affilie_is_seen_by_the_next_move(started, app):
+    assert started.get(f"{URL}?n=6", headers=MOVE).status_code == 200
+    before = _version(app)
+    with app.app_context():
+        user = db.session.scalars(select(User).where(User.login == "groupe")).one()
+        user.affilies = [a for a in user.affilies if a.numero != GUIDE]
+        db.session.commit()
+    assert _version(app) != before
+    assert started.get(f"{URL}?n=6", headers=MOVE).status_code == 404
+
+
+def test_an_affilie_change_changes_its_accounts_version(started, app):
+    before = _version(app)
+    with app.app_context():
+        affilie = db.session.scalars(select(Affilie).where(Affilie.numero == GUIDE)).one()
+        affilie.arrangement = True
+        db.session.commit()
+    assert _version(app) != before
+    # The arrangement is seen at once: sent back with the reason.
+    response = started.get(f"{URL}?n=6", headers=MOVE)
+    assert response.status_code == 204 and "HX-Redirect" in response.headers
+
+
+def test_bulk_writes_change_the_versions(app):
+    with app.app_context():
+        before = db.session.scalar(select(User.liens_jeton).where(User.login == "groupe"))
+        db.session.execute(
+            CompteBancaire.__table__.update()
+            .where(CompteBancaire.affilie_id.in_(select(Affilie.id).where(Affilie.numero == GUIDE)))
+            .values(banque="Autre banque")
+        )
+        # Core statements through the session are seen too.
+        db.session.commit()
+        after = db.session.scalar(select(User.liens_jeton).where(User.login == "groupe"))
+    assert after != before
+
+
+def test_a_campaign_change_is_seen_by_the_next_move(started, app):
+    assert started.get(f"{URL}?n=30", headers=MOVE).status_code == 200
+    with app.app_context():
+        campaign = db.session.scalars(select(Campaign).where(Campaign.active.is_(True))).first()
+        campaign.max_echeances = 24
+        db.session.commit()
+    response = started.get(f"{URL}?n=30", headers=MOVE)
+    assert response.status_code == 422
+    assert "entre 1 et 24" in Page(response).by_id("nombre_echeances-erreur-zone").text
+
+
+def test_a_cold_and_a_warm_move_answer_the_same(started):
+    warm = started.get(f"{URL}?n=18&avance=2000", headers=MOVE)
+    caches.clear()
+    cold = started.get(f"{URL}?n=18&avance=2000", headers=MOVE)
+    assert warm.get_data() == cold.get_data()
+
+
+# --- the picture ------------------------------------------------------------------------------
+
+
+def _svg(response) -> str:
+    html = response.get_data(as_text=True)
+    return html[html.index("<svg") : html.index("</svg>") + 6]
+
+
+def test_the_picture_follows_the_slider_with_its_text(started):
+    six = started.get(f"{URL}?n=6", headers=MOVE)
+    sixty = started.get(f"{URL}?n=60&avance=5000", headers=MOVE)
+    for response, bars in ((six, 6), (sixty, 60)):
+        svg = _svg(response)
+        assert 'role="img"' in svg and 'aria-labelledby="picture-texte"' in svg
+        assert len(svg.encode()) <= 2048
+        path = svg.split('class="p-echeance" d="', 1)[1].split('"', 1)[0]
+        assert path.count("M") == bars
+    caption = Page(sixty).by_id("picture-texte").text
+    assert caption.startswith("Montant de la remise :")
+    assert "Avance de" in caption and "pendant 60 mois" in caption
+    assert 'class="p-avance"' in _svg(sixty) and 'class="p-avance"' not in _svg(six)
+
+
+def test_the_picture_is_drawn_from_the_right_in_arabic(started):
+    fr = _svg(started.get(f"{URL}?n=6", headers=MOVE))
+    started.post("/langue", data={"lang": "ar"})
+    ar = _svg(started.get(f"{URL}?n=6", headers=MOVE))
+
+    def remise_x(svg):
+        return int(svg.split('class="p-remise" x="', 1)[1].split('"', 1)[0])
+
+    assert remise_x(fr) == 0 and remise_x(ar) > 0
+    first_bar = ar.split('class="p-echeance" d="M', 1)[1].split(" ", 1)[0]
+    assert int(first_bar) > 250  # the first instalment on the right
+
+
+# --- the échéancier to keep ---------------------------------------------------------------
+
+
+def test_the_echeancier_as_csv_agrees_with_the_panel(started):
+    panel = Page(started.get(f"{URL}?n=2&avance=5+000", headers=MOVE))
+    link = panel.find("a", string=None, href=f"{URL}/echeancier.csv?n=2&avance=5+000")
+    assert link is not None and "CSV" in link.text
+    response = started.get(f"{URL}/echeancier.csv?n=2&avance=5+000")
+    assert response.mimetype == "text/csv"
+    body = response.get_data()
+    assert body.startswith("\ufeff".encode())
+    lines = body.decode("utf-8-sig").split("\r\n")
+    assert lines[:4] == [
+        "Échéance;Date;Montant",
+        "Avance;08/11/2023;5000,00",
+        "1;08/12/2023;8475,32",
+        "2;08/01/2024;8475,31",
+    ]
+    assert lines[4] == "Montant à payer;;21950,63"
+
+
+def test_the_echeancier_as_ics(started, app):
+    response = started.get(f"{URL}/echeancier.ics?n=2&avance=5+000")
+    assert response.mimetype == "text/calendar"
+    text = response.get_data(as_text=True)
+    assert text.startswith("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n")
+    assert text.count("BEGIN:VEVENT") == 2
+    assert "DTSTART;VALUE=DATE:20231208\r\n" in text
+    unfolded = text.replace("\r\n ", "")
+    with app.test_request_context():
+        amount = mad(Decimal("8475.32")).replace(",", "\\,")
+    assert f"SUMMARY:Échéance 1 sur 2 : {amount}\r\n" in unfolded
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+    again = started.get(f"{URL}/echeancier.ics?n=2&avance=5+000").get_data(as_text=True)
+    uids = [line for line in text.split("\r\n") if line.startswith("UID:")]
+    assert uids == [line for line in again.split("\r\n") if line.startswith("UID:")]
+
+
+def test_the_files_are_safe_against_formulas():
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    from web.echeancier_files import echeancier_csv, echeancier_ics
+
+    schedule = [(1, date(2024, 1, 8), Decimal("1061.08"))]
+    labels = dict.fromkeys(("rang", "date", "montant", "avance", "total", "affilie"), "x")
+    csv = echeancier_csv(schedule, labels, "=HYPERLINK(1)").decode("utf-8-sig")
+    assert ";'=HYPERLINK(1)" in csv and ";=HYPERLINK" not in csv
+    ics = echeancier_ics(
+        schedule,
+        uid_prefix="1",
+        summary=lambda r, m: "+1",
+        description="@SUM(1)",
+        stamp=datetime(2024, 1, 1),
+    ).decode()
+    assert "SUMMARY:'+1" in ics and "DESCRIPTION:'@SUM(1)" in ics
