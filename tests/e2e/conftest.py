@@ -221,7 +221,7 @@ def _open_page(request, browser: Browser, live_server: LiveServer, problems, **o
             r.status >= 400
             and r.request.resource_type != "document"
             # A refused simulation is a 422 panel shown beside its fields, like a form.
-            and not (r.status == 422 and r.request.headers.get("data-hx-request"))
+            and not (r.status == 422 and r.request.headers.get("hx-request"))
             and problems.append(f"{r.status} {r.request.method} {r.url}")
         ),
     )
