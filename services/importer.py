@@ -666,6 +666,29 @@ class _Loader:
             {"limit": limit} if limit else {},
         )
 
+    # The lines a loader's ``_bad()`` refuses, read back for their messages; and how many.
+    def bad_lines(self, room: int) -> list[tuple[int, list[str]]]:
+        rows = db.session.execute(
+            text(
+                f"""
+                SELECT i.ligne, i.numero, periode, rubrique, nature, montant,
+                       k.numero IS NOT NULL AS connu
+                FROM import_lignes i {_KNOWN} ON k.numero = i.numero
+                WHERE {self._bad()} ORDER BY i.ligne LIMIT :room
+                """
+            ),
+            {"room": room},
+        ).all()
+        return [(r[0], _line_messages(r[0], tuple(r[1:6]), bool(r[6]))) for r in rows]
+
+    def bad_line_count(self) -> int:
+        return db.session.scalar(
+            text(
+                f"SELECT count(*) FROM import_lignes i {_KNOWN} ON k.numero = i.numero "
+                f"WHERE {self._bad()}"
+            )
+        )
+
 
 class _PostgresLoader(_Loader):
     new_jeton = "md5(random()::text || clock_timestamp()::text)"
@@ -713,28 +736,6 @@ class _PostgresLoader(_Loader):
     def _bad(self) -> str:
         return f"NOT ({self.VALID}) OR k.numero IS NULL"
 
-    def bad_lines(self, room: int) -> list[tuple[int, list[str]]]:
-        rows = db.session.execute(
-            text(
-                f"""
-                SELECT i.ligne, i.numero, periode, rubrique, nature, montant,
-                       k.numero IS NOT NULL AS connu
-                FROM import_lignes i {_KNOWN} ON k.numero = i.numero
-                WHERE {self._bad()} ORDER BY i.ligne LIMIT :room
-                """
-            ),
-            {"room": room},
-        ).all()
-        return [(r[0], _line_messages(r[0], tuple(r[1:6]), r[6])) for r in rows]
-
-    def bad_line_count(self) -> int:
-        return db.session.scalar(
-            text(
-                f"SELECT count(*) FROM import_lignes i {_KNOWN} ON k.numero = i.numero "
-                f"WHERE {self._bad()}"
-            )
-        )
-
     def amount(self, column: str) -> str:
         return f"{column}::numeric(14, 2)"
 
@@ -774,28 +775,6 @@ class _SqliteLoader(_Loader):
 
     def _bad(self) -> str:
         return "NOT valide OR k.numero IS NULL"
-
-    def bad_lines(self, room: int) -> list[tuple[int, list[str]]]:
-        rows = db.session.execute(
-            text(
-                f"""
-                SELECT i.ligne, i.numero, periode, rubrique, nature, montant,
-                       k.numero IS NOT NULL AS connu
-                FROM import_lignes i {_KNOWN} ON k.numero = i.numero
-                WHERE {self._bad()} ORDER BY i.ligne LIMIT :room
-                """
-            ),
-            {"room": room},
-        ).all()
-        return [(r[0], _line_messages(r[0], tuple(r[1:6]), bool(r[6]))) for r in rows]
-
-    def bad_line_count(self) -> int:
-        return db.session.scalar(
-            text(
-                f"SELECT count(*) FROM import_lignes i {_KNOWN} ON k.numero = i.numero "
-                f"WHERE {self._bad()}"
-            )
-        )
 
     def amount(self, column: str) -> str:
         # The column keeps REALs; the staged text is the amount _parse_ligne printed.
