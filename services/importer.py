@@ -444,6 +444,17 @@ def _duplicate_message(number: int, first: int) -> list[str]:
 def _merge(loader: _Loader, report: ImportReport) -> None:
     """Write the staged rows into the real tables, set-based."""
     session = db.session
+    # The affiliés this import creates: they get their lignes_jeton as they are inserted,
+    # so their lines need no second write of the row (and of its search index) below.
+    session.execute(
+        text(
+            f"""
+            CREATE TEMP TABLE import_nouveaux{loader.on_commit} AS
+            SELECT numero FROM import_affilies i
+            WHERE NOT EXISTS (SELECT 1 FROM affilies a WHERE a.numero = i.numero)
+            """
+        )
+    )
     session.execute(
         text(
             """
@@ -513,7 +524,8 @@ def _replace_changed_lines(loader: _Loader) -> int:
             f"""
             CREATE TEMP TABLE import_cibles{loader.on_commit} AS
             SELECT a.id AS affilie_id, a.numero,
-                   EXISTS (SELECT 1 FROM lignes_creance l WHERE l.affilie_id = a.id) AS deja
+                   EXISTS (SELECT 1 FROM lignes_creance l WHERE l.affilie_id = a.id) AS deja,
+                   a.numero IN (SELECT numero FROM import_nouveaux) AS nouveau
             FROM affilies a WHERE a.numero IN (SELECT numero FROM import_lignes)
             """
         )
@@ -563,6 +575,8 @@ def _replace_changed_lines(loader: _Loader) -> int:
             """
         )
     )
+    # In the index's order: each affilié's lines land side by side in its pages, and the
+    # foreign key finds the same affilié row again and again.
     session.execute(
         text(
             f"""
@@ -570,18 +584,22 @@ def _replace_changed_lines(loader: _Loader) -> int:
             SELECT c.affilie_id, i.periode, i.rubrique, i.nature, {amount}
             FROM import_lignes i JOIN import_cibles c ON c.numero = i.numero
             WHERE c.affilie_id IN (SELECT affilie_id FROM import_modifies)
+            ORDER BY c.affilie_id, i.periode
             """
         )
     )
-    changed = session.execute(
+    session.execute(
         text(
             f"""
             UPDATE affilies SET lignes_jeton = {loader.new_jeton}
-            WHERE id IN (SELECT affilie_id FROM import_modifies)
+            WHERE id IN (
+                SELECT m.affilie_id FROM import_modifies m
+                JOIN import_cibles c ON c.affilie_id = m.affilie_id WHERE NOT c.nouveau
+            )
             """
         )
     )
-    return changed.rowcount
+    return session.scalar(text("SELECT count(*) FROM import_modifies"))
 
 
 # ---------------------------------------------------------------- the two databases
@@ -617,6 +635,7 @@ class _Loader:
             "import_affilies",
             "import_ribs",
             "import_lignes",
+            "import_nouveaux",
             "import_cibles",
             "import_modifies",
         ):

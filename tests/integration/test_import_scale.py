@@ -368,6 +368,31 @@ def test_only_the_affilies_whose_lines_changed_get_a_new_version(runner, tmp_pat
     assert {n for n in after if after[n] != versions[n]} == {"4317542", "2145873"}
 
 
+def test_an_affilie_the_import_creates_comes_with_its_version(app, tmp_path):
+    """A new affilié is written once, with its version; it counts among those changed."""
+    export_database(tmp_path)
+    versions = jetons()
+    with (tmp_path / "affilies.csv").open("a", encoding="utf-8") as out:
+        out.write("7654321,NOUVEL AFFILIÉ SARL,Régime général,,Perception Test,")
+        out.write("2023-11-08,2023-11-08,non\n")
+    with (tmp_path / "creances.csv").open("a", encoding="utf-8") as out:
+        out.write("7654321,202301,CSS,principal,100.00\n7654321,202301,CSS,majorations,5.25\n")
+
+    report = import_directory(tmp_path)
+
+    db.session.expire_all()
+    after = jetons()
+    assert report.affilies_modifies == 1
+    assert after.pop("7654321") not in (None, "")
+    assert after == versions
+    assert db.session.scalars(
+        select(LigneCreance.montant)
+        .join(Affilie)
+        .where(Affilie.numero == "7654321")
+        .order_by(LigneCreance.montant)
+    ).all() == [Decimal("5.25"), Decimal("100.00")]
+
+
 # --- volume: a bad last line, memory, a reader meanwhile ------------------------------------
 
 # 300 000 lines on PostgreSQL (COPY, checked in SQL: a few seconds). SQLite checks each
