@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -47,10 +48,14 @@ def debit_file(on: str, output: Path | None) -> None:
         # The full-payment debits created on the way are part of the schedule from now on.
         db.session.commit()
         return
+    started = time.perf_counter()
     with output.open("w", encoding="utf-8", newline="") as stream:
         count = bank_files.write_debit_csv(lines, stream)
     db.session.commit()
-    click.echo(f"{count} prélèvement(s) du {day(due)} écrit(s) dans {output}.", err=True)
+    seconds = f"{time.perf_counter() - started:.2f}".replace(".", ",")
+    click.echo(
+        f"{count} prélèvement(s) du {day(due)} écrit(s) dans {output} en {seconds} s.", err=True
+    )
 
 
 class _Echo:

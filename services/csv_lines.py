@@ -12,14 +12,15 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 # The longest legitimate line (an affilié: 200-character name, 120-character perception,
 # all in 3-byte UTF-8) stays under 2 KB; a line longer than this is not an export's.
 MAX_LINE_BYTES = 8192
 BOM = b"\xef\xbb\xbf"
-# Bytes read between two calls of the progress callback.
-PROGRESS_EVERY = 1 << 20
+# What is read at a time: whole lines, about a megabyte (some 25 000 créance lines).
+BLOCK_BYTES = 1 << 20
 
 
 class FileRefused(Exception):
@@ -38,10 +39,70 @@ class Header:
     names: tuple[str, ...]
     positions: tuple[int, ...]  # of the expected columns, in their expected order
 
-    @property
+    @cached_property
     def canonical(self) -> bool:
         """The columns are exactly the expected ones, in the expected order."""
         return self.positions == tuple(range(len(self.names)))
+
+
+def blocks(
+    path: Path, name: str, progress: Callable[[int], None] | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """(number of its first line, bytes) of whole lines, about BLOCK_BYTES at a time,
+    the BOM dropped; the last line of the file may come without its end of line.
+
+    Raises FileRefused for a line longer than MAX_LINE_BYTES: no more than a block and
+    one line is ever held.
+    """
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise FileRefused(f"{name} : lecture impossible ({exc.strerror})") from None
+    with handle:
+        number = 1
+        carry = b""
+        data = handle.read(BLOCK_BYTES)
+        if data.startswith(BOM):
+            data = data[len(BOM) :]
+        while data:
+            if progress is not None:
+                progress(len(data))
+            data = carry + data
+            cut = data.rfind(b"\n") + 1
+            block, carry = data[:cut], data[cut:]
+            if block:
+                longest = max(map(len, block.split(b"\n")))
+                if longest > MAX_LINE_BYTES:
+                    at = next(i for i, x in enumerate(block.split(b"\n")) if len(x) == longest)
+                    raise FileRefused(_too_long(name, number + at))
+                yield number, block
+                number += block.count(b"\n")
+            if len(carry) > MAX_LINE_BYTES:
+                raise FileRefused(_too_long(name, number))
+            data = handle.read(BLOCK_BYTES)
+        if carry:
+            yield number, carry
+
+
+def _too_long(name: str, number: int) -> str:
+    return (
+        f"{name}, ligne {number} : ligne de plus de {MAX_LINE_BYTES} octets "
+        "(le fichier n'est pas un export CSV ligne à ligne)"
+    )
+
+
+def lines_of(number: int, block: bytes, name: str) -> Iterator[tuple[int, str]]:
+    """(line number, text without its end of line) of a block of UTF-8 lines."""
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        # The message of the whole-file reader this one replaced.
+        raise FileRefused(f"{name} : le fichier n'est pas en UTF-8") from None
+    lines = text.split("\n")
+    if block.endswith(b"\n"):
+        lines.pop()
+    for offset, line in enumerate(lines):
+        yield number + offset, line.rstrip("\r")
 
 
 def physical_lines(
@@ -52,39 +113,8 @@ def physical_lines(
     Raises FileRefused for what makes the rest of the file unreadable: another encoding
     (Latin-1, Windows-1252) or a line longer than MAX_LINE_BYTES.
     """
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise FileRefused(f"{name} : lecture impossible ({exc.strerror})") from None
-    with handle:
-        number = 0
-        done = 0
-        reported = 0
-        readline = handle.readline
-        while True:
-            raw = readline(MAX_LINE_BYTES + 1)
-            if not raw:
-                break
-            number += 1
-            done += len(raw)
-            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                raise FileRefused(
-                    f"{name}, ligne {number} : ligne de plus de {MAX_LINE_BYTES} octets "
-                    "(le fichier n'est pas un export CSV ligne à ligne)"
-                )
-            if number == 1 and raw.startswith(BOM):
-                raw = raw[len(BOM) :]
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                # The message of the whole-file reader this one replaced.
-                raise FileRefused(f"{name} : le fichier n'est pas en UTF-8") from None
-            if progress is not None and done - reported >= PROGRESS_EVERY:
-                progress(done - reported)
-                reported = done
-            yield number, text.rstrip("\r\n")
-        if progress is not None and done > reported:
-            progress(done - reported)
+    for number, block in blocks(path, name, progress):
+        yield from lines_of(number, block, name)
 
 
 def split_fields(text: str) -> list[str] | None:
@@ -101,24 +131,32 @@ def split_fields(text: str) -> list[str] | None:
 def read_header(lines: Iterator[tuple[int, str]], name: str, columns: tuple[str, ...]) -> Header:
     """The first non-empty line, which must name every expected column and no other."""
     for number, text in lines:
-        if not text.strip():
-            continue
-        fields = split_fields(text)
-        if fields is None:
-            raise FileRefused(f"{name}, ligne {number} : en-tête illisible (guillemet non fermé)")
-        missing = [c for c in columns if c not in fields]
-        if missing:
-            raise FileRefused(f"{name}, ligne {number} : colonne manquante : {', '.join(missing)}")
-        unknown = [f for f in fields if f not in columns]
-        if unknown:
-            raise FileRefused(
-                f"{name}, ligne {number} : colonne inattendue : {', '.join(unknown)} "
-                f"(colonnes attendues : {','.join(columns)})"
-            )
-        if len(set(fields)) != len(fields):
-            raise FileRefused(f"{name}, ligne {number} : colonne en double dans l'en-tête")
-        return Header(number, tuple(fields), tuple(fields.index(c) for c in columns))
-    raise FileRefused(f"{name} : fichier vide (pas même la ligne d'en-tête)")
+        if text.strip():
+            return header_of(number, text, name, columns)
+    raise FileRefused(empty_file(name))
+
+
+def empty_file(name: str) -> str:
+    return f"{name} : fichier vide (pas même la ligne d'en-tête)"
+
+
+def header_of(number: int, text: str, name: str, columns: tuple[str, ...]) -> Header:
+    """The header a line names, or FileRefused."""
+    fields = split_fields(text)
+    if fields is None:
+        raise FileRefused(f"{name}, ligne {number} : en-tête illisible (guillemet non fermé)")
+    missing = [c for c in columns if c not in fields]
+    if missing:
+        raise FileRefused(f"{name}, ligne {number} : colonne manquante : {', '.join(missing)}")
+    unknown = [f for f in fields if f not in columns]
+    if unknown:
+        raise FileRefused(
+            f"{name}, ligne {number} : colonne inattendue : {', '.join(unknown)} "
+            f"(colonnes attendues : {','.join(columns)})"
+        )
+    if len(set(fields)) != len(fields):
+        raise FileRefused(f"{name}, ligne {number} : colonne en double dans l'en-tête")
+    return Header(number, tuple(fields), tuple(fields.index(c) for c in columns))
 
 
 def row_problem(name: str, number: int, text: str, fields: list[str] | None, header: Header):

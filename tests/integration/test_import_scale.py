@@ -442,6 +442,37 @@ def test_300_000_lines_import_in_bounded_memory_and_a_bad_last_line_changes_noth
     assert state() == before
 
 
+@pytest.mark.parametrize("end", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
+def test_bad_lines_deep_in_a_large_file_are_reported_at_their_line(app, tmp_path, end):
+    """Past the first megabyte, where PostgreSQL takes plain blocks whole: an empty line
+    is skipped, a short line, a line of spaces, a bad period and a quoted amount are
+    reported at their own line numbers, as the line-by-line reader reports them."""
+    keys = [(r, n) for r in ("CSS", "AMO", "TFP", "AF") for n in ("principal", "frais")]
+    lines = [
+        f"{NEW},{1900 + i // 96:04d}{i // 8 % 12 + 1:02d},{','.join(keys[i % 8])},{i}.00"
+        for i in range(80_000)
+    ]
+    lines[40_000] = ""
+    lines[50_000] = f"{NEW},201901,CSS,principal"
+    lines[60_000] = "   "
+    lines[70_000] = f"{NEW},201913,CSS,principal,1.00"
+    lines[75_000] = f'{NEW},299912,TFP,frais,"1,000.00"'
+    body = end.join(line.encode() for line in [CREANCES_HEADER, *lines]) + end
+    assert len(body) > 2 * 1024 * 1024
+    write_creances(tmp_path, body)
+    with pytest.raises(ImportError_) as refused:
+        import_directory(tmp_path)
+    errors_ = refused.value.errors
+    assert errors_[:4] == [
+        "creances.csv, ligne 50002 : nombre de champs incorrect",
+        "creances.csv, ligne 60002 : nombre de champs incorrect",
+        "creances.csv, ligne 70002, champ periode : période invalide « 201913 » (AAAAMM)",
+        "creances.csv, ligne 75002, champ montant : séparateur de milliers (écrire "
+        "1234567.89) « 1,000.00 »",
+    ]
+    assert len(errors_) == 4 and refused.value.more == 0
+
+
 def test_a_reader_sees_the_old_situation_or_the_new_never_a_mix(app, database_url, tmp_path):
     """Between the merge and the commit the lines are all written in the import's
     transaction; another connection still reads the previous situation, whole."""

@@ -138,7 +138,12 @@ def test_plan_validated_debited_and_settled(client, auth, runner, clock, tmp_pat
     result = runner.invoke(args=["debit-file", "--date", "2024-01-10", "--output", str(target)])
     assert result.exit_code == 0
     assert target.read_text(encoding="utf-8") == (DEBIT_HEADER + f"{ref},{GUIDE},{rib},8475.32,1\n")
-    assert f"1 prélèvement(s) du 10/01/2024 écrit(s) dans {target}." in result.output
+    assert re.search(
+        rf"^1 prélèvement\(s\) du 10/01/2024 écrit\(s\) dans {re.escape(str(target))} "
+        r"en [0-9]+,[0-9]{2} s\.$",
+        result.output,
+        re.MULTILINE,
+    )
     assert debit_file(runner, "2024-02-10") == DEBIT_HEADER + f"{ref},{GUIDE},{rib},8475.31,2\n"
     assert debit_file(runner, "2023-12-11") == DEBIT_HEADER
 
