@@ -29,6 +29,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from blueprints.simulation_form import (
     AVANCE_MESSAGES,
@@ -69,17 +70,22 @@ def affiliate_only(view):
     return wrapper
 
 
-def own_affilie(numero: str) -> Affilie:
+def own_affilie(numero: str, *, comptes: bool = False) -> Affilie:
     """An affilié linked to the current account, or 404 (never reveal other accounts').
 
     One indexed lookup: a group account has dozens of affiliés, and every slider move
-    checks this.
+    checks this. ``comptes``: its bank accounts come in the same statement (the steps
+    that show or use the account chosen).
     """
-    affilie = db.session.scalars(
+    query = (
         select(Affilie)
         .join(user_affilies, user_affilies.c.affilie_id == Affilie.id)
         .where(user_affilies.c.user_id == current_user.id, Affilie.numero == numero)
-    ).first()
+    )
+    if comptes:
+        # A joined collection: every row must be read (one_or_none), not just the first.
+        query = query.options(joinedload(Affilie.comptes))
+    affilie = db.session.scalars(query).unique().one_or_none()
     if affilie is None:
         abort(404)
     return affilie
@@ -212,7 +218,7 @@ def _refusal_message(refusal: demandes.Refusal) -> str:
 
 def _context(numero: str):
     """The affilié, the campaign and the consolidated créance, or a refusal redirect."""
-    affilie = own_affilie(numero)
+    affilie = own_affilie(numero, comptes=True)
     campaign = queries.active_campaign()
     refusal = demandes.refusal_for(affilie, campaign)
     if refusal is None:
@@ -344,8 +350,13 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None, previous
     return sim, errors, typed
 
 
+def _compte_of(affilie, draft: dict):
+    """The bank account the draft chose, among the affilié's (None if it is gone)."""
+    return next((c for c in affilie.comptes if str(c.id) == draft.get("compte")), None)
+
+
 def _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, status=200):
-    compte = next((c for c in affilie.comptes if str(c.id) == draft.get("compte")), None)
+    compte = _compte_of(affilie, draft)
     return render_template(
         "simulation.html",
         # ?detail=1: the Détail des échéances open (the link shown when its rows could
@@ -746,7 +757,7 @@ def confirmer(numero: str):
         return redirect(url_for(".simulation", numero=numero))
     affilie, campaign, consolidation = ctx
     sim, errors, _typed = _simulate(affilie, campaign, consolidation, draft)
-    compte = next((c for c in affilie.comptes if str(c.id) == draft.get("compte")), None)
+    compte = _compte_of(affilie, draft)
     if errors or compte is None:
         return redirect(url_for(".simulation", numero=numero))
     try:
