@@ -244,10 +244,13 @@ def _refused(refusal: demandes.Refusal):
 
 
 def _draft(numero: str) -> dict:
+    """A copy of the session's draft for ``numero``: a form refused with errors changes
+    the copy it shows back, never the draft (the permanent session is saved on every
+    request, in-place changes included)."""
     draft = session.get(DRAFT)
     if not draft or draft.get("numero") != numero:
-        draft = {"numero": numero}
-    return draft
+        return {"numero": numero}
+    return dict(draft)
 
 
 @bp.route("/demande/<numero>/parametrage", methods=["GET", "POST"])
