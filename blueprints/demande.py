@@ -264,6 +264,7 @@ def parametrage(numero: str):
     draft = _draft(numero)
     errors: dict[str, str] = {}
     if request.method == "POST":
+        before = draft.get("modalite") if "token" in draft else None
         modalite = request.form.get("modalite", "")
         compte_id = request.form.get("compte", "")
         garanties = request.form.get("garanties") == "1"
@@ -278,7 +279,13 @@ def parametrage(numero: str):
             )
         draft.update(modalite=modalite, compte=compte_id, garanties=garanties)
         if not errors:
-            draft.update(token=secrets.token_urlsafe(24), cgu=False)
+            # A new token: a Validation shown before this answer can no longer confirm.
+            draft["token"] = secrets.token_urlsafe(24)
+            if modalite != before:
+                # The conditions are those of the modalité: another one, read them again.
+                # The same one (Modifier from Validation, then Suivant): still accepted.
+                draft["cgu"] = False
+            draft.setdefault("cgu", False)
             draft.setdefault("n", DEFAULT_ECHEANCES)
             draft.setdefault("avance", "")
             session[DRAFT] = draft

@@ -624,6 +624,27 @@ def test_a_refused_parametrage_leaves_the_draft_as_it_was(journey, app):
     assert (demande.modalite, demande.nombre_echeances) == ("acomptes", 2)
 
 
+def test_suivant_with_the_same_modalite_keeps_the_conditions_accepted(journey, app):
+    """The conditions are those of the modalité: Paramétrage sent again with the same one
+    keeps them accepted (and the simulation); another one asks for them again. Either way
+    a new token retires the Validation shown before."""
+    journey.start(GUIDE, "acomptes")
+    stale = journey.valider(GUIDE, avance="5 000", n=2).token()
+
+    other = str(comptes_of(app, GUIDE)[1].id)
+    page = journey.follow(journey.parametrer(GUIDE, "acomptes", compte=other))
+    assert page.checked("cgu")
+    assert page.value("nombre_echeances") == "2" and page.value("avance") == "5 000"
+    page = journey.get(f"/demande/{GUIDE}/validation")
+    assert page.status == 200 and page.token() != stale
+
+    page = journey.follow(journey.parametrer(GUIDE, "integral", compte=other))
+    assert not page.checked("cgu")
+    assert location(journey.client.get(f"/demande/{GUIDE}/validation")) == (
+        f"/demande/{GUIDE}/simulation"
+    )
+
+
 # --- simulation: paiement par acomptes ----------------------------------------------------
 
 
