@@ -159,8 +159,14 @@ def _own_demande(reference: str) -> Demande:
 @bp.get("/demande/nouvelle")
 @affiliate_only
 def nouvelle():
-    """Choisir un affilié (group accounts); a single-affilié account goes straight on."""
-    session.pop(DRAFT, None)
+    """Choisir un affilié (group accounts); a single-affilié account goes straight on.
+
+    A new request starts here (the bare address, from the home page): the draft is
+    forgotten. The search, the pager and Validation's *Modifier* (``?modifier=1``) keep
+    it, so that choosing the same affilié again comes back with every answer.
+    """
+    if not request.args:
+        session.pop(DRAFT, None)
     affilies = current_user.affilies
     if len(affilies) == 1 and not request.args:
         return redirect(url_for(".parametrage", numero=affilies[0].numero))
@@ -286,6 +292,8 @@ def parametrage(numero: str):
                 # The same one (Modifier from Validation, then Suivant): still accepted.
                 draft["cgu"] = False
             draft.setdefault("cgu", False)
+            # Validation offers to change the affilié only when there was a choice.
+            draft["choix_affilie"] = len(current_user.affilies) > 1
             draft.setdefault("n", DEFAULT_ECHEANCES)
             draft.setdefault("avance", "")
             session[DRAFT] = draft
@@ -720,9 +728,38 @@ def conditions(numero: str):
 # ---------------------------------------------------------------- validation
 
 
+def _check_answers(affilie, draft, sim) -> dict:
+    """What Validation shows back before Confirmer, and where each *Modifier* goes.
+
+    The figures are the simulation's (the panel's); the account is the draft's, masked.
+    The affilié can be changed only by an account that chose it among several; the
+    schedule only for a plan, at the Simulation's address of these very values.
+    """
+    numero = affilie.numero
+    acomptes = draft["modalite"] == lifecycle.ACOMPTES
+    return {
+        "affilie": affilie,
+        "draft": draft,
+        "sim": sim,
+        "compte": _compte_of(affilie, draft),
+        "mask_rib": mask_rib,
+        # A full payment is debited on the 10th of the month after the confirmation.
+        "debit_date": None if acomptes else next_debit_date(now().date()),
+        "modifier_affilie": url_for(".nouvelle", modifier=1)
+        if draft.get("choix_affilie")
+        else None,
+        "modifier_parametrage": url_for(".parametrage", numero=numero),
+        "modifier_simulation": _move_url(
+            numero, {"n": sim.nombre_echeances, "avance": draft.get("avance", "")}
+        )
+        if acomptes
+        else None,
+    }
+
+
 def _confirmation_dialog(affilie, draft, sim):
     return render_template(
-        "partials/_confirmation.html", affilie=affilie, draft=draft, sim=sim, dialog=True
+        "partials/_confirmation.html", dialog=True, **_check_answers(affilie, draft, sim)
     )
 
 
@@ -740,7 +777,7 @@ def confirmation(numero: str):
     sim, errors, _typed = _simulate(affilie, campaign, consolidation, draft)
     if errors:
         return redirect(url_for(".simulation", numero=numero))
-    return render_template("confirmation.html", affilie=affilie, draft=draft, sim=sim, dialog=False)
+    return render_template("confirmation.html", dialog=False, **_check_answers(affilie, draft, sim))
 
 
 @bp.post("/demande/<numero>/confirmer")
