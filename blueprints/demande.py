@@ -29,6 +29,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from blueprints.simulation_form import (
     AVANCE_MESSAGES,
@@ -69,17 +70,22 @@ def affiliate_only(view):
     return wrapper
 
 
-def own_affilie(numero: str) -> Affilie:
+def own_affilie(numero: str, *, comptes: bool = False) -> Affilie:
     """An affilié linked to the current account, or 404 (never reveal other accounts').
 
     One indexed lookup: a group account has dozens of affiliés, and every slider move
-    checks this.
+    checks this. ``comptes``: its bank accounts come in the same statement (the steps
+    that show or use the account chosen).
     """
-    affilie = db.session.scalars(
+    query = (
         select(Affilie)
         .join(user_affilies, user_affilies.c.affilie_id == Affilie.id)
         .where(user_affilies.c.user_id == current_user.id, Affilie.numero == numero)
-    ).first()
+    )
+    if comptes:
+        # A joined collection: every row must be read (one_or_none), not just the first.
+        query = query.options(joinedload(Affilie.comptes))
+    affilie = db.session.scalars(query).unique().one_or_none()
     if affilie is None:
         abort(404)
     return affilie
@@ -153,8 +159,14 @@ def _own_demande(reference: str) -> Demande:
 @bp.get("/demande/nouvelle")
 @affiliate_only
 def nouvelle():
-    """Choisir un affilié (group accounts); a single-affilié account goes straight on."""
-    session.pop(DRAFT, None)
+    """Choisir un affilié (group accounts); a single-affilié account goes straight on.
+
+    A new request starts here (the bare address, from the home page): the draft is
+    forgotten. The search, the pager and Validation's *Modifier* (``?modifier=1``) keep
+    it, so that choosing the same affilié again comes back with every answer.
+    """
+    if not request.args:
+        session.pop(DRAFT, None)
     affilies = current_user.affilies
     if len(affilies) == 1 and not request.args:
         return redirect(url_for(".parametrage", numero=affilies[0].numero))
@@ -212,7 +224,7 @@ def _refusal_message(refusal: demandes.Refusal) -> str:
 
 def _context(numero: str):
     """The affilié, the campaign and the consolidated créance, or a refusal redirect."""
-    affilie = own_affilie(numero)
+    affilie = own_affilie(numero, comptes=True)
     campaign = queries.active_campaign()
     refusal = demandes.refusal_for(affilie, campaign)
     if refusal is None:
@@ -238,10 +250,13 @@ def _refused(refusal: demandes.Refusal):
 
 
 def _draft(numero: str) -> dict:
+    """A copy of the session's draft for ``numero``: a form refused with errors changes
+    the copy it shows back, never the draft (the permanent session is saved on every
+    request, in-place changes included)."""
     draft = session.get(DRAFT)
     if not draft or draft.get("numero") != numero:
-        draft = {"numero": numero}
-    return draft
+        return {"numero": numero}
+    return dict(draft)
 
 
 @bp.route("/demande/<numero>/parametrage", methods=["GET", "POST"])
@@ -255,6 +270,7 @@ def parametrage(numero: str):
     draft = _draft(numero)
     errors: dict[str, str] = {}
     if request.method == "POST":
+        before = draft.get("modalite") if "token" in draft else None
         modalite = request.form.get("modalite", "")
         compte_id = request.form.get("compte", "")
         garanties = request.form.get("garanties") == "1"
@@ -269,7 +285,15 @@ def parametrage(numero: str):
             )
         draft.update(modalite=modalite, compte=compte_id, garanties=garanties)
         if not errors:
-            draft.update(token=secrets.token_urlsafe(24), cgu=False)
+            # A new token: a Validation shown before this answer can no longer confirm.
+            draft["token"] = secrets.token_urlsafe(24)
+            if modalite != before:
+                # The conditions are those of the modalité: another one, read them again.
+                # The same one (Modifier from Validation, then Suivant): still accepted.
+                draft["cgu"] = False
+            draft.setdefault("cgu", False)
+            # Validation offers to change the affilié only when there was a choice.
+            draft["choix_affilie"] = len(current_user.affilies) > 1
             draft.setdefault("n", DEFAULT_ECHEANCES)
             draft.setdefault("avance", "")
             session[DRAFT] = draft
@@ -344,8 +368,13 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None, previous
     return sim, errors, typed
 
 
+def _compte_of(affilie, draft: dict):
+    """The bank account the draft chose, among the affilié's (None if it is gone)."""
+    return next((c for c in affilie.comptes if str(c.id) == draft.get("compte")), None)
+
+
 def _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, status=200):
-    compte = next((c for c in affilie.comptes if str(c.id) == draft.get("compte")), None)
+    compte = _compte_of(affilie, draft)
     return render_template(
         "simulation.html",
         # ?detail=1: the Détail des échéances open (the link shown when its rows could
@@ -699,9 +728,38 @@ def conditions(numero: str):
 # ---------------------------------------------------------------- validation
 
 
+def _check_answers(affilie, draft, sim) -> dict:
+    """What Validation shows back before Confirmer, and where each *Modifier* goes.
+
+    The figures are the simulation's (the panel's); the account is the draft's, masked.
+    The affilié can be changed only by an account that chose it among several; the
+    schedule only for a plan, at the Simulation's address of these very values.
+    """
+    numero = affilie.numero
+    acomptes = draft["modalite"] == lifecycle.ACOMPTES
+    return {
+        "affilie": affilie,
+        "draft": draft,
+        "sim": sim,
+        "compte": _compte_of(affilie, draft),
+        "mask_rib": mask_rib,
+        # A full payment is debited on the 10th of the month after the confirmation.
+        "debit_date": None if acomptes else next_debit_date(now().date()),
+        "modifier_affilie": url_for(".nouvelle", modifier=1)
+        if draft.get("choix_affilie")
+        else None,
+        "modifier_parametrage": url_for(".parametrage", numero=numero),
+        "modifier_simulation": _move_url(
+            numero, {"n": sim.nombre_echeances, "avance": draft.get("avance", "")}
+        )
+        if acomptes
+        else None,
+    }
+
+
 def _confirmation_dialog(affilie, draft, sim):
     return render_template(
-        "partials/_confirmation.html", affilie=affilie, draft=draft, sim=sim, dialog=True
+        "partials/_confirmation.html", dialog=True, **_check_answers(affilie, draft, sim)
     )
 
 
@@ -719,7 +777,7 @@ def confirmation(numero: str):
     sim, errors, _typed = _simulate(affilie, campaign, consolidation, draft)
     if errors:
         return redirect(url_for(".simulation", numero=numero))
-    return render_template("confirmation.html", affilie=affilie, draft=draft, sim=sim, dialog=False)
+    return render_template("confirmation.html", dialog=False, **_check_answers(affilie, draft, sim))
 
 
 @bp.post("/demande/<numero>/confirmer")
@@ -746,7 +804,7 @@ def confirmer(numero: str):
         return redirect(url_for(".simulation", numero=numero))
     affilie, campaign, consolidation = ctx
     sim, errors, _typed = _simulate(affilie, campaign, consolidation, draft)
-    compte = next((c for c in affilie.comptes if str(c.id) == draft.get("compte")), None)
+    compte = _compte_of(affilie, draft)
     if errors or compte is None:
         return redirect(url_for(".simulation", numero=numero))
     try:

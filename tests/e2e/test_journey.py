@@ -294,6 +294,108 @@ def test_instalments_journey(page, live_server):
     shot(page, "8-demande-enregistree")
 
 
+def test_the_dialog_shows_every_answer_and_modifier_returns_with_them(page, live_server):
+    """Valider: the answers by group in the dialog; Modifier l'échéancier goes back to the
+    Simulation with the slider, the avance and the accepted conditions as they were, and
+    Modifier la modalité et le compte to the Paramétrage as it was answered."""
+    login(page, live_server.url, "groupe", DEMO_PASSWORD)
+    page.goto(f"/demande/{GUIDE}/parametrage")
+    page.get_by_label("Paiement par acomptes", exact=True).check()
+    page.get_by_label(re.compile("^J'accepte de déposer les garanties")).check()
+    compte = page.get_by_label("RIB bancaire à utiliser")
+    compte.select_option(index=2)  # the second account
+    banque, masque = compte.locator("option:checked").inner_text().split(" — ")
+    assert re.fullmatch(r"(•••• ){5}[0-9]{4}", masque), masque
+    page.get_by_role("button", name="Suivant").click()
+
+    slider = page.locator("#curseur")
+    mois = page.locator("#nombre-mois")
+    page.get_by_label("Montant de l'avance :").fill("5 000")
+    expect(recap_value(page, "Montant de l'avance")).to_have_text(mad("5 000,00"))
+    slider.fill("2")
+    expect(mois).to_have_text("2 mois")
+    expect(recap_value(page, "Montant de la mensualité")).to_have_text(mad("8 475,32"))
+    page.get_by_label("J'ai lu et j'accepte les conditions générales d'utilisation").check()
+
+    def open_dialog():
+        page.get_by_role("button", name="Valider").click()
+        dialog = page.locator("dialog#confirmation-dialog")
+        expect(dialog).to_have_attribute("open", "")
+        expect(dialog.locator("[data-close-dialog]")).to_be_focused()
+        return dialog
+
+    dialog = open_dialog()
+    expect(dialog.locator(".resume h3")).to_have_text(
+        ["Affilié", "Modalité et compte", "Échéancier"]
+    )
+    expect(dialog.locator("#resume-affilie dd")).to_have_text([GUIDE, "ATLAS BÂTIMENT ET TRAVAUX"])
+    expect(dialog.locator("#resume-parametrage dd")).to_have_text(
+        ["Paiement par acomptes", f"{banque} {masque}"]
+    )
+    expect(dialog.locator("#resume-montants dt")).to_have_text(
+        [
+            "Montant de l'avance",
+            "Nombre des échéances",
+            "Montant de la mensualité",
+            "Date de la première échéance",
+            "Date de la dernière échéance",
+            "Montant de la remise",
+            "Montant à payer",
+        ]
+    )
+    expect(dialog.locator("#resume-montants dd")).to_have_text(
+        [
+            mad("5 000,00"),
+            "2 mois",
+            mad("8 475,32"),
+            "08/12/2023",
+            "08/01/2024",
+            mad("5 756,86"),
+            mad("21 950,63"),
+        ]
+    )
+    for name in ("l'affilié", "la modalité et le compte", "l'échéancier"):
+        expect(dialog.get_by_role("link", name=f"Modifier {name}", exact=True)).to_be_visible()
+    shot(page, "1-dialogue-reponses")
+
+    # Modifier l'échéancier: the Simulation at these values, the slider where it was.
+    with page.expect_navigation():
+        dialog.get_by_role("link", name="Modifier l'échéancier").click()
+    expect(page).to_have_url(f"{live_server.url}/demande/{GUIDE}/simulation?n=2&avance=5+000")
+    expect(slider).to_have_value("2")
+    expect(page.locator("#nombre_echeances")).to_have_value("2")
+    expect(mois).to_have_text("2 mois")
+    expect(page.get_by_label("Montant de l'avance :")).to_have_value("5 000")
+    expect(recap_value(page, "Montant de la mensualité")).to_have_text(mad("8 475,32"))
+    expect(page.locator("#cgu")).to_be_checked()
+    shot(page, "2-simulation-retrouvee")
+
+    # One more instalment, Valider: the dialog says 3 months.
+    page.get_by_role("button", name="Une échéance de plus").click()
+    expect(mois).to_have_text("3 mois")
+    expect(recap_value(page, "Montant de la mensualité")).to_have_text(mad("5 650,21"))
+    dialog = open_dialog()
+    expect(dialog.locator("#resume-montants dd").nth(1)).to_have_text("3 mois")
+    expect(dialog.locator("#resume-montants dd").nth(2)).to_have_text(mad("5 650,21"))
+
+    # Modifier la modalité et le compte: the Paramétrage as answered; Suivant keeps the rest.
+    with page.expect_navigation():
+        dialog.get_by_role("link", name="Modifier la modalité et le compte").click()
+    expect(page.get_by_label("Paiement par acomptes", exact=True)).to_be_checked()
+    expect(page.get_by_label(re.compile("^J'accepte de déposer les garanties"))).to_be_checked()
+    expect(compte.locator("option:checked")).to_have_text(f"{banque} — {masque}")
+    page.get_by_role("button", name="Suivant").click()
+    expect(slider).to_have_value("3")
+    expect(page.locator("#cgu")).to_be_checked()
+
+    dialog = open_dialog()
+    with page.expect_navigation():
+        dialog.get_by_role("button", name="Confirmer").click()
+    expect(page.locator(".confirmation-banner")).to_contain_text("bien enregistrée")
+    expect(recap_value(page, "Nombre des échéances")).to_have_text("3 mois")
+    expect(recap_value(page, "Montant de la mensualité")).to_have_text(mad("5 650,21"))
+
+
 def test_a_panel_post_refused_meanwhile_leaves_the_page(page, live_server):
     """Confirmed in another tab, then + pressed here: the browser goes to the refusal,
     instead of htmx swapping the whole next page into the panel."""

@@ -134,6 +134,19 @@ class Page(Node):
                 rows[tr.find("th").text] = tr.find("td").text
         return rows
 
+    def answers(self) -> dict[str, dict]:
+        """Validation's answers, by group title: its *Modifier* as (accessible name, href)
+        or None, and its label → value rows."""
+        groups = {}
+        for card in self.find_all(class_="resume"):
+            link = card.find("a", class_="modifier")
+            rows = [div for div in card.find("dl").children if isinstance(div, Node)]
+            groups[card.find("h3").text] = {
+                "modifier": (link.text, link.attrs["href"]) if link is not None else None,
+                "rows": {div.find("dt").text: div.find("dd").text for div in rows},
+            }
+        return groups
+
     def table_rows(self, class_: str) -> list[list[str]]:
         table = self.find("table", class_=class_)
         assert table is not None, f"no table.{class_}"

@@ -155,7 +155,10 @@ def test_every_simulation_partial_fits_in_3_kb(client, auth, journey, lang):
         "+ au maximum": journey.move(n, n="60"),
         "erreurs": journey.move(n, n="99", avance="abc"),
         "valider sans conditions": journey.simuler(n, action="valider"),
-        "dialogue de confirmation": journey.simuler(n, action="valider", cgu="1"),
+        # Valider with the values shown (60 instalments, an avance): the dialog itself.
+        "dialogue de confirmation": journey.simuler(
+            n, action="valider", cgu="1", nombre_echeances="60", avance="1 234,56"
+        ),
     }
     # Opening the Détail des échéances of the 60-instalment panel fetches its rows.
     sixty = weigh("60", partials["60 échéances et une avance"]).text
@@ -167,6 +170,7 @@ def test_every_simulation_partial_fits_in_3_kb(client, auth, journey, lang):
         "erreurs": 422
     }
     assert weights["détail des 60 échéances"].text.count("<tr>") == 61  # the avance and 60
+    assert 'id="confirmation-dialog"' in weights["dialogue de confirmation"].text
     over = {k: w.transferred for k, w in weights.items() if w.transferred > PARTIAL_BUDGET}
     assert not over, f"over {PARTIAL_BUDGET} bytes: {over}"
     moves = ("+", "−", "curseur", "60 échéances et une avance", "+ au maximum", "erreurs")

@@ -599,6 +599,52 @@ def test_the_parametrage_page_shows_the_previous_answers(journey):
     assert page.selected("compte") == str(comptes_of(journey.app, GUIDE)[0].id)
 
 
+def test_a_refused_parametrage_leaves_the_draft_as_it_was(journey, app):
+    """Paramétrage sent again with a mistake (full payment, no account): the refusal shows
+    the answers back and keeps nothing. The draft stays the plan whose conditions were
+    accepted, under the same token, instead of a full payment under the plan's consent."""
+    journey.start(GUIDE, "acomptes")
+    token = journey.valider(GUIDE, avance="5 000", n=2).token()
+
+    refused = Page(
+        journey.client.post(f"/demande/{GUIDE}/parametrage", data={"modalite": "integral"})
+    )
+    assert refused.status == 422
+    assert refused.error_summary() == [COMPTE_REQUIRED]
+    assert refused.checked("modalite-integral")
+
+    assert journey.get(f"/demande/{GUIDE}/parametrage").checked("modalite-acomptes")
+    page = journey.get(f"/demande/{GUIDE}/validation")
+    assert page.find("p", class_="hint").text == (
+        f"Paiement par acomptes — Montant à payer : {mad('21 950,63')}"
+    )
+    assert page.token() == token
+    journey.confirmer(GUIDE, token)
+    (demande,) = demandes(app, GUIDE)
+    assert (demande.modalite, demande.nombre_echeances) == ("acomptes", 2)
+
+
+def test_suivant_with_the_same_modalite_keeps_the_conditions_accepted(journey, app):
+    """The conditions are those of the modalité: Paramétrage sent again with the same one
+    keeps them accepted (and the simulation); another one asks for them again. Either way
+    a new token retires the Validation shown before."""
+    journey.start(GUIDE, "acomptes")
+    stale = journey.valider(GUIDE, avance="5 000", n=2).token()
+
+    other = str(comptes_of(app, GUIDE)[1].id)
+    page = journey.follow(journey.parametrer(GUIDE, "acomptes", compte=other))
+    assert page.checked("cgu")
+    assert page.value("nombre_echeances") == "2" and page.value("avance") == "5 000"
+    page = journey.get(f"/demande/{GUIDE}/validation")
+    assert page.status == 200 and page.token() != stale
+
+    page = journey.follow(journey.parametrer(GUIDE, "integral", compte=other))
+    assert not page.checked("cgu")
+    assert location(journey.client.get(f"/demande/{GUIDE}/validation")) == (
+        f"/demande/{GUIDE}/simulation"
+    )
+
+
 # --- simulation: paiement par acomptes ----------------------------------------------------
 
 

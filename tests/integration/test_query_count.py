@@ -35,14 +35,16 @@ LARGE = "9999001"  # demo.add_large_affilie(): every period 1969-2024, ~12 000 l
 BOUNDS = {
     "home": 5,  # 4: user, affiliés, requests, their campaign
     "nouvelle": 4,  # 3: user, affiliés, which of the shown ones have a request in progress
-    "parametrage": 9,  # 8: user, affilié, campaign, request in progress, the créance's 2,
-    #                    the perception, the accounts
+    "parametrage": 9,  # 8: user, affilié with its accounts, campaign, request in progress,
+    #                    the créance's 2, the perception, the account's affiliés (Retour)
     # 6 cold: user, the account's affiliés and their accounts, the campaign, the request in
     # progress (a whole page says it at once), the account list for the "nouvelle" link
     "simulation": 7,
     "simulation_partial": 1,  # exactly the user's
     "echeances": 1,  # the same reads as a move
-    "validation": 5,  # 4: user, affilié, campaign, request in progress
+    # 4: user, affilié with its accounts (the one chosen is shown), campaign, request in
+    # progress
+    "validation": 5,
     # 7: user, request, affiliés, schedule, reintegration, campaign, perception
     "recapitulatif": 8,
 }
