@@ -10,6 +10,10 @@ from sqlalchemy import Select, func, select
 
 from extensions import db
 
+# Pages shown on each side of the current one; with the first and the last, and a gap
+# on each side, a pager never shows more than 2 × WINDOW + 3 numbers.
+WINDOW = 2
+
 
 @dataclass(frozen=True)
 class Page:
@@ -36,6 +40,47 @@ class Page:
     @property
     def last(self) -> int:
         return min(self.page * self.size, self.total)
+
+    @property
+    def paged(self) -> bool:
+        """More than one page: the pager's links are shown."""
+        return self.pages > 1
+
+    # The pager's links: each is the URL's paging arguments, None when it is disabled.
+
+    @property
+    def first_args(self) -> dict | None:
+        return None if self.page == 1 else {"page": 1}
+
+    @property
+    def previous_args(self) -> dict | None:
+        return None if self.page == 1 else {"page": self.page - 1}
+
+    @property
+    def next_args(self) -> dict | None:
+        return {"page": self.page + 1} if self.page < self.pages else None
+
+    @property
+    def last_args(self) -> dict | None:
+        return None if self.page == self.pages else {"page": self.pages}
+
+    @property
+    def window(self) -> list[int | None]:
+        """The page numbers to link, None for a gap ("…"): the first page, the current
+        one and WINDOW on each side, the last; a gap of one page shows that page instead.
+        """
+        pages = self.pages
+        if pages <= 2 * WINDOW + 3:
+            return list(range(1, pages + 1))
+        shown = {1, *range(max(1, self.page - WINDOW), min(pages, self.page + WINDOW) + 1), pages}
+        numbers: list[int | None] = []
+        for p in sorted(shown):
+            if numbers and p - numbers[-1] == 2:
+                numbers.append(p - 1)
+            elif numbers and p - numbers[-1] > 2:
+                numbers.append(None)
+            numbers.append(p)
+        return numbers
 
     def __getattr__(self, name: str) -> Any:
         if name == "extra":  # not set yet (a copy being built): no recursion
