@@ -23,7 +23,7 @@ from domain.simulation import Echeance as PlannedEcheance
 from domain.simulation import definitive_schedule
 from extensions import db
 from services import audit, demandes, queries
-from services.pagination import Page, paginate
+from services.pagination import COUNT_CAP, Page, paginate
 from web import labels
 from web.clock import now
 from web.formatting import day, plain_mad
@@ -156,8 +156,11 @@ def search_demandes(
     au: date | None = None,
     page: int = 1,
     size: int = 20,
+    from_end: int = 0,
+    cap: int = COUNT_CAP,
 ) -> Page:
-    """A perception's requests, newest first, filtered on their status as of ``today``."""
+    """A perception's requests, newest first, filtered on their status as of ``today``:
+    page ``page``, or ``from_end`` counted from the end (services.pagination)."""
     query = select(Demande).where(Demande.perception_id == perception_id)
     if statut == lifecycle.EXPIREE:
         query = query.where(or_(Demande.status == lifecycle.EXPIREE, queries.overdue(today)))
@@ -174,24 +177,38 @@ def search_demandes(
             Demande.confirmed_at < datetime.combine(au + timedelta(days=1), time.min)
         )
     return paginate(
-        query.order_by(Demande.confirmed_at.desc(), Demande.id.desc()),
+        query,
         page,
         size,
+        order=(Demande.confirmed_at.desc(), Demande.id.desc()),
         reverse=(Demande.confirmed_at, Demande.id),
+        from_end=from_end,
+        cap=cap,
     )
 
 
-def search_affilies(perception_id: int, q: str, *, page: int = 1, size: int = 20) -> Page:
+def search_affilies(
+    perception_id: int,
+    q: str,
+    *,
+    page: int = 1,
+    size: int = 20,
+    from_end: int = 0,
+    cap: int = COUNT_CAP,
+) -> Page:
     """A perception's affiliés by numéro, ICE or a piece of the raison sociale (accents and
     case aside), in numéro order."""
     query = select(Affilie).where(Affilie.perception_id == perception_id)
     if q:
         query = query.where(Affilie.recherche.like(_like(fold(q)), escape="\\"))
     return paginate(
-        query.order_by(Affilie.numero),
+        query,
         page,
         size,
+        order=(Affilie.numero,),
         reverse=(Affilie.numero.desc(),),
+        from_end=from_end,
+        cap=cap,
         q=q,
     )
 

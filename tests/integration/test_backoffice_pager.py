@@ -1,15 +1,19 @@
-"""The back office's pager on long lists: a window of page links."""
+"""The back office's pager on long lists: a window of page links, and a count that stops
+past a cap ("plus de … éléments") while the last page stays one click away."""
 
 from __future__ import annotations
 
+import html
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import select
 
 from db.models import Affilie, Perception, User
 from domain.search import search_text
 from extensions import db
+from services import backoffice
 from tests.integration.pages import parse
 from tests.integration.test_perception import HTMX
 
@@ -141,3 +145,109 @@ def test_the_pager_says_which_page_is_current_and_which_links_are_disabled(clien
         ("span", "Premier", "true"),
         ("span", "Précédent", "true"),
     ]
+
+
+def test_past_the_cap_the_count_stops_and_the_last_page_is_read_from_the_end(make, long_list):
+    app = make(LIST_COUNT_CAP=100)
+    client = app.test_client()
+    login(client)
+
+    info, links, numeros = read(client, "/perception/affilies")
+    assert info == "Affichage de l'élément 1 à 20 sur plus de 100 éléments"
+    assert numeros == long_list[:20]
+    assert links == [
+        ("Premier", None),
+        ("Précédent", None),
+        ("1", None),
+        ("2", url(page=2)),
+        ("3", url(page=3)),
+        ("…", None),
+        ("Suivant", url(page=2)),
+        ("Dernier", url(fin=1)),
+    ]
+    caption = parse(client.get("/perception/affilies").get_data(as_text=True)).find("caption")
+    assert caption.text == "Affiliés de la perception — plus de 100 affiliés"
+
+    # Past the cap, the pages around the current one are counted as they are needed.
+    info, links, numeros = read(client, url(page=6))
+    assert info == "Affichage de l'élément 101 à 120 sur plus de 100 éléments"
+    assert numeros == long_list[100:120]
+    assert [text for text, _ in links] == [
+        "Premier", "Précédent", "1", "…", "4", "5", "6", "7", "8", "…", "Suivant", "Dernier",
+    ]  # fmt: skip
+
+    info, links, numeros = read(client, url(fin=1))
+    assert info == "Affichage de l'élément 1 à 20 en partant de la fin, sur plus de 100 éléments"
+    assert numeros == long_list[-20:]
+    assert links == [
+        ("Premier", url(page=1)),
+        ("Précédent", url(fin=2)),
+        ("Suivant", None),
+        ("Dernier", None),
+    ]
+
+    info, links, numeros = read(client, url(fin=2))
+    assert info == "Affichage de l'élément 21 à 40 en partant de la fin, sur plus de 100 éléments"
+    assert numeros == long_list[-40:-20]
+    assert links == [
+        ("Premier", url(page=1)),
+        ("Précédent", url(fin=3)),
+        ("Suivant", url(fin=1)),
+        ("Dernier", url(fin=1)),
+    ]
+
+
+def test_the_capped_count_in_arabic(make, long_list):
+    app = make(LIST_COUNT_CAP=100)
+    client = app.test_client()
+    login(client)
+    client.post("/langue", data={"lang": "ar"})
+    for path, info in (
+        ("/perception/affilies", "عرض العناصر من 1 إلى 20 من أصل أكثر من 100 عنصر"),
+        (url(fin=1), "عرض العناصر من 1 إلى 20 ابتداء من النهاية، من أصل أكثر من 100 عنصر"),
+    ):
+        root = parse(client.get(path).get_data(as_text=True))
+        assert root.find(class_="table-info").text == info
+        assert root.find("caption").text.endswith("أكثر من 100 منخرط")
+
+
+def test_going_back_from_the_end_shows_every_row_down_to_the_first(make, long_list):
+    """Précédent from the last page, page after page: counted from the end while the
+    count stops, numbered again once it reaches the start; no row is ever skipped."""
+    app = make(LIST_COUNT_CAP=100)
+    client = app.test_client()
+    login(client)
+    seen, href, visited = [], url(fin=1), []
+    while href is not None:
+        info, links, numeros = read(client, html.unescape(href))
+        visited.append(info)
+        seen[:0] = [n for n in numeros if n not in seen]
+        href = dict(links)["Précédent"]
+    assert seen == long_list
+    # 42 pages from the end; then counting to the start is as cheap as counting to the
+    # cap: page 3 of 45, whose rows 51-60 were on the page before; then pages 2 and 1,
+    # counted to the cap as from the start.
+    assert visited[41] == (
+        "Affichage de l'élément 821 à 840 en partant de la fin, sur plus de 100 éléments"
+    )
+    assert visited[42:] == [
+        "Affichage de l'élément 41 à 60 sur 890 éléments",
+        "Affichage de l'élément 21 à 40 sur plus de 100 éléments",
+        "Affichage de l'élément 1 à 20 sur plus de 100 éléments",
+    ]
+
+
+def test_a_capped_list_reads_the_same_rows_as_a_counted_one(app, long_list):
+    casa = db.session.scalar(select(Perception.id).where(Perception.name.like("%Pager")))
+    for cap in (100, 10_000):
+        for size in (20, 37):
+            forward = []
+            for page in range(1, -(-COUNT // size) + 1):
+                found = backoffice.search_affilies(casa, "", page=page, size=size, cap=cap)
+                assert found.more == (cap == 100 and (page + 2) * size < COUNT)
+                forward += [a.numero for a in found.rows]
+            assert forward == long_list, (cap, size)
+            last = backoffice.search_affilies(casa, "", from_end=1, size=size, cap=cap)
+            assert [a.numero for a in last.rows] == (
+                long_list[-size:] if cap == 100 else long_list[-(COUNT % size) :]
+            )
