@@ -184,6 +184,7 @@ def search_demandes(
         reverse=(Demande.confirmed_at, Demande.id),
         from_end=from_end,
         cap=cap,
+        one_scan=bool(q),
     )
 
 
@@ -209,6 +210,7 @@ def search_affilies(
         reverse=(Affilie.numero.desc(),),
         from_end=from_end,
         cap=cap,
+        one_scan=bool(q),
         q=q,
     )
 

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import ClauseElement, UnaryExpression
 
 from extensions import db
 
@@ -129,6 +131,33 @@ def _clamp(page: int, total: int, size: int) -> int:
     return min(max(page, 1), max(1, -(-total // size)))
 
 
+def _by_name(term: Any) -> ColumnElement:
+    """An ORDER BY term (``Demande.id.desc()``) on the column's name alone: the order of
+    a subquery's rows."""
+    term = term if isinstance(term, ClauseElement) else term.__clause_element__()
+    if isinstance(term, UnaryExpression) and term.modifier in (operators.desc_op, operators.asc_op):
+        named = literal_column(term.element.name)
+        return named.desc() if term.modifier is operators.desc_op else named.asc()
+    return literal_column(term.name)
+
+
+def _one_scan(query: Select, order: tuple, page: int, size: int, cap: int):
+    """The page and the count of a list of ``cap`` rows or fewer in one statement: a
+    text search finds its rows once instead of twice. (count, rows): the count stops at
+    ``cap`` + 1, and is None when the page is past the end (no row to carry it)."""
+    found = query.limit(cap + 1).subquery()
+    statement = (
+        select(found, func.count().over().label("counted"))
+        .order_by(*(_by_name(term) for term in order))
+        .offset((page - 1) * size)
+        .limit(size)
+    )
+    entity = query.column_descriptions[0]["entity"]
+    loaded = select(entity, literal_column("counted")).from_statement(statement)
+    result = db.session.execute(loaded).all()
+    return (result[0][1] if result else None), [row[0] for row in result]
+
+
 def _count(query: Select, bound: int) -> int:
     """The query's rows, counted up to ``bound`` at most."""
     rows = query.with_only_columns(literal_column("1"), maintain_column_froms=True)
@@ -144,6 +173,7 @@ def paginate(
     reverse: tuple,
     from_end: int = 0,
     cap: int = COUNT_CAP,
+    one_scan: bool = False,
     **extra: Any,
 ) -> Page:
     """One page of a SELECT in ``order`` (``reverse``: the same order backwards): page
@@ -153,9 +183,19 @@ def paginate(
     When it stops, pages from the start are read forwards and pages from the end
     backwards; otherwise the list is numbered exactly and a page in its second half is
     read from the end: the last page of 100 000 rows skips a few rows, not 99 980.
+    ``one_scan``: first try the page and its count in one statement (a text search, whose
+    rows are few and costly to find).
     """
     page, bound = max(page, 1), max(cap, (max(from_end, page) + WINDOW) * size) + 1
-    counted = _count(query, bound)
+    counted = None
+    if one_scan and not from_end and bound == cap + 1:
+        counted, rows = _one_scan(query, order, page, size, cap)
+        if counted is None and page == 1:
+            return Page([], 0, 1, size, extra)  # nothing found
+        if counted is not None and counted <= cap:
+            return Page(rows, counted, page, size, extra)
+    if counted is None:
+        counted = _count(query, bound)
 
     def read(in_order: tuple, offset: int, limit: int) -> list:
         return list(db.session.scalars(query.order_by(*in_order).offset(offset).limit(limit)))

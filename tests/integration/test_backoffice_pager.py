@@ -251,3 +251,18 @@ def test_a_capped_list_reads_the_same_rows_as_a_counted_one(app, long_list):
             assert [a.numero for a in last.rows] == (
                 long_list[-size:] if cap == 100 else long_list[-(COUNT % size) :]
             )
+
+
+def test_a_text_search_counts_and_pages_alike(app, long_list):
+    """A name search reads its page and its count in one statement when the list is
+    short; past the cap it counts like any list."""
+    casa = db.session.scalar(select(Perception.id).where(Perception.name.like("%Pager")))
+    found = backoffice.search_affilies(casa, "societe pager 05", size=4, page=3)
+    assert (found.total, found.more) == (10, False)
+    assert [a.numero for a in found.rows] == long_list[58:60]
+    found = backoffice.search_affilies(casa, "Société Pager", size=20, page=2, cap=100)
+    assert (found.total, found.more) == (100, True)
+    assert [a.numero for a in found.rows] == long_list[20:40]
+    assert backoffice.search_affilies(casa, "introuvable", page=7).rows == []
+    nothing = backoffice.search_affilies(casa, "introuvable", page=7)
+    assert (nothing.total, nothing.page, nothing.first, nothing.last) == (0, 1, 0, 0)
