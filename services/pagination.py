@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, select, union_all
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ClauseElement, UnaryExpression
 
@@ -133,7 +133,7 @@ def _clamp(page: int, total: int, size: int) -> int:
 
 def _by_name(term: Any) -> ColumnElement:
     """An ORDER BY term (``Demande.id.desc()``) on the column's name alone: the order of
-    a subquery's rows."""
+    a UNION or of a subquery's rows."""
     term = term if isinstance(term, ClauseElement) else term.__clause_element__()
     if isinstance(term, UnaryExpression) and term.modifier in (operators.desc_op, operators.asc_op):
         named = literal_column(term.element.name)
@@ -141,31 +141,55 @@ def _by_name(term: Any) -> ColumnElement:
     return literal_column(term.name)
 
 
-def _one_scan(query: Select, order: tuple, page: int, size: int, cap: int):
+def _rows(legs: tuple[Select, ...]):
+    """The rows of every leg, in no order."""
+    return legs[0] if len(legs) == 1 else union_all(*legs)
+
+
+def _entities(legs: tuple[Select, ...], statement, *columns) -> Select:
+    """The legs' entity (and ``columns``) loaded from ``statement``'s rows."""
+    return select(legs[0].column_descriptions[0]["entity"], *columns).from_statement(statement)
+
+
+def _read(legs: tuple[Select, ...], order: tuple, offset: int, limit: int) -> list:
+    """Rows ``offset`` to ``offset + limit`` of the legs in ``order``. Each leg is
+    ordered on its own, so that PostgreSQL reads each along its index and merges them
+    (Merge Append) rather than sorting them all to show twenty."""
+    if len(legs) == 1:
+        statement = legs[0].order_by(*order).offset(offset).limit(limit)
+    else:
+        ordered = union_all(*(select(leg.order_by(*order).subquery()) for leg in legs))
+        named = ordered.order_by(*(_by_name(term) for term in order))
+        statement = _entities(legs, named.offset(offset).limit(limit))
+    return list(db.session.scalars(statement))
+
+
+def _count(legs: tuple[Select, ...], bound: int) -> int:
+    """The legs' rows, counted up to ``bound`` at most."""
+    ones = tuple(
+        leg.with_only_columns(literal_column("1"), maintain_column_froms=True) for leg in legs
+    )
+    counted = select(func.count()).select_from(_rows(ones).limit(bound).subquery())
+    return db.session.scalar(counted)
+
+
+def _one_scan(legs: tuple[Select, ...], order: tuple, page: int, size: int, cap: int):
     """The page and the count of a list of ``cap`` rows or fewer in one statement: a
     text search finds its rows once instead of twice. (count, rows): the count stops at
     ``cap`` + 1, and is None when the page is past the end (no row to carry it)."""
-    found = query.limit(cap + 1).subquery()
+    found = _rows(legs).limit(cap + 1).subquery()
     statement = (
         select(found, func.count().over().label("counted"))
         .order_by(*(_by_name(term) for term in order))
         .offset((page - 1) * size)
         .limit(size)
     )
-    entity = query.column_descriptions[0]["entity"]
-    loaded = select(entity, literal_column("counted")).from_statement(statement)
-    result = db.session.execute(loaded).all()
+    result = db.session.execute(_entities(legs, statement, literal_column("counted"))).all()
     return (result[0][1] if result else None), [row[0] for row in result]
 
 
-def _count(query: Select, bound: int) -> int:
-    """The query's rows, counted up to ``bound`` at most."""
-    rows = query.with_only_columns(literal_column("1"), maintain_column_froms=True)
-    return db.session.scalar(select(func.count()).select_from(rows.limit(bound).subquery()))
-
-
 def paginate(
-    query: Select,
+    query: Select | tuple[Select, ...],
     page: int,
     size: int,
     *,
@@ -177,7 +201,8 @@ def paginate(
     **extra: Any,
 ) -> Page:
     """One page of a SELECT in ``order`` (``reverse``: the same order backwards): page
-    ``page``, or page ``from_end`` counted from the end when given.
+    ``page``, or page ``from_end`` counted from the end when given. A tuple of SELECTs of
+    one entity whose rows do not overlap is their UNION ALL.
 
     The count stops at ``cap`` rows, or just past the pages around the one asked for.
     When it stops, pages from the start are read forwards and pages from the end
@@ -186,34 +211,31 @@ def paginate(
     ``one_scan``: first try the page and its count in one statement (a text search, whose
     rows are few and costly to find).
     """
+    legs = query if isinstance(query, tuple) else (query,)
     page, bound = max(page, 1), max(cap, (max(from_end, page) + WINDOW) * size) + 1
     counted = None
     if one_scan and not from_end and bound == cap + 1:
-        counted, rows = _one_scan(query, order, page, size, cap)
+        counted, rows = _one_scan(legs, order, page, size, cap)
         if counted is None and page == 1:
             return Page([], 0, 1, size, extra)  # nothing found
         if counted is not None and counted <= cap:
             return Page(rows, counted, page, size, extra)
     if counted is None:
-        counted = _count(query, bound)
-
-    def read(in_order: tuple, offset: int, limit: int) -> list:
-        return list(db.session.scalars(query.order_by(*in_order).offset(offset).limit(limit)))
-
+        counted = _count(legs, bound)
     if counted >= bound:
         if from_end:
-            rows = read(reverse, (from_end - 1) * size, size)
+            rows = _read(legs, reverse, (from_end - 1) * size, size)
             return Page(rows[::-1], cap, from_end, size, extra, True, True)
-        return Page(read(order, (page - 1) * size, size), cap, page, size, extra, True)
+        return Page(_read(legs, order, (page - 1) * size, size), cap, page, size, extra, True)
     total = counted
     if from_end:
         page = max(1, -(-total // size)) - from_end + 1
     page = _clamp(page, total, size)
     start, stop = (page - 1) * size, min(page * size, total)
     if start > total // 2:
-        rows = read(reverse, total - stop, stop - start)
+        rows = _read(legs, reverse, total - stop, stop - start)
         return Page(rows[::-1], total, page, size, extra)
-    return Page(read(order, start, size), total, page, size, extra)
+    return Page(_read(legs, order, start, size), total, page, size, extra)
 
 
 def paginate_list(items: Sequence, page: int, size: int, **extra: Any) -> Page:

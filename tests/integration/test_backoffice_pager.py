@@ -4,18 +4,18 @@ past a cap ("plus de … éléments") while the last page stays one click away."
 from __future__ import annotations
 
 import html
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from db.models import Affilie, Perception, User
+from db.models import Affilie, Demande, Perception, User
 from domain.search import search_text
 from extensions import db
 from services import backoffice
 from tests.integration.pages import parse
-from tests.integration.test_perception import HTMX
+from tests.integration.test_perception import GUIDE, HTMX, make_demande
 
 AGENT = "agent.pager"
 PASSWORD = "Pager-test-2023!"
@@ -266,3 +266,78 @@ def test_a_text_search_counts_and_pages_alike(app, long_list):
     assert backoffice.search_affilies(casa, "introuvable", page=7).rows == []
     nothing = backoffice.search_affilies(casa, "introuvable", page=7)
     assert (nothing.total, nothing.page, nothing.first, nothing.last) == (0, 1, 0, 0)
+
+
+# --- the status "expirée": written, or past its deadline -------------------------------
+
+
+def test_expired_requests_merge_both_kinds_in_date_order_on_every_page(app, clock):
+    """Expired as written and past the deadline come from two ranges of an index; every
+    page, forwards, backwards and past a cap, shows them merged newest first."""
+    clock.set(datetime(2023, 11, 7, 9, 0))
+    model = make_demande(GUIDE, status="expiree")
+    row = dict(
+        db.session.execute(sa.select(Demande.__table__).where(Demande.id == model.id))
+        .mappings()
+        .one()
+    )
+    casa = row["perception_id"]
+    others = db.session.scalars(
+        select(Affilie.id).where(Affilie.perception_id == casa, Affilie.numero != GUIDE)
+    ).all()
+    expected = [model.reference]
+    waiting = iter(others)
+    for day in range(8, 18):
+        overdue = day % 2 == 0
+        copy = {k: v for k, v in row.items() if k != "id"}
+        copy.update(
+            reference=f"RM-TEST-{day:06d}",
+            confirmation_token=f"expiree-{day}",
+            confirmed_at=datetime(2023, 11, day, 9, 0),
+            status="en_attente_garanties" if overdue else "expiree",
+            affilie_id=next(waiting) if overdue else row["affilie_id"],
+        )
+        db.session.execute(sa.insert(Demande.__table__), [copy])
+        expected.insert(0, copy["reference"])
+    # Waiting, within its delay on 20/12: not expired.
+    copy.update(
+        reference="RM-TEST-RECENT",
+        confirmation_token="recent",
+        confirmed_at=datetime(2023, 12, 1, 9, 0),
+        status="en_attente_garanties",
+        affilie_id=next(waiting),
+    )
+    db.session.execute(sa.insert(Demande.__table__), [copy])
+    db.session.commit()
+    today = date(2023, 12, 20)
+
+    def expired(**kwargs):
+        return backoffice.search_demandes(casa, today=today, statut="expiree", **kwargs)
+
+    assert [d.reference for d in expired(size=20).rows] == expected
+    for cap in (3, 10_000):
+        for size in (1, 2, 4):
+            forward = []
+            for page in range(1, -(-len(expected) // size) + 1):
+                forward += [d.reference for d in expired(page=page, size=size, cap=cap).rows]
+            assert forward == expected, (cap, size)
+            # Précédent from the last page down to the first, with no row skipped.
+            backwards, args = [], {"fin": 1}
+            while args is not None:
+                paging = {"from_end": args["fin"]} if "fin" in args else {"page": args["page"]}
+                found = expired(size=size, cap=cap, **paging)
+                backwards[:0] = [d.reference for d in found.rows if d.reference not in backwards]
+                args = found.previous_args
+            assert backwards == expected, (cap, size)
+    # A name search among them: one statement for its page and count, or the cap.
+    assert [d.reference for d in expired(q="atlas batiment").rows] == expected
+    found = expired(q="atlas batiment", size=2, page=2, cap=3)
+    assert (found.more, [d.reference for d in found.rows]) == (True, expected[2:4])
+    last = expired(from_end=1, size=2, cap=3)
+    assert (last.more, last.from_end, [d.reference for d in last.rows]) == (
+        True,
+        True,
+        expected[-2:],
+    )
+    en_attente = backoffice.search_demandes(casa, today=today, statut="en_attente_garanties")
+    assert [d.reference for d in en_attente.rows] == ["RM-TEST-RECENT"]
