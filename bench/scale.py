@@ -31,6 +31,7 @@ Prints one table; --json writes every figure for docs/PERFORMANCE.md and its cha
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import logging
 import os
@@ -364,20 +365,29 @@ def searches(url: str, runs: int) -> dict[str, tuple[float, float]]:
         db.engine.dispose()
     numero_, reference, ice = some
     htmx = {"HX-Request": "true"}
+
+    def last(path: str) -> str:
+        """Where the list's "Dernier" link leads, as an agent would follow it."""
+        text = client.get(path, headers=htmx).get_data(as_text=True)
+        return html.unescape(re.search(r'<a class="page" href="([^"]+)"[^>]*>Dernier<', text)[1])
+
     cases = {
         "demandes: page 1": "/perception/demandes",
-        "demandes: last page": "/perception/demandes?page=999999",
+        "demandes: last page": last("/perception/demandes"),
         "demandes: numéro": f"/perception/demandes?q={numero_}",
         "demandes: raison sociale": "/perception/demandes?q=batiment%20societe",
         "demandes: ICE": f"/perception/demandes?q={ice}",
         "demandes: référence": f"/perception/demandes?q={reference.lower()}",
         "demandes: statut validée": "/perception/demandes?statut=validee",
-        "demandes: statut expirée, last page": "/perception/demandes?statut=expiree&page=99999",
+        "demandes: statut expirée, last page": last("/perception/demandes?statut=expiree"),
+        "demandes: statut expirée, page 1": "/perception/demandes?statut=expiree",
         "affiliés: page 1": "/perception/affilies",
-        "affiliés: last page": "/perception/affilies?page=999999",
+        "affiliés: last page": last("/perception/affilies"),
         "affiliés: numéro": f"/perception/affilies?q={numero_}",
         "affiliés: raison sociale": "/perception/affilies?q=c%C3%A9ramique%20atlas",
         "affiliés: ICE": f"/perception/affilies?q={ice}",
+        # One word in an eighth of the names: the text search with many rows.
+        "affiliés: one word, 12 % of them": "/perception/affilies?q=atlas",
     }
     results = {}
     for label, path in cases.items():
