@@ -16,6 +16,7 @@ from decimal import Decimal
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -102,6 +103,11 @@ def _int_arg(name: str, default: int) -> int:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else default
 
 
+def _paging() -> dict:
+    """A page counted from the end (?fin=1 is the last) and where the count stops."""
+    return {"from_end": _int_arg("fin", 0), "cap": current_app.config["LIST_COUNT_CAP"]}
+
+
 # ---------------------------------------------------------------- demandes
 
 
@@ -154,6 +160,7 @@ def demandes():
         au=parsed["au"],
         page=_int_arg("page", 1),
         size=PAGE_SIZE,
+        **_paging(),
     )
     rows = [
         (
@@ -383,7 +390,7 @@ def affilies():
             target = url_for(".affilie", numero=q)
             return browser_redirect(target) if partial_request() else redirect(target)
     table = backoffice.search_affilies(
-        current_user.perception_id, q, page=_int_arg("page", 1), size=PAGE_SIZE
+        current_user.perception_id, q, page=_int_arg("page", 1), size=PAGE_SIZE, **_paging()
     )
     if partial_request():
         return render_template("partials/_perception_affilies_table.html", table=table)

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import exists, not_, or_, select, update
+from sqlalchemy import exists, not_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from db.models import Affilie, Demande, Echeance, Garantie, Reintegration, User
@@ -23,7 +23,7 @@ from domain.simulation import Echeance as PlannedEcheance
 from domain.simulation import definitive_schedule
 from extensions import db
 from services import audit, demandes, queries
-from services.pagination import Page, paginate
+from services.pagination import COUNT_CAP, Page, paginate
 from web import labels
 from web.clock import now
 from web.formatting import day, plain_mad
@@ -156,15 +156,12 @@ def search_demandes(
     au: date | None = None,
     page: int = 1,
     size: int = 20,
+    from_end: int = 0,
+    cap: int = COUNT_CAP,
 ) -> Page:
-    """A perception's requests, newest first, filtered on their status as of ``today``."""
+    """A perception's requests, newest first, filtered on their status as of ``today``:
+    page ``page``, or ``from_end`` counted from the end (services.pagination)."""
     query = select(Demande).where(Demande.perception_id == perception_id)
-    if statut == lifecycle.EXPIREE:
-        query = query.where(or_(Demande.status == lifecycle.EXPIREE, queries.overdue(today)))
-    elif statut == lifecycle.EN_ATTENTE:
-        query = query.where(Demande.status == lifecycle.EN_ATTENTE, not_(queries.overdue(today)))
-    elif statut:
-        query = query.where(Demande.status == statut)
     if q:
         query = query.where(Demande.recherche.like(_like(fold(q)), escape="\\"))
     if du:
@@ -173,25 +170,52 @@ def search_demandes(
         query = query.where(
             Demande.confirmed_at < datetime.combine(au + timedelta(days=1), time.min)
         )
+    if statut == lifecycle.EXPIREE:
+        # Expired as written, and plans past their deadline not yet written so: two ranges
+        # of the (perception, status, date) index, read apart and merged in date order.
+        query = (
+            query.where(Demande.status == lifecycle.EXPIREE),
+            query.where(queries.overdue(today)),
+        )
+    elif statut == lifecycle.EN_ATTENTE:
+        query = query.where(Demande.status == lifecycle.EN_ATTENTE, not_(queries.overdue(today)))
+    elif statut:
+        query = query.where(Demande.status == statut)
     return paginate(
-        query.order_by(Demande.confirmed_at.desc(), Demande.id.desc()),
+        query,
         page,
         size,
+        order=(Demande.confirmed_at.desc(), Demande.id.desc()),
         reverse=(Demande.confirmed_at, Demande.id),
+        from_end=from_end,
+        cap=cap,
+        one_scan=bool(q),
     )
 
 
-def search_affilies(perception_id: int, q: str, *, page: int = 1, size: int = 20) -> Page:
+def search_affilies(
+    perception_id: int,
+    q: str,
+    *,
+    page: int = 1,
+    size: int = 20,
+    from_end: int = 0,
+    cap: int = COUNT_CAP,
+) -> Page:
     """A perception's affiliés by numéro, ICE or a piece of the raison sociale (accents and
     case aside), in numéro order."""
     query = select(Affilie).where(Affilie.perception_id == perception_id)
     if q:
         query = query.where(Affilie.recherche.like(_like(fold(q)), escape="\\"))
     return paginate(
-        query.order_by(Affilie.numero),
+        query,
         page,
         size,
+        order=(Affilie.numero,),
         reverse=(Affilie.numero.desc(),),
+        from_end=from_end,
+        cap=cap,
+        one_scan=bool(q),
         q=q,
     )
 

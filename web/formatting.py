@@ -66,6 +66,14 @@ def _amount(value: Decimal, signed: bool, locale: str) -> str:
     return _AMOUNT.apply(q2(value), _locale(locale))
 
 
+_COUNT = parse_number_pattern("#,##0")
+
+
+def number(value: int) -> str:
+    """10000 -> '10 000' (fr_MA) or '10.000' (ar_MA): a count of rows, grouped as amounts."""
+    return _COUNT.apply(value, _locale(babel_locale()))
+
+
 def _isolate(text: str) -> str:
     """In Arabic, keep "27.707,49 MAD" in reading order inside right-to-left text."""
     return f"\u2066{text}\u2069" if babel_locale() == "ar_MA" else text
@@ -96,6 +104,7 @@ def register(app) -> None:
 
     app.jinja_env.globals["picture_of"] = picture_of
     app.add_template_filter(amount, "amount")
+    app.add_template_filter(number, "number")
     app.add_template_filter(mad, "mad")
     app.add_template_filter(percent, "percent")
     app.add_template_filter(day, "day")

@@ -29,6 +29,15 @@ def test_amounts_in_each_language(app, lang, value, printed):
         assert formatting.amount(Decimal(value)) == printed  # the kept one, the same
 
 
+@pytest.mark.parametrize(
+    "lang, value, printed",
+    [("fr", 10_000, "10\u202f000"), ("ar", 10_000, "10.000"), ("fr", 890, "890"), ("fr", 0, "0")],
+)
+def test_counts_of_rows_in_each_language(app, lang, value, printed):
+    with app.test_request_context("/", headers={"Accept-Language": lang}):
+        assert formatting.number(value) == printed
+
+
 def test_the_same_amount_follows_the_language_of_each_request(app):
     value = Decimal("5756.86")
     with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "fr"}):

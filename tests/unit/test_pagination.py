@@ -32,3 +32,34 @@ def test_what_the_table_shows_beside_its_rows_reads_as_attributes():
     assert (page.q, page.taille) == ("atlas", 10)
     with pytest.raises(AttributeError):
         page.absent  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("page", "window"),
+    [
+        (1, [1, 2, 3, None, 45]),
+        (4, [1, 2, 3, 4, 5, 6, None, 45]),
+        (5, [1, 2, 3, 4, 5, 6, 7, None, 45]),  # a gap of one page shows it
+        (20, [1, None, 18, 19, 20, 21, 22, None, 45]),
+        (43, [1, None, 41, 42, 43, 44, 45]),
+        (45, [1, None, 43, 44, 45]),
+    ],
+)
+def test_a_long_list_links_a_window_of_pages(page, window):
+    assert Page(rows=[0] * 20, total=890, page=page, size=20).window == window
+
+
+def test_seven_pages_or_fewer_are_all_linked():
+    assert Page(rows=[0] * 10, total=70, page=1, size=10).window == [1, 2, 3, 4, 5, 6, 7]
+    assert Page(rows=[0] * 10, total=10, page=1, size=10).window == [1]
+
+
+def test_a_list_counted_to_its_cap_links_no_last_page():
+    page = Page(rows=[0] * 20, total=10_000, page=1, size=20, more=True)
+    assert (page.pages, page.window, page.last) == (None, [1, 2, 3, None], 20)
+    assert (page.next_args, page.last_args) == ({"page": 2}, {"fin": 1})
+    from_end = Page(rows=[0] * 20, total=10_000, page=2, size=20, more=True, from_end=True)
+    assert from_end.window == []
+    assert (from_end.first, from_end.last) == (21, 40)
+    assert (from_end.first_args, from_end.previous_args) == ({"page": 1}, {"fin": 3})
+    assert (from_end.next_args, from_end.last_args) == ({"fin": 1}, {"fin": 1})
