@@ -327,14 +327,7 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None, previous
     if draft["modalite"] == lifecycle.INTEGRAL:
         sim = queries.simulation_for(affilie, campaign, consolidation=consolidation)
         return sim, errors, {}
-    maximum = campaign.max_echeances
-    avance_text = (form.get("avance", "") if form is not None else draft.get("avance", ""))[:64]
-    if form is not None:
-        fields = _count_fields(form)
-        before = previous if previous is not None else int(draft.get("n", DEFAULT_ECHEANCES))
-        n, n_error = read_echeances(fields, before, maximum)
-    else:
-        n, n_error = _previous(draft, maximum), None
+    n, n_error, avance_text, fields = _count_and_avance(campaign, draft, form, previous)
     sim, errors, typed = simulate_plan(
         affilie, campaign, consolidation, n=n, n_error=n_error, avance_text=avance_text
     )
@@ -342,6 +335,19 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None, previous
         # Show the refused count back as typed, beside its message.
         typed["n_saisi"] = fields["nombre_echeances"]
     return sim, errors, typed
+
+
+def _count_and_avance(campaign, draft: dict, form=None, previous=None):
+    """(count, its error, avance as typed, the count's fields): what an instalments
+    simulation is run with, read from the draft or from submitted values."""
+    maximum = campaign.max_echeances
+    avance_text = (form.get("avance", "") if form is not None else draft.get("avance", ""))[:64]
+    if form is None:
+        return _previous(draft, maximum), None, avance_text, None
+    fields = _count_fields(form)
+    before = previous if previous is not None else int(draft.get("n", DEFAULT_ECHEANCES))
+    n, n_error = read_echeances(fields, before, maximum)
+    return n, n_error, avance_text, fields
 
 
 def _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, status=200):
@@ -414,19 +420,26 @@ MAX_QUERY_BYTES = 512
 MOVE_FIELDS = ("n", "avance", "curseur", "action", "precedent")
 
 
-def _read_move(affilie, campaign, consolidation, draft):
-    """The simulation the URL asks for (``?n=…&avance=…``), or the draft's without one."""
+def _move_form(campaign, draft):
+    """The values the URL moves to (``?n=…&avance=…``) and the count its page showed, or
+    (None, None): the draft's simulation."""
     args = request.args
     if draft["modalite"] != lifecycle.ACOMPTES or not any(k in args for k in MOVE_FIELDS):
-        return _simulate(affilie, campaign, consolidation, draft)
+        return None, None
     # The no-JS form says which count its page showed (``precedent``): the slider or the number
     # field, whichever differs from it, is the one the user moved.
     shown = args.get("precedent", "")[:4]
     previous = int(shown) if shown.isascii() and shown.isdigit() else None
     if previous is not None:
         previous = min(max(previous, 1), campaign.max_echeances)
-    sim, errors, typed = _simulate(affilie, campaign, consolidation, draft, args, previous)
-    if len(request.query_string) > MAX_QUERY_BYTES and not errors:
+    return args, previous
+
+
+def _read_move(affilie, campaign, consolidation, draft):
+    """The simulation the URL asks for (``?n=…&avance=…``), or the draft's without one."""
+    form, previous = _move_form(campaign, draft)
+    sim, errors, typed = _simulate(affilie, campaign, consolidation, draft, form, previous)
+    if form is not None and len(request.query_string) > MAX_QUERY_BYTES and not errors:
         sim, errors = None, {"avance": str(AVANCE_MESSAGES["invalid"])}
     return sim, errors, typed
 
