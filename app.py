@@ -23,6 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from blueprints.auth import expired_page_redirect, login_redirect
 from config import BASE_DIR, DEV_DATABASE_URI, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
+from services import caches
 from web import errors, formatting, labels, observability
 from web.clock import system_now
 
@@ -158,6 +159,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
+    # The slider's kept panels keep their compressed bodies too (services/caches.py).
+    app.config.setdefault("COMPRESS_CACHE_KEY", caches.compressed_key)
+    app.config.setdefault("COMPRESS_CACHE_BACKEND", caches.CompressedPanels)
     compress.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)

@@ -18,6 +18,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -559,6 +560,7 @@ def _move_panel(numero: str, affilie, campaign, consolidation, draft):
     if key is not None and (kept := caches.panels.get(key)) is not None:
         if seen := _seen(kept.etag):
             return _not_modified(seen)
+        g.kept_panel = repr(key)  # its compressed body is kept too (caches.compressed_key)
         return _panel_response(kept.body, 200, kept.etag, kept.replace_url)
     sim, errors, typed = _read_move(affilie, campaign, consolidation, draft)
     etag = replace_url = None
@@ -573,6 +575,7 @@ def _move_panel(numero: str, affilie, campaign, consolidation, draft):
     if key is not None and status == 200 and etag == asked:
         body = body.encode()
         caches.panels.put(key, caches.RenderedPanel(etag, body, replace_url))
+        g.kept_panel = repr(key)
     return _panel_response(body, status, etag, replace_url)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import flask_compress
 import pytest
 from sqlalchemy import select, update
 
@@ -249,13 +250,14 @@ def kept(started):
 
 
 def _unrendered(monkeypatch):
-    """From now on a move that simulates or renders fails the test."""
+    """From now on a move that simulates, renders or compresses fails the test."""
 
     def refuse(*args, **kwargs):
-        raise AssertionError("simulated or rendered again")
+        raise AssertionError("simulated, rendered or compressed again")
 
     monkeypatch.setattr(demande_views, "_read_move", refuse)
     monkeypatch.setattr(demande_views, "_panel", refuse)
+    monkeypatch.setattr(flask_compress.flask_compress, "_compress_data", refuse)
 
 
 # What may differ between two answers to the same move: the request's id, and the session
@@ -285,6 +287,16 @@ def test_a_kept_panel_is_the_same_answer_without_a_render(kept, monkeypatch, enc
         kept.get(f"{URL}?n=12&avance=1+000", headers={**headers, "If-None-Match": etag}).status_code
         == 304
     )
+
+
+def test_only_the_kept_panels_keep_their_compressed_body(kept):
+    zstd = {"Accept-Encoding": "zstd"}
+    assert kept.get(f"{URL}?n=12", headers={**MOVE, **zstd}).headers["Content-Encoding"] == "zstd"
+    assert len(caches.compressed) == 1
+    page = kept.get(f"{URL}?n=12", headers=zstd)
+    table = kept.get("/demande/nouvelle?q=ATLAS", headers={**MOVE, **zstd})
+    assert page.headers["Content-Encoding"] == table.headers["Content-Encoding"] == "zstd"
+    assert len(caches.compressed) == 1
 
 
 def test_a_kept_panel_follows_the_language(kept, monkeypatch):
