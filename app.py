@@ -173,9 +173,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = None
     login_manager.unauthorized_handler(login_redirect)
 
-    from web.security import limiter
+    from web import security
 
-    limiter.init_app(app)
+    security.init_app(app)
 
 
 def select_locale() -> str:
