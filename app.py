@@ -26,6 +26,7 @@ from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
 from services import caches
 from web import errors, formatting, labels, observability
 from web.clock import system_now
+from web.sessions import SlidingSessionInterface
 
 DEV_ENVS = ("development", "testing")
 # Exit status of a refused start: gunicorn's "App failed to load", on which its master
@@ -47,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         print(f"Espace Recouvrement ne démarre pas : {exc}", file=sys.stderr, flush=True)
         raise SystemExit(CONFIG_REFUSED) from None
     observability.init_app(app)  # the request id first: every later line carries it
+    app.session_interface = SlidingSessionInterface()
     app.before_request_funcs.setdefault(None, []).append(refuse_nul_bytes)
     register_extensions(app)
     register_templates(app)
