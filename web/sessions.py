@@ -36,6 +36,11 @@ class _SignedAgain:
 
 
 class SlidingSessionInterface(SecureCookieSessionInterface):
+    def __init__(self):
+        # Flask builds the serializer twice a request (read, then write); it holds only the
+        # keys and the settings, so one per set of keys serves every request.
+        self._serializers: dict[tuple, object] = {}
+
     def open_session(self, app, request_):
         session = super().open_session(app, request_)
         if session:
@@ -56,7 +61,13 @@ class SlidingSessionInterface(SecureCookieSessionInterface):
             _UNCHANGED.reset(token)
 
     def get_signing_serializer(self, app):
-        serializer = super().get_signing_serializer(app)
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = self._serializers.get(keys)
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            if len(self._serializers) > 4:  # keys replaced while running: forget the old ones
+                self._serializers.clear()
+            self._serializers[keys] = serializer
         payload = _UNCHANGED.get()
         if serializer is None or payload is None:
             return serializer
