@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from itertools import product
+from urllib.parse import urlencode
 
 import flask_compress
 import pytest
@@ -375,6 +377,34 @@ def test_refused_values_are_never_kept_nor_answered_from_the_cache(kept):
     # The same count as the kept panel, in an address no form of ours sends.
     response = kept.get(f"{URL}?n=6&x=" + "A" * 10_000, headers=MOVE)
     assert response.status_code == 422
+
+
+def test_whatever_the_address_a_kept_answer_is_the_rendered_one(kept):
+    """The no-JS form's fields in every combination (the count typed, the slider, the count
+    its page showed, − / +), one after the other: the panels kept by the earlier addresses
+    stay, and an address must never find another's."""
+    fields = {
+        "n": ("", "6", "7", "61", "abc"),
+        "curseur": ("", "6", "7"),
+        "precedent": ("", "6", "7"),
+        "action": ("", "moins", "plus"),
+        "avance": ("", "1 000"),
+    }
+    for values in product(*fields.values()):
+        query = {k: v for k, v in zip(fields, values, strict=True) if v}
+        address = f"{URL}?{urlencode(query)}"
+        answers = [kept.get(address, headers=MOVE) for _ in range(2)]
+        kept_panels = caches.panels
+        caches.panels = caches._WeighedLru(caches.PANELS_BUDGET, lambda panel: panel.weight)
+        try:
+            rendered = kept.get(address, headers=MOVE)
+        finally:
+            caches.panels = kept_panels
+        for answer in answers:
+            assert answer.status_code == rendered.status_code, address
+            assert answer.get_data() == rendered.get_data(), address
+            assert _headers(answer) == _headers(rendered), address
+    assert len(caches.panels) >= 8  # 5 to 8 and 60 months, with and without an avance
 
 
 def test_the_kept_panels_are_bounded_least_recently_used_first():
