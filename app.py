@@ -23,8 +23,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from blueprints.auth import expired_page_redirect, login_redirect
 from config import BASE_DIR, DEV_DATABASE_URI, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
+from services import caches
 from web import errors, formatting, labels, observability
 from web.clock import system_now
+from web.sessions import SlidingSessionInterface
 
 DEV_ENVS = ("development", "testing")
 # Exit status of a refused start: gunicorn's "App failed to load", on which its master
@@ -46,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         print(f"Espace Recouvrement ne démarre pas : {exc}", file=sys.stderr, flush=True)
         raise SystemExit(CONFIG_REFUSED) from None
     observability.init_app(app)  # the request id first: every later line carries it
+    app.session_interface = SlidingSessionInterface()
     app.before_request_funcs.setdefault(None, []).append(refuse_nul_bytes)
     register_extensions(app)
     register_templates(app)
@@ -158,6 +161,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
+    # The slider's kept panels keep their compressed bodies too (services/caches.py).
+    app.config.setdefault("COMPRESS_CACHE_KEY", caches.compressed_key)
+    app.config.setdefault("COMPRESS_CACHE_BACKEND", caches.CompressedPanels)
     compress.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
@@ -169,9 +175,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = None
     login_manager.unauthorized_handler(login_redirect)
 
-    from web.security import limiter
+    from web import security
 
-    limiter.init_app(app)
+    security.init_app(app)
 
 
 def select_locale() -> str:

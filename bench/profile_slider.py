@@ -8,7 +8,9 @@ database you can throw away), loads the demo data and the largest affilié (9999
 ~12 000 lines), logs in as "groupe", chooses *Paiement par acomptes*, then prints:
 
 - the SQL statements of one slider move;
-- the median time of ``/ping`` and of a slider move through Flask's test client;
+- the median time of ``/ping`` and of a slider move through Flask's test client (a
+  position seen before answers from the panels kept per process), and of a move whose
+  panel is simulated and rendered;
 - pyinstrument's call tree over ``--moves`` slider moves (positions 1..60).
 
 This is where the figures of docs/PERFORMANCE.md's "What is left" come from.
@@ -123,6 +125,16 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"median GET /ping: {median_ms(lambda i: client.get('/ping'), 300):.2f} ms")
         print(f"median {args.page}: {median_ms(move, 300):.2f} ms")
+        if args.page == "partial":
+            from services import caches
+
+            def rendered(i: int):
+                # The same positions, none kept: the simulation and the render every time.
+                caches.panels.clear()
+                caches.compressed.clear()
+                return move(i)
+
+            print(f"median partial, rendered (no kept panel): {median_ms(rendered, 300):.2f} ms")
 
         try:
             from pyinstrument import Profiler

@@ -18,6 +18,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -351,14 +352,7 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None, previous
     if draft["modalite"] == lifecycle.INTEGRAL:
         sim = queries.simulation_for(affilie, campaign, consolidation=consolidation)
         return sim, errors, {}
-    maximum = campaign.max_echeances
-    avance_text = (form.get("avance", "") if form is not None else draft.get("avance", ""))[:64]
-    if form is not None:
-        fields = _count_fields(form)
-        before = previous if previous is not None else int(draft.get("n", DEFAULT_ECHEANCES))
-        n, n_error = read_echeances(fields, before, maximum)
-    else:
-        n, n_error = _previous(draft, maximum), None
+    n, n_error, avance_text, fields = _count_and_avance(campaign, draft, form, previous)
     sim, errors, typed = simulate_plan(
         affilie, campaign, consolidation, n=n, n_error=n_error, avance_text=avance_text
     )
@@ -371,6 +365,19 @@ def _simulate(affilie, campaign, consolidation, draft: dict, form=None, previous
 def _compte_of(affilie, draft: dict):
     """The bank account the draft chose, among the affilié's (None if it is gone)."""
     return next((c for c in affilie.comptes if str(c.id) == draft.get("compte")), None)
+
+
+def _count_and_avance(campaign, draft: dict, form=None, previous=None):
+    """(count, its error, avance as typed, the count's fields): what an instalments
+    simulation is run with, read from the draft or from submitted values."""
+    maximum = campaign.max_echeances
+    avance_text = (form.get("avance", "") if form is not None else draft.get("avance", ""))[:64]
+    if form is None:
+        return _previous(draft, maximum), None, avance_text, None
+    fields = _count_fields(form)
+    before = previous if previous is not None else int(draft.get("n", DEFAULT_ECHEANCES))
+    n, n_error = read_echeances(fields, before, maximum)
+    return n, n_error, avance_text, fields
 
 
 def _simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, status=200):
@@ -443,19 +450,26 @@ MAX_QUERY_BYTES = 512
 MOVE_FIELDS = ("n", "avance", "curseur", "action", "precedent")
 
 
-def _read_move(affilie, campaign, consolidation, draft):
-    """The simulation the URL asks for (``?n=…&avance=…``), or the draft's without one."""
+def _move_form(campaign, draft):
+    """The values the URL moves to (``?n=…&avance=…``) and the count its page showed, or
+    (None, None): the draft's simulation."""
     args = request.args
     if draft["modalite"] != lifecycle.ACOMPTES or not any(k in args for k in MOVE_FIELDS):
-        return _simulate(affilie, campaign, consolidation, draft)
+        return None, None
     # The no-JS form says which count its page showed (``precedent``): the slider or the number
     # field, whichever differs from it, is the one the user moved.
     shown = args.get("precedent", "")[:4]
     previous = int(shown) if shown.isascii() and shown.isdigit() else None
     if previous is not None:
         previous = min(max(previous, 1), campaign.max_echeances)
-    sim, errors, typed = _simulate(affilie, campaign, consolidation, draft, args, previous)
-    if len(request.query_string) > MAX_QUERY_BYTES and not errors:
+    return args, previous
+
+
+def _read_move(affilie, campaign, consolidation, draft):
+    """The simulation the URL asks for (``?n=…&avance=…``), or the draft's without one."""
+    form, previous = _move_form(campaign, draft)
+    sim, errors, typed = _simulate(affilie, campaign, consolidation, draft, form, previous)
+    if form is not None and len(request.query_string) > MAX_QUERY_BYTES and not errors:
         sim, errors = None, {"avance": str(AVANCE_MESSAGES["invalid"])}
     return sim, errors, typed
 
@@ -485,7 +499,9 @@ def _panel(affilie, campaign, consolidation, draft, sim, errors, typed, rows_url
 def _panel_etag(affilie, draft, typed) -> str:
     """What the panel is made of: the lines' version, the campaign's version, the count,
     the avance as typed, the language and the user (with its affiliés' version), plus the
-    code that renders it. Equal tags, equal bytes."""
+    code that renders it. Equal tags, equal bytes: the panel holds no CSRF token and no
+    nonce (the CSP has none), and of the request only its address, whose numéro the
+    process's copy is kept under beside the tag (``_kept_key``)."""
     parts = (
         build_version(),
         current_user.id,
@@ -514,6 +530,84 @@ def _private_revalidated(response):
     return response
 
 
+def _not_modified(seen: str):
+    response = make_response("", 304)
+    response.set_etag(seen.removeprefix('"').removesuffix('"'))
+    return _private_revalidated(response)
+
+
+def _panel_response(body, status: int, etag: str | None, replace_url: str | None):
+    """The panel's answer, the same whether its body was just rendered or kept."""
+    response = make_response(body, status)
+    if etag is not None:
+        response.set_etag(etag)
+        _private_revalidated(response)
+        # The address bar follows the panel, replaced rather than pushed: a drag of the
+        # slider is dozens of moves, and Back should leave the page, not replay them.
+        response.headers["HX-Replace-Url"] = replace_url
+    return response
+
+
+def _asked_tag(affilie, campaign, draft) -> str | None:
+    """The ETag of the panel the URL asks for, read before simulating; None when the values
+    are refused (a 422 is never kept) or the modalité has no slider."""
+    if draft["modalite"] != lifecycle.ACOMPTES:
+        return None
+    form, previous = _move_form(campaign, draft)
+    if form is not None and len(request.query_string) > MAX_QUERY_BYTES:
+        return None
+    n, n_error, avance_text, _fields = _count_and_avance(campaign, draft, form, previous)
+    if n_error:
+        return None
+    return _panel_etag(affilie, draft, {"n": n, "avance": avance_text})
+
+
+def _kept_key(affilie, etag: str) -> tuple | None:
+    """Where this process keeps the panel of ``etag``: none when a version was not read
+    (the tag would not pin the data) or templates reload while the server runs."""
+    versions = (
+        current_user.liens_jeton,
+        getattr(current_user, "campagnes_jeton", None),
+        affilie.lignes_jeton,
+    )
+    if None in versions or current_app.jinja_env.auto_reload:
+        return None
+    # The database: a process may serve several (the tests do, with equal versions).
+    return (db.engine.url, request.script_root, affilie.numero, etag)
+
+
+def _move_panel(numero: str, affilie, campaign, consolidation, draft):
+    """A move's panel for htmx: 304 when the browser holds it, the bytes this process kept
+    under its ETag when it rendered it before, else simulated and rendered (and kept).
+
+    The ETag names everything the panel is made of (``_panel_etag``): the same tag is the
+    same bytes, and any write the panel shows changes the tag, so a kept panel is never
+    stale. Everything else a move checks (session, link, campaign dates, draft) ran before.
+    """
+    asked = _asked_tag(affilie, campaign, draft)
+    key = _kept_key(affilie, asked) if asked is not None else None
+    if key is not None and (kept := caches.panels.get(key)) is not None:
+        if seen := _seen(kept.etag):
+            return _not_modified(seen)
+        g.kept_panel = repr(key)  # its compressed body is kept too (caches.compressed_key)
+        return _panel_response(kept.body, 200, kept.etag, kept.replace_url)
+    sim, errors, typed = _read_move(affilie, campaign, consolidation, draft)
+    etag = replace_url = None
+    if sim is not None and draft["modalite"] == lifecycle.ACOMPTES:
+        etag = _panel_etag(affilie, draft, typed)
+        if seen := _seen(etag):
+            return _not_modified(seen)
+        replace_url = _move_url(numero, typed)
+    rows_url = _rows_url(numero, draft, sim, typed)
+    body = _panel(affilie, campaign, consolidation, draft, sim, errors, typed, rows_url)
+    status = 422 if errors else 200
+    if key is not None and status == 200 and etag == asked:
+        body = body.encode()
+        caches.panels.put(key, caches.RenderedPanel(etag, body, replace_url))
+        g.kept_panel = repr(key)
+    return _panel_response(body, status, etag, replace_url)
+
+
 @bp.get("/demande/<numero>/simulation")
 @affiliate_only
 def simulation(numero: str):
@@ -527,27 +621,10 @@ def simulation(numero: str):
     if elsewhere:
         return elsewhere
     affilie, campaign, consolidation = ctx
+    if partial_request():
+        return _move_panel(numero, affilie, campaign, consolidation, draft)
     sim, errors, typed = _read_move(affilie, campaign, consolidation, draft)
     status = 422 if errors else 200
-    if partial_request():
-        etag = None
-        if sim is not None and draft["modalite"] == lifecycle.ACOMPTES:
-            etag = _panel_etag(affilie, draft, typed)
-            if seen := _seen(etag):
-                response = make_response("", 304)
-                response.set_etag(seen.removeprefix('"').removesuffix('"'))
-                return _private_revalidated(response)
-        rows_url = _rows_url(numero, draft, sim, typed)
-        response = make_response(
-            _panel(affilie, campaign, consolidation, draft, sim, errors, typed, rows_url), status
-        )
-        if etag is not None:
-            response.set_etag(etag)
-            _private_revalidated(response)
-            # The address bar follows the panel, replaced rather than pushed: a drag of the
-            # slider is dozens of moves, and Back should leave the page, not replay them.
-            response.headers["HX-Replace-Url"] = _move_url(numero, typed)
-        return response
     if sim is not None and request.args and request.args.keys() - {"n", "avance", "detail"}:
         # The no-JS form's buttons and fields: its result at its own short address.
         return redirect(_move_url(numero, typed) + "#simulation-panel", code=303)

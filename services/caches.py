@@ -11,6 +11,10 @@ Every write to those rows through the session replaces the version in the same
 transaction (db/models.py), so an entry is never stale: there is no time-based expiry
 anywhere. A missing version (a database loaded without the migration's row) is never
 cached: it is read from the database each time.
+
+The slider's rendered panels are kept too, under their ETag (blueprints/demande.py): the
+tag names every version above, the user, the values asked and the language, so equal
+tags are equal bytes, and a write that changes what the panel shows changes the tag.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
+from flask import g
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -107,6 +112,92 @@ class _Lru:
             self._items.clear()
 
 
+@dataclass(frozen=True)
+class RenderedPanel:
+    """A slider panel as sent: its tag, its body and the address htmx puts in the bar."""
+
+    etag: str
+    body: bytes
+    replace_url: str
+
+    @property
+    def weight(self) -> int:
+        # The body, the strings and, roughly, the key, the object and the mapping's node.
+        return len(self.body) + len(self.replace_url) + len(self.etag) + 400
+
+
+class _WeighedLru:
+    """A mapping bounded by the total weight of its values; the least recently used go
+    first. Shared by a worker's threads."""
+
+    def __init__(self, budget: int, weigh):
+        self._items: OrderedDict = OrderedDict()
+        self._budget = budget
+        self._weigh = weigh
+        self._weight = 0
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        weight = self._weigh(value)
+        if weight > self._budget:
+            return
+        with self._lock:
+            previous = self._items.pop(key, None)
+            if previous is not None:
+                self._weight -= self._weigh(previous)
+            self._items[key] = value
+            self._weight += weight
+            while self._weight > self._budget:
+                _, dropped = self._items.popitem(last=False)
+                self._weight -= self._weigh(dropped)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def weight(self) -> int:
+        return self._weight
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._weight = 0
+
+
+# A panel weighs about 5 KB: some 3 000 positions per worker, fifty drags end to end.
+PANELS_BUDGET = 16 * 1024 * 1024
+panels = _WeighedLru(PANELS_BUDGET, lambda panel: panel.weight)
+
+# Their compressed bodies, by encoding and key: Flask-Compress's cache, through the two
+# settings below (app.py). It asks about every answer it compresses; only a kept panel's
+# answer names a key (``g.kept_panel``), every other answer is compressed as it comes.
+COMPRESSED_BUDGET = 8 * 1024 * 1024
+compressed = _WeighedLru(COMPRESSED_BUDGET, lambda body: len(body) + 300)
+
+
+def compressed_key(_request) -> str:
+    """COMPRESS_CACHE_KEY: the kept panel this answer is, or "" for any other answer."""
+    return g.get("kept_panel", "")
+
+
+class CompressedPanels:
+    """COMPRESS_CACHE_BACKEND: Flask-Compress's keys are ``"<encoding>;<compressed_key>"``."""
+
+    def get(self, key: str) -> bytes | None:
+        return None if key.endswith(";") else compressed.get(key)
+
+    def set(self, key: str, value: bytes) -> None:
+        if not key.endswith(";"):
+            compressed.put(key, value)
+
+
 _LINKS = _Lru(4096)
 _CAMPAIGNS = _Lru(16)
 _NONE = object()  # "no active campaign", cached like a campaign
@@ -155,3 +246,5 @@ def clear() -> None:
     """Forget every entry (tests that compare a cold read with a warm one)."""
     _LINKS.clear()
     _CAMPAIGNS.clear()
+    panels.clear()
+    compressed.clear()

@@ -76,6 +76,10 @@ CONFIRMED = Counter(
 # ---------------------------------------------------------------- logs
 
 
+# Built once: json.dumps with options builds an encoder for every line.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: the event's fields, or the message of a plain record."""
 
@@ -94,7 +98,7 @@ class JsonFormatter(logging.Formatter):
             entry["request_id"] = g.get("request_id")
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return _ENCODER.encode(entry)
 
 
 def _stderr_handler() -> logging.Handler:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import time
 from datetime import timedelta
+from functools import partial
 
 from flask import current_app
 from flask_limiter import Limiter
@@ -34,6 +35,27 @@ from extensions import db
 from web import clock
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def init_app(app) -> None:
+    """Flask-Limiter for its storage (Redis or memory, as configured), without its hooks.
+
+    Flask-Limiter checks every request against the limits of its route, before and after
+    it. No route has any: the login's per-address limit is counted by hand
+    (``address_wait``), through the same storage. The hooks cost every answer, ``/ping``
+    included, some 60 µs for nothing; a route given a ``@limiter.limit`` would need them.
+    """
+    limiter.init_app(app)
+
+    def limiters(hook) -> bool:
+        if isinstance(hook, partial):
+            return any(arg is limiter for arg in hook.args)
+        return getattr(hook, "__self__", None) is limiter
+
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        if None in hooks:
+            hooks[None] = [hook for hook in hooks[None] if not limiters(hook)]
+
 
 # Doubling stops long before this; it only keeps 2**n small whatever the failure count.
 _MAX_DOUBLINGS = 16

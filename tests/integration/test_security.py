@@ -169,6 +169,22 @@ def test_too_many_attempts_from_one_address(make):
     assert response.status_code == 302
 
 
+def test_only_the_login_is_counted_no_hook_runs_on_other_requests(limited):
+    from web.security import limiter
+
+    hooks = [
+        *limited.before_request_funcs[None],
+        *limited.after_request_funcs[None],
+        *limited.teardown_request_funcs[None],
+    ]
+    assert limiter.initialized
+    assert not [h for h in hooks if getattr(h, "__self__", None) is limiter]
+    assert not [h for h in hooks if limiter in getattr(h, "args", ())]
+    client = limited.test_client()
+    for _ in range(40):
+        assert client.get("/ping").status_code == 200
+
+
 def test_default_address_limit_is_thirty_per_ten_minutes(app):
     assert app.config["LOGIN_ADDRESS_LIMIT"] == "30 per 10 minutes"
     assert app.config["LOGIN_MAX_FAILURES"] == 5

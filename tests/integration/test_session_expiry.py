@@ -4,9 +4,12 @@ and the page that says the session has ended (the browser side is tests/e2e)."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import TimestampSigner
 
 from commands.demo import DEMO_PASSWORD, GUIDE_NUMERO
 from extensions import db
@@ -81,6 +84,30 @@ def test_rester_connecte_renews_the_session_cookie(client, auth):
     assert response.status_code == 204
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("session=") and "Expires=" in cookie
+
+
+def test_every_read_slides_the_expiry_with_the_cookie_flask_would_write(
+    client, auth, app, monkeypatch
+):
+    clock = [time.time()]
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: int(clock[0]))
+    auth.login()
+    start_draft(client)
+    signed = client.get_cookie("session").value
+    stock = SecureCookieSessionInterface().get_signing_serializer(app)
+    session = stock.loads(signed)
+
+    clock[0] += 15 * 60
+    move = client.get(f"/demande/{GUIDE_NUMERO}/simulation?n=12", headers={"HX-Request": "true"})
+    assert move.status_code == 200
+    again = client.get_cookie("session").value
+    assert again != signed and again == stock.dumps(session)  # the same session, signed anew
+    # 30 minutes after the login, 15 after the move: still signed in.
+    clock[0] += 15 * 60
+    assert client.get("/").status_code == 200
+    # 21 minutes without a request: the session has ended.
+    clock[0] += 21 * 60
+    assert client.get("/").status_code == 302
 
 
 def test_rester_connecte_after_the_end_says_so(client):

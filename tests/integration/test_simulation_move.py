@@ -3,16 +3,21 @@ forged values refused beside their field, and caches that never answer after a w
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
+from itertools import product
+from urllib.parse import urlencode
 
+import flask_compress
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from blueprints import demande as demande_views
 from commands.demo import DEMO_PASSWORD
-from db.models import Affilie, Campaign, CompteBancaire, User
+from db.models import Affilie, Campaign, CampaignTier, CompteBancaire, LigneCreance, User
 from extensions import db
 from services import caches
-from tests.conftest import make_app
+from tests.conftest import AuthActions, make_app
 from tests.integration.pages import Page
 from web.formatting import mad
 
@@ -233,6 +238,198 @@ def test_a_cold_and_a_warm_move_answer_the_same(started):
     caches.clear()
     cold = started.get(f"{URL}?n=18&avance=2000", headers=MOVE)
     assert warm.get_data() == cold.get_data()
+
+
+# --- the rendered panels, kept under their ETag ------------------------------------------
+
+
+@pytest.fixture
+def kept(started):
+    """A move's client, with an empty panel cache (it is the process's)."""
+    caches.clear()
+    yield started
+    caches.clear()
+
+
+def _unrendered(monkeypatch):
+    """From now on a move that simulates, renders or compresses fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("simulated, rendered or compressed again")
+
+    monkeypatch.setattr(demande_views, "_read_move", refuse)
+    monkeypatch.setattr(demande_views, "_panel", refuse)
+    monkeypatch.setattr(flask_compress.flask_compress, "_compress_data", refuse)
+
+
+# What may differ between two answers to the same move: the request's id, and the session
+# cookie's timestamp (its sliding expiry).
+PER_REQUEST = {"X-Request-ID", "Set-Cookie"}
+
+
+def _headers(response) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in response.headers.items() if k not in PER_REQUEST]
+
+
+@pytest.mark.parametrize("encoding", [None, "br"])
+def test_a_kept_panel_is_the_same_answer_without_a_render(kept, monkeypatch, encoding):
+    headers = {**MOVE, "Accept-Encoding": encoding} if encoding else MOVE
+    rendered = kept.get(f"{URL}?n=12&avance=1+000", headers=headers)
+    assert rendered.status_code == 200 and len(caches.panels) == 1
+    _unrendered(monkeypatch)
+    again = kept.get(f"{URL}?n=12&avance=1+000", headers=headers)
+    assert again.status_code == 200
+    assert again.get_data() == rendered.get_data()
+    assert _headers(again) == _headers(rendered)
+    assert again.headers["HX-Replace-Url"] == f"{URL}?n=12&avance=1+000"
+    assert again.headers.get("Content-Encoding") == encoding
+    # The browser's copy of it: a 304, still without a render.
+    etag = again.headers["ETag"]
+    assert (
+        kept.get(f"{URL}?n=12&avance=1+000", headers={**headers, "If-None-Match": etag}).status_code
+        == 304
+    )
+
+
+def test_only_the_kept_panels_keep_their_compressed_body(kept):
+    zstd = {"Accept-Encoding": "zstd"}
+    assert kept.get(f"{URL}?n=12", headers={**MOVE, **zstd}).headers["Content-Encoding"] == "zstd"
+    assert len(caches.compressed) == 1
+    page = kept.get(f"{URL}?n=12", headers=zstd)
+    table = kept.get("/demande/nouvelle?q=ATLAS", headers={**MOVE, **zstd})
+    assert page.headers["Content-Encoding"] == table.headers["Content-Encoding"] == "zstd"
+    assert len(caches.compressed) == 1
+
+
+def test_a_kept_panel_follows_the_language(kept, monkeypatch):
+    french = kept.get(f"{URL}?n=12", headers=MOVE).get_data(as_text=True)
+    kept.post("/langue", data={"lang": "ar"})
+    arabic = kept.get(f"{URL}?n=12", headers=MOVE).get_data(as_text=True)
+    assert arabic != french and "Récapitulatif" not in arabic
+    assert len(caches.panels) == 2
+    kept.post("/langue", data={"lang": "fr"})
+    _unrendered(monkeypatch)
+    assert kept.get(f"{URL}?n=12", headers=MOVE).get_data(as_text=True) == french
+
+
+def _double_the_lines(app):
+    # As an import that changes the amounts would: a bulk statement through the session.
+    guide = select(Affilie.id).where(Affilie.numero == GUIDE).scalar_subquery()
+    db.session.execute(
+        update(LigneCreance)
+        .where(LigneCreance.affilie_id == guide)
+        .values(montant=LigneCreance.montant * 2)
+    )
+
+
+def _lower_the_rates(app):
+    for tier in db.session.scalars(select(CampaignTier)):
+        tier.taux_penalites = tier.taux_penalites / 2
+        tier.taux_astreintes = tier.taux_astreintes / 2
+
+
+def _move_the_situation(app):
+    affilie = db.session.scalars(select(Affilie).where(Affilie.numero == GUIDE)).one()
+    affilie.date_situation = date(2023, 12, 15)
+
+
+@pytest.mark.parametrize("write", [_double_the_lines, _lower_the_rates, _move_the_situation])
+def test_a_write_gives_a_fresh_render(kept, app, write):
+    before = kept.get(f"{URL}?n=12", headers=MOVE)
+    assert kept.get(f"{URL}?n=12", headers=MOVE).get_data() == before.get_data()  # kept
+    write(app)
+    db.session.commit()
+    after = kept.get(f"{URL}?n=12", headers=MOVE)
+    assert after.status_code == 200
+    assert after.get_data() != before.get_data()
+    assert after.get_etag() != before.get_etag()
+    caches.clear()
+    assert kept.get(f"{URL}?n=12", headers=MOVE).get_data() == after.get_data()
+
+
+def test_a_kept_panel_is_for_the_accounts_that_see_it(kept, auth, app):
+    shown = kept.get(f"{URL}?n=12", headers=MOVE)
+    # Another account linked to the affilié gets its own entry, and the same figures.
+    other = app.test_client()
+    AuthActions(other).login("entreprise")
+    compte = db.session.scalar(
+        select(CompteBancaire.id).join(Affilie).where(Affilie.numero == GUIDE)
+    )
+    other.post(
+        f"/demande/{GUIDE}/parametrage",
+        data={"modalite": "acomptes", "compte": str(compte), "garanties": "1"},
+    )
+    theirs = other.get(f"{URL}?n=12", headers=MOVE)
+    assert theirs.get_data() == shown.get_data() and theirs.get_etag() != shown.get_etag()
+    assert len(caches.panels) == 2
+    # An account that lost the link is refused, though the panel is kept.
+    user = db.session.scalars(select(User).where(User.login == "entreprise")).one()
+    user.affilies = []
+    db.session.commit()
+    assert other.get(f"{URL}?n=12", headers=MOVE).status_code == 404
+
+
+def test_refused_values_are_never_kept_nor_answered_from_the_cache(kept):
+    assert kept.get(f"{URL}?n=6", headers=MOVE).status_code == 200
+    assert kept.get(f"{URL}?n=999", headers=MOVE).status_code == 422
+    assert kept.get(f"{URL}?n=6&avance=1000000000", headers=MOVE).status_code == 422
+    assert len(caches.panels) == 1
+    # The same count as the kept panel, in an address no form of ours sends.
+    response = kept.get(f"{URL}?n=6&x=" + "A" * 10_000, headers=MOVE)
+    assert response.status_code == 422
+
+
+def test_whatever_the_address_a_kept_answer_is_the_rendered_one(kept):
+    """The no-JS form's fields in every combination (the count typed, the slider, the count
+    its page showed, − / +), one after the other: the panels kept by the earlier addresses
+    stay, and an address must never find another's."""
+    fields = {
+        "n": ("", "6", "7", "61", "abc"),
+        "curseur": ("", "6", "7"),
+        "precedent": ("", "6", "7"),
+        "action": ("", "moins", "plus"),
+        "avance": ("", "1 000"),
+    }
+    for values in product(*fields.values()):
+        query = {k: v for k, v in zip(fields, values, strict=True) if v}
+        address = f"{URL}?{urlencode(query)}"
+        answers = [kept.get(address, headers=MOVE) for _ in range(2)]
+        kept_panels = caches.panels
+        caches.panels = caches._WeighedLru(caches.PANELS_BUDGET, lambda panel: panel.weight)
+        try:
+            rendered = kept.get(address, headers=MOVE)
+        finally:
+            caches.panels = kept_panels
+        for answer in answers:
+            assert answer.status_code == rendered.status_code, address
+            assert answer.get_data() == rendered.get_data(), address
+            assert _headers(answer) == _headers(rendered), address
+    assert len(caches.panels) >= 8  # 5 to 8 and 60 months, with and without an avance
+
+
+def test_the_kept_panels_are_bounded_least_recently_used_first():
+    panels = caches._WeighedLru(2 * 1500, lambda panel: panel.weight)
+
+    def panel(i):
+        return caches.RenderedPanel(f"tag{i}", b"x" * 1000, f"/u?n={i}")
+
+    for i in range(3):
+        panels.put(("k", i), panel(i))
+    assert len(panels) == 2 and panels.weight <= 2 * 1500
+    assert panels.get(("k", 0)) is None
+    assert panels.get(("k", 1)) is not None  # now the most recent
+    panels.put(("k", 3), panel(3))
+    assert panels.get(("k", 2)) is None and panels.get(("k", 1)) is not None
+    panels.put(("big",), caches.RenderedPanel("t", b"x" * 10_000, "/u"))
+    assert panels.get(("big",)) is None and len(panels) == 2
+
+
+def test_the_process_keeps_at_most_its_budget(kept, monkeypatch):
+    small = caches._WeighedLru(5 * 5000, lambda panel: panel.weight)
+    monkeypatch.setattr(caches, "panels", small)
+    for n in range(1, 21):
+        assert kept.get(f"{URL}?n={n}", headers=MOVE).status_code == 200
+    assert 1 <= len(small) < 20 and small.weight <= 5 * 5000
 
 
 # --- the picture ------------------------------------------------------------------------------
