@@ -468,6 +468,7 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
             """
         )
     )
+    session.execute(text("ANALYZE import_nouveaux"))
     session.execute(
         text(
             """
@@ -538,8 +539,9 @@ def _replace_changed_lines(loader: _Loader) -> int:
             CREATE TEMP TABLE import_cibles{loader.on_commit} AS
             SELECT a.id AS affilie_id, a.numero,
                    EXISTS (SELECT 1 FROM lignes_creance l WHERE l.affilie_id = a.id) AS deja,
-                   a.numero IN (SELECT numero FROM import_nouveaux) AS nouveau
-            FROM affilies a WHERE a.numero IN (SELECT numero FROM import_lignes)
+                   n.numero IS NOT NULL AS nouveau
+            FROM affilies a LEFT JOIN import_nouveaux n ON n.numero = a.numero
+            WHERE a.numero IN (SELECT numero FROM import_lignes)
             """
         )
     )
