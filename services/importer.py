@@ -228,26 +228,37 @@ def _iso_date(value: str) -> date | None:
 def _stage_affilies(path: Path, loader, errors: _Errors, progress) -> int:
     """Check each affilié in Python (a few hundred thousand rows) and stage the good ones."""
     seen: set[str] = set()
+
+    def good_rows():
+        for number, row in _rows(path, AFFILIES_COLUMNS, errors, progress):
+            where = f"affilies.csv, ligne {number}"
+            messages: list[str] = []
+            parsed = _parse_affilie(row, where, messages)
+            if parsed and parsed["numero"] in seen:
+                messages.append(f"{where}, champ numero_affiliation : affilié en double")
+            if messages:
+                errors.line(messages)
+                continue
+            seen.add(parsed["numero"])
+            search = search_text(parsed["numero"], parsed["ice"], parsed["raison_sociale"])
+            yield (number, *parsed.values(), search)
+
+    return _stage_in_batches(loader, "import_affilies", good_rows())
+
+
+def _stage_in_batches(loader, table: str, rows) -> int:
+    """Stage rows BATCH_ROWS at a time; return how many."""
     staged = 0
     batch: list[tuple] = []
-    for number, row in _rows(path, AFFILIES_COLUMNS, errors, progress):
-        where = f"affilies.csv, ligne {number}"
-        messages: list[str] = []
-        parsed = _parse_affilie(row, where, messages)
-        if parsed and parsed["numero"] in seen:
-            messages.append(f"{where}, champ numero_affiliation : affilié en double")
-        if messages:
-            errors.line(messages)
-            continue
-        seen.add(parsed["numero"])
-        search = search_text(parsed["numero"], parsed["ice"], parsed["raison_sociale"])
-        batch.append((number, *parsed.values(), search))
-        staged += 1
+    for row in rows:
+        batch.append(row)
         if len(batch) >= BATCH_ROWS:
-            loader.stage("import_affilies", batch)
+            loader.stage(table, batch)
+            staged += len(batch)
             batch.clear()
     if batch:
-        loader.stage("import_affilies", batch)
+        loader.stage(table, batch)
+        staged += len(batch)
     return staged
 
 
@@ -290,24 +301,19 @@ def _parse_affilie(row: dict, where: str, errors: list[str]) -> dict | None:
 
 def _stage_ribs(path: Path, loader, errors: _Errors, progress) -> int:
     """Stage every RIB row with its own error, if any; the affilié is checked in SQL."""
-    staged = 0
-    batch: list[tuple] = []
-    for number, row in _rows(path, RIBS_COLUMNS, errors, progress):
-        where = f"ribs.csv, ligne {number}"
-        rib = normalize_rib(row["rib"])
-        problem = None
-        if not is_valid_rib(rib):
-            problem = f"{where}, champ rib : RIB invalide (24 chiffres, clé modulo 97)"
-        elif not row["banque"] or len(row["banque"]) > 120:
-            problem = f"{where}, champ banque : obligatoire (120 caractères au plus)"
-        batch.append((number, row["numero_affiliation"], rib[:24], row["banque"][:120], problem))
-        staged += 1
-        if len(batch) >= BATCH_ROWS:
-            loader.stage("import_ribs", batch)
-            batch.clear()
-    if batch:
-        loader.stage("import_ribs", batch)
-    return staged
+
+    def staged_rows():
+        for number, row in _rows(path, RIBS_COLUMNS, errors, progress):
+            where = f"ribs.csv, ligne {number}"
+            rib = normalize_rib(row["rib"])
+            problem = None
+            if not is_valid_rib(rib):
+                problem = f"{where}, champ rib : RIB invalide (24 chiffres, clé modulo 97)"
+            elif not row["banque"] or len(row["banque"]) > 120:
+                problem = f"{where}, champ banque : obligatoire (120 caractères au plus)"
+            yield (number, row["numero_affiliation"], rib[:24], row["banque"][:120], problem)
+
+    return _stage_in_batches(loader, "import_ribs", staged_rows())
 
 
 # ---------------------------------------------------------------- créance lines
@@ -872,21 +878,17 @@ class _SqliteLoader(_Loader):
 
     def stage_lignes(self, path: Path, structural: _FirstLines, progress) -> int:
         """Check each line's own fields in Python; whether its affilié exists, in SQL."""
-        staged = 0
-        batch: list[tuple] = []
-        for number, fields, line in _line_rows(path, structural, progress):
-            if fields is None:
-                fields = line.split(",")
-            parsed = _parse_ligne(dict(zip(CREANCES_COLUMNS, fields, strict=True)), "", True, [])
-            montant = str(parsed["montant"]) if parsed else fields[4]
-            batch.append((number, *fields[:4], montant, parsed is not None))
-            staged += 1
-            if len(batch) >= BATCH_ROWS:
-                self.stage("import_lignes", batch)
-                batch.clear()
-        if batch:
-            self.stage("import_lignes", batch)
-        return staged
+
+        def checked_rows():
+            for number, fields, line in _line_rows(path, structural, progress):
+                if fields is None:
+                    fields = line.split(",")
+                row = dict(zip(CREANCES_COLUMNS, fields, strict=True))
+                parsed = _parse_ligne(row, "", True, [])
+                montant = str(parsed["montant"]) if parsed else fields[4]
+                yield (number, *fields[:4], montant, parsed is not None)
+
+        return _stage_in_batches(self, "import_lignes", checked_rows())
 
     def _bad(self) -> str:
         return "NOT valide OR k.numero IS NULL"

@@ -17,7 +17,7 @@ from bench.scale import generate
 from db.models import Affilie, CompteBancaire, LigneCreance
 from extensions import db
 from services.csv_lines import MAX_LINE_BYTES
-from services.importer import MAX_REPORTED, ImportError_, import_directory
+from services.importer import AFFILIES_COLUMNS, MAX_REPORTED, ImportError_, import_directory
 from tests.conftest import IS_POSTGRES
 from tests.integration.test_import import (
     CREANCES_HEADER,
@@ -246,18 +246,7 @@ def export_database(directory: Path) -> None:
     ).scalars()
     with (directory / "affilies.csv").open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow(
-            (
-                "numero_affiliation",
-                "raison_sociale",
-                "regime",
-                "ice",
-                "perception",
-                "date_situation",
-                "date_arret_penalites",
-                "arrangement",
-            )
-        )
+        writer.writerow(AFFILIES_COLUMNS)
         for a in rows:
             writer.writerow(
                 (
