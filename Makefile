@@ -73,8 +73,11 @@ lint: $(VENV)/.test-deps
 	$(BIN)/ruff format --check .
 
 ## make test: set up, lint, and run the whole suite (DATABASE_URL picks the database).
+# One worker per core, each file's tests on one worker (a file's module fixtures and its
+# Redis database stay its own); PYTEST_ARGS= runs it in one process.
+PYTEST_ARGS ?= -n auto --dist loadfile
 test: $(VENV)/.test-deps translations chromium nginx vnu lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make bench: the in-process engine benchmark (see bench/ and docs/PERFORMANCE.md for the others).
 bench: $(VENV)/.test-deps

@@ -298,14 +298,24 @@ def journey_over_https(deployment):
 
     # The id nginx made is in its access log and in the app's line for that request, which
     # has the client's own address, not nginx's.
-    access_log = (deployment["tmp"] / "access.log").read_text()
-    assert request_id in access_log and access_log.startswith(CLIENT_ADDRESS)
-    time.sleep(0.2)  # the worker writes its line after answering
-    (line,) = [
-        entry
-        for entry in app_lines(deployment["logs"])
-        if entry.get("request_id") == request_id and entry["event"] == "request"
-    ]
+    # nginx and the worker each write their line after answering: wait for them, bounded.
+    access_log_path = deployment["tmp"] / "access.log"
+    wait_for(
+        "nginx's access line",
+        lambda: request_id in access_log_path.read_text(),
+        time.monotonic() + 5,
+    )
+    assert access_log_path.read_text().startswith(CLIENT_ADDRESS)
+
+    def request_lines():
+        return [
+            entry
+            for entry in app_lines(deployment["logs"])
+            if entry.get("request_id") == request_id and entry["event"] == "request"
+        ]
+
+    wait_for("the app's request line", request_lines, time.monotonic() + 5)
+    (line,) = request_lines()
     assert line["remote_addr"] == CLIENT_ADDRESS
     assert (line["method"], line["path"], line["status"]) == ("GET", "/demandes/<reference>", 200)
     assert isinstance(line["user"], int)
