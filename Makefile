@@ -35,7 +35,7 @@ translations: $(VENV)/.run-deps
 
 ## make translations-extract: the French strings of the code and templates, into messages.pot.
 translations-extract: $(VENV)/.run-deps
-	$(BIN)/pybabel extract -F babel.cfg \
+	$(BIN)/pybabel extract -F babel.cfg -k _l \
 		--ignore-dirs='.* _* tests bench' -o translations/messages.pot .
 
 ## make translations-update: merge messages.pot into the Arabic catalogue (new msgids empty).

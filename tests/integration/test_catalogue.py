@@ -24,6 +24,9 @@ def extract(source: Path, target: Path) -> list:
             "extract",
             "-F",
             str(ROOT / "babel.cfg"),
+            # lazy_gettext, imported as _l where a text is defined before any request.
+            "-k",
+            "_l",
             "--ignore-dirs=.* _* tests bench",
             "-o",
             str(target),
