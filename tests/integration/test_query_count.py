@@ -21,7 +21,7 @@ from sqlalchemy import event, select
 from db.models import Affilie, CompteBancaire
 from extensions import db
 from services import caches
-from tests.conftest import make_app
+from tests.conftest import IS_POSTGRES, make_app
 
 GUIDE = "4317542"
 LARGE = "9999001"  # demo.add_large_affilie(): every period 1969-2024, ~12 000 lines
@@ -199,3 +199,48 @@ def test_ping_answers_without_touching_the_database(app, client):
     assert response.status_code == 200
     assert response.get_data(as_text=True) == "ok"
     assert statements == []
+
+
+@contextmanager
+def transaction_modes(app):
+    """For each statement sent while the block runs: (its first words, autocommit?)."""
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((" ".join(statement.split()[:2]), conn.connection.dbapi_connection.autocommit))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="autocommit saves PostgreSQL's round trips")
+def test_a_move_reads_in_autocommit_and_every_other_request_in_a_transaction(app, client, auth):
+    """A move's SELECT is sent without BEGIN (and so without ROLLBACK); its connection goes
+    back to the pool as it came, and the next request's writes are in a transaction."""
+    auth.login("groupe")
+    client.post(
+        f"/demande/{GUIDE}/parametrage",
+        data={"modalite": "acomptes", "compte": compte_of(app, GUIDE), "garanties": "1"},
+    )
+    with transaction_modes(app) as page:
+        assert client.get(f"/demande/{GUIDE}/simulation").status_code == 200
+    assert page and not any(autocommit for _s, autocommit in page)
+    with transaction_modes(app) as move:
+        response = client.get(f"/demande/{GUIDE}/simulation?n=12", headers=MOVE)
+    assert response.status_code == 200
+    assert move == [("SELECT users.id,", True)]
+    with transaction_modes(app) as refused:
+        assert client.get(f"/demande/{GUIDE}/simulation?n=999", headers=MOVE).status_code == 422
+    assert refused == [("SELECT users.id,", True)]
+    with transaction_modes(app) as valider:
+        response = client.post(
+            f"/demande/{GUIDE}/simulation",
+            data={"action": "valider", "avance": "", "n": "12", "cgu": "1"},
+        )
+    assert response.status_code == 302
+    assert valider and not any(autocommit for _s, autocommit in valider)
