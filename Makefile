@@ -45,7 +45,8 @@ translations-update: translations-extract
 ## make run: set up, migrate the embedded SQLite database, load the demo data, serve.
 run: $(VENV)/.run-deps translations
 	APP_ENV=development $(BIN)/flask db upgrade
-	APP_ENV=development $(BIN)/flask seed-demo
+	@# Its events (the demo requests it files) would hide the logins it prints.
+	APP_ENV=development LOG_LEVEL=WARNING $(BIN)/flask seed-demo
 	@echo "Espace Recouvrement: http://127.0.0.1:5000"
 	APP_ENV=development $(BIN)/flask run --host 127.0.0.1 --port 5000
 
