@@ -11,7 +11,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, abort, current_app, request, session, url_for
+from flask import Flask, abort, current_app, has_request_context, request, session, url_for
 from flask_babel import get_locale, get_translations
 from flask_wtf.csrf import CSRFError
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader, StrictUndefined
@@ -181,6 +181,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        return "fr"  # a command: the operators' language, the files' own
     # ``?lang=`` shows one page in that language without writing the session (the page
     # that says the session has expired, and the login link it gives).
     for lang in (request.args.get("lang"), session.get("lang")):

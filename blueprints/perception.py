@@ -10,8 +10,10 @@ change. Another perception's requests and affiliés do not exist here (404).
 from __future__ import annotations
 
 import re
+import tempfile
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -335,9 +337,7 @@ def retour():
             errors["fichier"] = _("Le fichier dépasse la taille maximale de 2 Mo.")
         else:
             try:
-                summary = bank_files.import_return(
-                    data, actor=_agent(), perception_id=current_user.perception_id
-                )
+                summary = _import_return(data)
             except backoffice.Refused as exc:
                 errors["fichier"] = exc.message
             except bank_files.ReturnFileError as exc:
@@ -357,7 +357,10 @@ def retour():
                 )
                 if summary.soldees:
                     flash(
-                        _("Demande(s) soldée(s) : %(refs)s.", refs=", ".join(summary.soldees)),
+                        _(
+                            "Demande(s) soldée(s) : %(refs)s.",
+                            refs=_listed(summary.references_soldees, summary.soldees),
+                        ),
                         "success",
                     )
                 if summary.annulees:
@@ -365,7 +368,7 @@ def retour():
                         _(
                             "Demande(s) annulée(s) pour défaut de paiement, montants "
                             "réintégrés : %(refs)s.",
-                            refs=", ".join(summary.annulees),
+                            refs=_listed(summary.references_annulees, summary.annulees),
                         ),
                         "error",
                     )
@@ -373,6 +376,25 @@ def retour():
     return render_template("perception/retour.html", errors=errors, file_errors=file_errors), (
         422 if errors else 200
     )
+
+
+def _import_return(data: bytes) -> bank_files.ReturnSummary:
+    """The uploaded file through the same streaming import as the command line's."""
+    with tempfile.NamedTemporaryFile(prefix="retour-", suffix=".csv") as file:
+        file.write(data)
+        file.flush()
+        return bank_files.import_return(
+            Path(file.name), actor=_agent(), perception_id=current_user.perception_id
+        )
+
+
+def _listed(references: tuple[str, ...], count: int) -> str:
+    """The references a summary names, then how many others (a flash lives in the
+    session's cookie: a day's file can settle thousands of requests)."""
+    listed = ", ".join(references)
+    if count > len(references):
+        listed += " " + _("et %(nombre)s autre(s)", nombre=count - len(references))
+    return listed
 
 
 # ---------------------------------------------------------------- affiliés and simulation

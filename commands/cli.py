@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -82,7 +83,8 @@ def import_data(directory: Path, dry_run: bool, quiet: bool) -> None:
     """
     if not directory.is_dir():
         raise click.UsageError(f"{directory} n'est pas un dossier")
-    bar = ImportProgress(directory) if not quiet and sys.stderr.isatty() else None
+    files = (directory / f"{name}.csv" for name in ("affilies", "ribs", "creances"))
+    bar = ImportProgress(files) if not quiet and sys.stderr.isatty() else None
     try:
         report = import_directory(directory, dry_run=dry_run, progress=bar)
     except ImportError_ as exc:
@@ -111,12 +113,8 @@ def import_data(directory: Path, dry_run: bool, quiet: bool) -> None:
 class ImportProgress:
     """One line on the terminal, redrawn: file, lines, rate, ETA (by bytes read)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.sizes = {
-            p.name: p.stat().st_size
-            for p in (directory / f"{n}.csv" for n in ("affilies", "ribs", "creances"))
-            if p.exists()
-        }
+    def __init__(self, files: Iterable[Path]) -> None:
+        self.sizes = {p.name: p.stat().st_size for p in files if p.exists()}
         self.started = time.monotonic()
         self.drawn = 0.0
 

@@ -1,4 +1,5 @@
-"""The perception back office's commands: ``flask expire-requests``, ``flask debit-file``."""
+"""The perception back office's commands: ``flask expire-requests``, ``flask debit-file``,
+``flask import-retour``."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from sqlalchemy import select
 
+from db.models import Perception
 from extensions import db
 from services import bank_files, demandes
+from services.backoffice import Refused
 from web.formatting import day
 
 
 def register(app: Flask) -> None:
-    for command in (expire_requests, debit_file):
+    for command in (expire_requests, debit_file, import_retour):
         app.cli.add_command(command)
 
 
@@ -55,6 +59,54 @@ def debit_file(on: str, output: Path | None) -> None:
     seconds = f"{time.perf_counter() - started:.2f}".replace(".", ",")
     click.echo(
         f"{count} prélèvement(s) du {day(due)} écrit(s) dans {output} en {seconds} s.", err=True
+    )
+
+
+@click.command("import-retour")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--perception", required=True, help="The perception's name, as in the import.")
+@click.option("--dry-run", is_flag=True, help="Check the file and report; record nothing.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def import_retour(file: Path, perception: str, dry_run: bool, quiet: bool) -> None:
+    """Record the bank's return file FILE (reference,echeance,statut) of a perception's
+    debits: every result or, if a line is bad, none.
+
+    Exit status: 0 recorded (or, with --dry-run, valid), 1 refused with the report of the
+    bad lines, 2 usage error.
+    """
+    from commands.cli import ImportProgress
+
+    if not file.is_file():
+        raise click.UsageError(f"{file} n'est pas un fichier")
+    found = db.session.scalar(select(Perception.id).where(Perception.name == perception))
+    if found is None:
+        raise click.UsageError(f"perception inconnue : « {perception} »")
+    bar = ImportProgress([file]) if not quiet and sys.stderr.isatty() else None
+    started = time.perf_counter()
+    try:
+        summary = bank_files.import_return(
+            file, actor=None, perception_id=found, dry_run=dry_run, progress=bar
+        )
+    except (bank_files.ReturnFileError, Refused) as exc:
+        if bar is not None:
+            bar.close()
+        for line in getattr(exc, "errors", None) or [exc.message]:
+            click.echo(f"Erreur : {line}", err=True)
+        click.echo("Rien n'a été enregistré.", err=True)
+        sys.exit(1)
+    if bar is not None:
+        bar.close()
+    seconds = f"{time.perf_counter() - started:.1f}".replace(".", ",")
+    if dry_run:
+        click.echo(
+            f"Vérification terminée, rien n'a été enregistré : {summary.lignes} ligne(s), "
+            f"{summary.payees} payée(s), {summary.rejetees} rejetée(s) en {seconds} s."
+        )
+        return
+    click.echo(
+        f"Fichier retour enregistré : {summary.lignes} ligne(s), {summary.payees} payée(s), "
+        f"{summary.rejetees} rejetée(s) ; {summary.soldees} demande(s) soldée(s), "
+        f"{summary.annulees} annulée(s) en {seconds} s."
     )
 
 

@@ -8,6 +8,17 @@ from db.models import AuditEvent, Demande, User
 from web.clock import now
 
 SYSTEM = "Système"
+# An event's columns, for the statements that write many at once.
+COLUMNS = (
+    "demande_id",
+    "at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "from_status",
+    "to_status",
+    "reason",
+)
 
 
 def record(
@@ -35,3 +46,17 @@ def record(
             reason=reason,
         )
     )
+
+
+def row(demande_id: int, actor: User | None, action: str, reason: str, *, at: datetime) -> dict:
+    """An event as a row, for an INSERT of many (what ``record`` appends, one at a time)."""
+    return {
+        "demande_id": demande_id,
+        "at": at,
+        "actor_id": actor.id if actor else None,
+        "actor_label": actor.display_name if actor else SYSTEM,
+        "action": action,
+        "from_status": None,
+        "to_status": None,
+        "reason": reason,
+    }

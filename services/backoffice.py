@@ -295,7 +295,7 @@ def validate_with_guarantees(
 # ---------------------------------------------------------------- debit results
 
 
-def _echeance_label(rang: int) -> str:
+def echeance_label(rang: int) -> str:
     return "avance" if rang == 0 else f"échéance {rang}"
 
 
@@ -360,13 +360,13 @@ def apply_result(
         .values(statut=statut, resultat_at=now())
     )
     if done.rowcount != 1:
-        raise _concurrent()
+        raise concurrent_change()
     word = "payée" if statut == PAYEE else "rejetée"
     audit.record(
         demande,
         actor,
         "prelevement",
-        f"Prélèvement de l'{_echeance_label(echeance.rang)} du {day(echeance.date_prevue)} "
+        f"Prélèvement de l'{echeance_label(echeance.rang)} du {day(echeance.date_prevue)} "
         f"({plain_mad(echeance.montant)}) : {word} ({source})",
     )
 
@@ -376,10 +376,10 @@ def _transition(demande: Demande, to: str, **kwargs) -> None:
     try:
         demandes.transition(demande, to, **kwargs)
     except demandes.ConcurrentChange:
-        raise _concurrent() from None
+        raise concurrent_change() from None
 
 
-def _concurrent() -> Refused:
+def concurrent_change() -> Refused:
     db.session.rollback()
     return Refused(
         "concurrent",
@@ -392,7 +392,7 @@ def commit_or_refuse() -> None:
     try:
         db.session.commit()
     except IntegrityError:
-        raise _concurrent() from None
+        raise concurrent_change() from None
 
 
 def settle(demande: Demande, actor: User) -> str | None:
@@ -408,7 +408,7 @@ def settle(demande: Demande, actor: User) -> str | None:
             actor=actor,
             action="defaut",
             reason=(
-                f"Prélèvement rejeté ({_echeance_label(rejected[0].rang)} du "
+                f"Prélèvement rejeté ({echeance_label(rejected[0].rang)} du "
                 f"{day(rejected[0].date_prevue)}) : remise de "
                 f"{plain_mad(demande.remise)} et majorations générées de "
                 f"{plain_mad(demande.majorations_generees)} réintégrées "

@@ -31,6 +31,18 @@ class FileRefused(Exception):
         self.message = message
 
 
+class LineTooLong(FileRefused):
+    """A line longer than MAX_LINE_BYTES: ``number`` says which."""
+
+    def __init__(self, name: str, number: int) -> None:
+        super().__init__(_too_long(name, number))
+        self.number = number
+
+
+class NotUtf8(FileRefused):
+    """A line that is not UTF-8 (a Latin-1 or Windows-1252 export)."""
+
+
 @dataclass(frozen=True)
 class Header:
     """The header's columns as named, and where each expected column sits."""
@@ -74,11 +86,11 @@ def blocks(
                 longest = max(map(len, block.split(b"\n")))
                 if longest > MAX_LINE_BYTES:
                     at = next(i for i, x in enumerate(block.split(b"\n")) if len(x) == longest)
-                    raise FileRefused(_too_long(name, number + at))
+                    raise LineTooLong(name, number + at)
                 yield number, block
                 number += block.count(b"\n")
             if len(carry) > MAX_LINE_BYTES:
-                raise FileRefused(_too_long(name, number))
+                raise LineTooLong(name, number)
             data = handle.read(BLOCK_BYTES)
         if carry:
             yield number, carry
@@ -97,7 +109,7 @@ def lines_of(number: int, block: bytes, name: str) -> Iterator[tuple[int, str]]:
         text = block.decode("utf-8")
     except UnicodeDecodeError:
         # The message of the whole-file reader this one replaced.
-        raise FileRefused(f"{name} : le fichier n'est pas en UTF-8") from None
+        raise NotUtf8(f"{name} : le fichier n'est pas en UTF-8") from None
     lines = text.split("\n")
     if block.endswith(b"\n"):
         lines.pop()

@@ -82,55 +82,71 @@ def expire_overdue(affilie_id: int | None = None, actor: User | None = None) -> 
     overdue = queries.overdue(at.date())
     if affilie_id is not None:
         overdue = overdue & (Demande.affilie_id == affilie_id)
-    label = actor.display_name if actor else audit.SYSTEM
-    expired = (
-        update(Demande)
-        .where(overdue)
-        .values(status=lifecycle.EXPIREE)
-        .returning(Demande.id, Demande.campaign_id)
-        .cte("expired")
-    )
-    if db.engine.dialect.name != "postgresql":
-        # SQLite has no UPDATE in a WITH, but its writer holds the whole database from
-        # the first write to the commit: nothing can move these requests in between.
-        expired = select(Demande.id, Demande.campaign_id).where(overdue).subquery("expired")
-    audit_rows = insert(AuditEvent).from_select(
-        [
-            "demande_id",
-            "at",
-            "actor_id",
-            "actor_label",
-            "action",
-            "from_status",
-            "to_status",
-            "reason",
-        ],
-        select(
-            expired.c.id,
-            literal(at, DateTime()),
-            literal(actor.id if actor else None, Integer()),
-            literal(label),
-            literal("expiration"),
-            literal(lifecycle.EN_ATTENTE),
-            literal(lifecycle.EXPIREE),
+    count = transition_all(
+        overdue,
+        lifecycle.EN_ATTENTE,
+        lifecycle.EXPIREE,
+        actor=actor,
+        action="expiration",
+        reason=lambda moved: (
             literal("Aucune garantie déposée dans le délai de ")
             + cast(Campaign.guarantee_days, String)
             + literal(" jours"),
-        ).join(Campaign, Campaign.id == expired.c.campaign_id),
+            moved.join(Campaign, Campaign.id == moved.c.campaign_id),
+        ),
+        at=at,
     )
-    # One audit row per request expired; psycopg gives no row count for this statement.
-    count = sum(1 for _ in db.session.execute(audit_rows.returning(AuditEvent.id)))
-    if db.engine.dialect.name != "postgresql":
-        db.session.execute(
-            update(Demande).where(overdue).values(status=lifecycle.EXPIREE),
-            execution_options={"synchronize_session": False},
-        )
     db.session.commit()
     return count
 
 
 class ConcurrentChange(Exception):
     """Another request (agent, cron) changed the status first; nothing was written."""
+
+
+def transition_all(where, from_status: str, to: str, *, actor, action: str, reason, at) -> int:
+    """Move every request in ``from_status`` that ``where`` selects to ``to``, each with its
+    audit row, set-based: one UPDATE and one INSERT … SELECT, whatever the number.
+
+    ``reason(moved)`` gives the audit reason, an SQL expression over the moved rows
+    (``moved.c.id``, ``moved.c.campaign_id``), and what to select it from. On PostgreSQL
+    both are one statement, so a request another transaction moves meanwhile is neither
+    moved nor given an audit row. The caller commits.
+    """
+    where = where & (Demande.status == from_status)
+    moved = (
+        update(Demande)
+        .where(where)
+        .values(status=to)
+        .returning(Demande.id, Demande.campaign_id)
+        .cte("moved")
+    )
+    if db.engine.dialect.name != "postgresql":
+        # SQLite has no UPDATE in a WITH, but its writer holds the whole database from
+        # the first write to the commit: nothing can move these requests in between.
+        moved = select(Demande.id, Demande.campaign_id).where(where).subquery("moved")
+    because, source = reason(moved)
+    audit_rows = insert(AuditEvent).from_select(
+        audit.COLUMNS,
+        select(
+            moved.c.id,
+            literal(at, DateTime()),
+            literal(actor.id if actor else None, Integer()),
+            literal(actor.display_name if actor else audit.SYSTEM),
+            literal(action),
+            literal(from_status),
+            literal(to),
+            because,
+        ).select_from(source),
+    )
+    # One audit row per request moved; psycopg gives no row count for this statement.
+    count = sum(1 for _ in db.session.execute(audit_rows.returning(AuditEvent.id)))
+    if db.engine.dialect.name != "postgresql":
+        db.session.execute(
+            update(Demande).where(where).values(status=to),
+            execution_options={"synchronize_session": False},
+        )
+    return count
 
 
 def transition(

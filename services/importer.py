@@ -141,7 +141,7 @@ def import_directory(
     report = ImportReport(dry_run=dry_run)
     errors = _Errors()
     structural = _FirstLines()
-    loader = _PostgresLoader() if db.engine.dialect.name == "postgresql" else _SqliteLoader()
+    loader = staging_loader()
     try:
         loader.create_staging()
         if files["affilies"].exists():
@@ -243,10 +243,16 @@ def _stage_affilies(path: Path, loader, errors: _Errors, progress) -> int:
             search = search_text(parsed["numero"], parsed["ice"], parsed["raison_sociale"])
             yield (number, *parsed.values(), search)
 
-    return _stage_in_batches(loader, "import_affilies", good_rows())
+    return stage_in_batches(loader, "import_affilies", good_rows())
 
 
-def _stage_in_batches(loader, table: str, rows) -> int:
+def staging_loader() -> _Loader:
+    """The loader of this database: how rows are staged (COPY or executemany) and where
+    temporary tables live."""
+    return _PostgresLoader() if db.engine.dialect.name == "postgresql" else _SqliteLoader()
+
+
+def stage_in_batches(loader, table: str, rows) -> int:
     """Stage rows BATCH_ROWS at a time; return how many."""
     staged = 0
     batch: list[tuple] = []
@@ -313,7 +319,7 @@ def _stage_ribs(path: Path, loader, errors: _Errors, progress) -> int:
                 problem = f"{where}, champ banque : obligatoire (120 caractères au plus)"
             yield (number, row["numero_affiliation"], rib[:24], row["banque"][:120], problem)
 
-    return _stage_in_batches(loader, "import_ribs", staged_rows())
+    return stage_in_batches(loader, "import_ribs", staged_rows())
 
 
 # ---------------------------------------------------------------- créance lines
@@ -888,7 +894,7 @@ class _SqliteLoader(_Loader):
                 montant = str(parsed["montant"]) if parsed else fields[4]
                 yield (number, *fields[:4], montant, parsed is not None)
 
-        return _stage_in_batches(self, "import_lignes", checked_rows())
+        return stage_in_batches(self, "import_lignes", checked_rows())
 
     def _bad(self) -> str:
         return "NOT valide OR k.numero IS NULL"

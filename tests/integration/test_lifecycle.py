@@ -372,3 +372,77 @@ def test_full_payment_rejected_reinstates_the_remise(client, auth, clock):
         Decimal("0.00"),
     )
     assert reintegration.reste_du == Decimal("114664.08")  # the whole créance again
+
+
+def import_retour(runner, *args: str) -> str:
+    """The command's summary, its elapsed time written « T »."""
+    result = runner.invoke(args=["import-retour", *args])
+    assert result.exit_code == 0, result.output
+    return re.sub(r" en [0-9]+,[0-9] s\.$", " en T s.", result.output.strip())
+
+
+def test_return_file_on_the_command_line(client, auth, runner, clock, tmp_path):
+    demande = confirm_plan(client, auth)
+    ref = demande.reference
+    record_guarantees(client, auth, demande)
+    clock.set(datetime(2024, 2, 12, 9, 0))
+    good = tmp_path / "retour.csv"
+    good.write_text(f"reference,echeance,statut\n{ref},0,payee\n{ref},1,payee\n{ref},2,payee\n")
+    perception = ("--perception", "Perception Casablanca Anfa")
+
+    assert import_retour(runner, str(good), *perception, "--dry-run") == (
+        "Vérification terminée, rien n'a été enregistré : 3 ligne(s), 3 payée(s), "
+        "0 rejetée(s) en T s."
+    )
+    db.session.refresh(demande)
+    assert demande.status == "validee"
+    assert [s for *_x, s in definitive(demande)] == ["a_prelever"] * 3
+
+    bad = tmp_path / "mauvais.csv"
+    bad.write_text(f"reference,echeance,statut\n{ref},0,payee\n{ref},0,payee\n")
+    result = runner.invoke(args=["import-retour", str(bad), *perception])
+    assert result.exit_code == 1, result.exception
+    assert result.stderr.splitlines() == [
+        f"Erreur : Ligne 3, champ echeance : l'échéance n° 0 de la demande {ref} figure déjà "
+        "à la ligne 2.",
+        "Rien n'a été enregistré.",
+    ]
+    for args in (
+        [str(good), "--perception", "Perception de nulle part"],
+        [str(tmp_path / "absent.csv"), *perception],
+        [str(good)],
+    ):
+        assert runner.invoke(args=["import-retour", *args]).exit_code == 2
+
+    assert import_retour(runner, str(good), *perception) == (
+        "Fichier retour enregistré : 3 ligne(s), 3 payée(s), 0 rejetée(s) ; "
+        "1 demande(s) soldée(s), 0 annulée(s) en T s."
+    )
+    db.session.refresh(demande)
+    assert demande.status == "soldee"
+    assert [s for *_x, s in definitive(demande)] == ["payee"] * 3
+    trail = [(e.actor_label, e.action, e.to_status, e.reason) for e in demande.events][-4:]
+    assert trail == [
+        (
+            "Système",
+            "prelevement",
+            None,
+            "Prélèvement de l'avance du 10/12/2023 (5 000,00 MAD) : payée "
+            "(fichier retour de la banque)",
+        ),
+        (
+            "Système",
+            "prelevement",
+            None,
+            "Prélèvement de l'échéance 1 du 10/01/2024 (8 475,32 MAD) : payée "
+            "(fichier retour de la banque)",
+        ),
+        (
+            "Système",
+            "prelevement",
+            None,
+            "Prélèvement de l'échéance 2 du 10/02/2024 (8 475,31 MAD) : payée "
+            "(fichier retour de la banque)",
+        ),
+        ("Système", "solde", "soldee", "Toutes les échéances ont été payées"),
+    ]

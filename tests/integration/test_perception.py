@@ -591,6 +591,16 @@ def upload(client, content: str | bytes, name: str = "retour.csv") -> Page:
     )
 
 
+def upload_raw(client, content: str):
+    import io
+
+    return client.post(
+        "/perception/prelevements/retour",
+        data={"fichier": (io.BytesIO(content.encode()), "retour.csv")},
+        content_type="multipart/form-data",
+    )
+
+
 def test_return_file_with_bad_lines_names_them_and_records_nothing(client, auth, clock):
     plan = make_demande(GUIDE)
     integral = make_demande(INTEGRAL, modalite="integral")
@@ -661,6 +671,82 @@ def test_return_file_is_required(client, auth):
     page = post(client, "/perception/prelevements/retour", {}, content_type="multipart/form-data")
     assert page.status == 422
     assert page.field_error("fichier") == "Veuillez choisir le fichier retour de la banque (CSV)."
+
+
+def test_return_file_reports_the_first_hundred_bad_lines_and_counts_the_others(client, auth, clock):
+    plan = make_demande(GUIDE)
+    auth.login(AGENT_CASA)
+    validated(client, plan.reference)
+    clock.set(datetime(2024, 1, 11, 9, 0))
+    # Beyond the size a file once had to be cut to: a good first line, then 25 000 bad.
+    # (Short references: the test client's own body stays under its 500 KB spool.)
+    unknown = "".join(f"X{i:05d},1,payee\n" for i in range(25_000))
+    page = upload(client, f"reference,echeance,statut\n{plan.reference},0,payee\n{unknown}")
+    assert page.status == 422
+    shown = page.by_id("erreurs-fichier").split("Ligne ")[1:]
+    assert len(shown) == 100
+    assert shown[0] == ("3, champ reference : demande « X00000 » inconnue dans votre perception. ")
+    assert shown[-1] == (
+        "102, champ reference : demande « X00099 » inconnue dans votre perception. "
+        "… et 24900 autre(s) ligne(s) refusée(s)."
+    )
+    assert [s for *_x, s in definitive(plan)] == ["a_prelever"] * 3
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            '{ref},0,"payee',
+            "Ligne 2 : guillemet non fermé (un champ ne peut contenir ni saut de ligne ni "
+            "guillemet seul).",
+        ),
+        (
+            "{ref},0,payee" + " " * 9000,
+            "Ligne 2 : ligne de plus de 8192 octets (ce n'est pas un fichier retour CSV).",
+        ),
+    ],
+)
+def test_return_file_line_that_is_not_csv_is_named(client, auth, clock, line, message):
+    plan = make_demande(GUIDE)
+    auth.login(AGENT_CASA)
+    validated(client, plan.reference)
+    clock.set(datetime(2024, 1, 11, 9, 0))
+    page = upload(client, "reference,echeance,statut\n" + line.format(ref=plan.reference) + "\n")
+    assert page.status == 422
+    assert page.by_id("erreurs-fichier") == f"Lignes refusées {message}"
+    assert [s for *_x, s in definitive(plan)] == ["a_prelever"] * 3
+
+
+def test_return_file_from_a_spreadsheet_is_read(client, auth, clock):
+    """A BOM, CRLF line ends, quoted cells, capitals and blank lines are a spreadsheet's."""
+    plan = make_demande(GUIDE)
+    auth.login(AGENT_CASA)
+    validated(client, plan.reference)
+    clock.set(datetime(2024, 1, 11, 9, 0))
+    content = (
+        "\ufeffReference,Echeance,Statut\r\n\r\n"
+        f'"{plan.reference}","0","PAYEE"\r\n {plan.reference} , 1 ,Rejetee\r\n'
+    )
+    response = upload_raw(client, content)
+    assert response.status_code == 303
+    assert get(client, response.location).flashes() == [
+        "Fichier retour enregistré : 1 prélèvement(s) payé(s), 1 rejeté(s).",
+        f"Demande(s) annulée(s) pour défaut de paiement, montants réintégrés : {plan.reference}.",
+    ]
+    assert [s for *_x, s in definitive(plan)] == ["payee", "rejetee", "a_prelever"]
+    db.session.refresh(plan)
+    assert plan.status == "annulee"
+    assert db.session.scalars(select(Reintegration.montant_paye)).all() == [Decimal("5000.00")]
+
+
+def test_summary_names_twenty_requests_then_counts(app):
+    from blueprints.perception import _listed
+
+    references = tuple(f"RM-2024-{i:08d}" for i in range(20))
+    with app.test_request_context():
+        assert _listed(references[:2], 2) == "RM-2024-00000000, RM-2024-00000001"
+        assert _listed(references, 1500) == ", ".join(references) + " et 1480 autre(s)"
 
 
 # --- the simulation preview ------------------------------------------------------------
