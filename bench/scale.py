@@ -5,6 +5,7 @@
         [--requests 100000] [--runs 30] [--json results.json] [--keep]
     python bench/scale.py --searches-direct [--affilies 300000] [--requests 100000]
     python bench/scale.py --searches-only      # again, on the database as it is
+    python bench/scale.py --bank-return [--affilies 300000] [--requests 100000]
 
 For each size, on a database created for the run (dropped and created again):
 
@@ -23,6 +24,10 @@ For each size, on a database created for the run (dropped and created again):
 --searches-direct skips the export and the import: the affiliés are written by COPY
 (same numéros, names, ICE and folded search text), then steps 6 and 7, with the expiry
 and a VACUUM ANALYZE before the searches; a minute instead of ten.
+
+--bank-return writes the affiliés by COPY and the requests of step 6, then writes the
+debit file and the bank's answer to it (every 50th debit rejected) and runs
+``flask import-retour`` on it, with --dry-run first: lines/s and peak resident memory.
 
 Prints one table; --json writes every figure for docs/PERFORMANCE.md and its chart
 (bench/scale_chart.py). PostgreSQL only: the goals are PostgreSQL's.
@@ -348,6 +353,37 @@ def searches_direct(url: str, affilies: int, requests: int, runs: int) -> dict:
     return searches(url, runs)
 
 
+def bank_return(url: str, affilies: int, requests: int, workdir: Path) -> None:
+    """The debit file of a day and the bank's return file of it, through import-retour."""
+    recreate(url)
+    prepare(url)
+    add_affilies(url, affilies)
+    add_requests(url, requests)
+    debits = workdir / "debits.csv"
+    _seconds, _rss, status, output = flask(
+        url, "debit-file", "--date", DEBIT_DAY, "--output", str(debits)
+    )
+    assert status == 0, output
+    answer = workdir / "retour.csv"
+    with debits.open() as source, answer.open("w") as out:
+        next(source)
+        out.write("reference,echeance,statut\n")
+        for n, line in enumerate(source):
+            reference, *_rest, rang = line.rstrip("\n").split(",")
+            out.write(f"{reference},{rang},{'rejetee' if n % 50 == 49 else 'payee'}\n")
+    lines = sum(1 for _ in answer.open()) - 1
+    print(f"   return file: {lines:,} lines, {answer.stat().st_size / 1e6:.1f} MB", flush=True)
+    for step in ("--dry-run", None):
+        args = ["import-retour", str(answer), "--perception", PERCEPTION, "--quiet"]
+        seconds, rss, status, output = flask(url, *args, *([step] if step else []))
+        assert status == 0, output
+        print(
+            f"   import-retour{' --dry-run' if step else ''}: {seconds:.2f} s "
+            f"({lines / seconds:,.0f} lines/s), {rss} MB — {output.strip()}",
+            flush=True,
+        )
+
+
 def searches(url: str, runs: int) -> dict[str, tuple[float, float]]:
     """{search: (p50 ms, p95 ms)} through the app, as an agent of the perception."""
     from extensions import db
@@ -516,7 +552,16 @@ def main() -> None:
         help="A fresh database with the affiliés written by COPY (no import), the "
         "requests and their expiry, then the searches",
     )
+    parser.add_argument(
+        "--bank-return",
+        action="store_true",
+        help="The affiliés by COPY, the requests, the debit file and its return file",
+    )
     args = parser.parse_args()
+    if args.bank_return:
+        workdir = args.workdir or Path(tempfile.mkdtemp(prefix="scale-"))
+        bank_return(args.database_url, args.affilies, args.requests, workdir)
+        return
     if args.searches_only or args.searches_direct:
         if args.searches_direct:
             found = searches_direct(args.database_url, args.affilies, args.requests, args.runs)

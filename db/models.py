@@ -433,7 +433,9 @@ class Garantie(db.Model):
     __tablename__ = "garanties"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id", ondelete="CASCADE"))
+    demande_id: Mapped[int] = mapped_column(
+        ForeignKey("demandes.id", ondelete="CASCADE"), index=True
+    )
     type: Mapped[str] = mapped_column(String(60))
     reference: Mapped[str] = mapped_column(String(80))
     deposee_le: Mapped[date] = mapped_column(Date)
@@ -450,7 +452,9 @@ class AuditEvent(db.Model):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id", ondelete="CASCADE"))
+    demande_id: Mapped[int] = mapped_column(
+        ForeignKey("demandes.id", ondelete="CASCADE"), index=True
+    )
     at: Mapped[datetime] = mapped_column(DateTime)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_label: Mapped[str] = mapped_column(String(120))

@@ -27,15 +27,15 @@ from sqlalchemy import (
     bindparam,
     column,
     exists,
-    insert,
     literal,
     select,
     table,
     text,
     update,
 )
+from sqlalchemy.orm import selectinload
 
-from db.models import AuditEvent, Demande, Echeance, User
+from db.models import Demande, Echeance, User
 from domain import lifecycle
 from domain.money import money_str
 from extensions import db
@@ -211,7 +211,7 @@ def import_return(
         if dry_run:
             db.session.rollback()
             return summary
-        summary = _apply(summary, actor)
+        summary = _apply(loader, summary, actor)
         _drop_tables(loader)  # PostgreSQL drops them at the commit; SQLite would keep them
         commit_or_refuse()
     except BaseException:
@@ -366,6 +366,7 @@ def _check(loader, perception_id: int, today: date) -> ReturnSummary:
         {"perception": perception_id, "today": today},
     )
     db.session.execute(text(f"CREATE INDEX {_CHECKED}_ligne ON {_CHECKED} (ligne)"))
+    db.session.execute(text(f"ANALYZE {_CHECKED}"))
     refused, payees, rejetees = db.session.execute(
         text(
             f"""
@@ -509,7 +510,7 @@ def _check_line(
     return errors
 
 
-def _apply(checked: ReturnSummary, actor: User | None) -> ReturnSummary:
+def _apply(loader, checked: ReturnSummary, actor: User | None) -> ReturnSummary:
     """Write the checked results, then settle or cancel each request they complete."""
     at = now()
     written = 0
@@ -532,7 +533,7 @@ def _apply(checked: ReturnSummary, actor: User | None) -> ReturnSummary:
     if written != checked.lignes:
         raise concurrent_change()
     db.session.expire_all()  # the échéances the session holds are no longer to debit
-    _record_debits(at, actor)
+    _record_debits(loader, at, actor)
     soldees, references_soldees = _settle_paid(at, actor)
     annulees, references_annulees = _cancel_rejected(actor)
     return ReturnSummary(
@@ -545,7 +546,7 @@ def _apply(checked: ReturnSummary, actor: User | None) -> ReturnSummary:
     )
 
 
-def _record_debits(at, actor: User | None) -> None:
+def _record_debits(loader, at, actor: User | None) -> None:
     """The trail's row of each debit, as an agent's entry writes it, a batch at a time."""
     source = "fichier retour de la banque"
     last = 0
@@ -566,8 +567,8 @@ def _record_debits(at, actor: User | None) -> None:
         ).all()
         if not batch:
             return
-        db.session.execute(
-            insert(AuditEvent),
+        loader.stage(
+            "audit_events",
             [
                 audit.row(
                     r.demande_id,
@@ -580,12 +581,18 @@ def _record_debits(at, actor: User | None) -> None:
                 )
                 for r in batch
             ],
+            audit.COLUMNS,
         )
         last = batch[-1].ligne
 
 
-def _touched():
-    return select(_checked.c.demande_id).where(_checked.c.refusee == 0)
+def _results(statut: str):
+    """The requests the file gives a debit result ``statut``."""
+    return (
+        select(_checked.c.demande_id)
+        .where(_checked.c.refusee == 0, _checked.c.statut == statut)
+        .distinct()
+    )
 
 
 def _settle_paid(at, actor: User | None) -> tuple[int, tuple[str, ...]]:
@@ -598,7 +605,7 @@ def _settle_paid(at, actor: User | None) -> tuple[int, tuple[str, ...]]:
     )
     count = 0
     for from_status in EN_PRELEVEMENT:
-        paid = Demande.id.in_(_touched()) & (Demande.status == from_status) & ~unpaid
+        paid = Demande.id.in_(_results(lifecycle.PAYEE)) & ~unpaid
         count += demandes.transition_all(
             paid,
             from_status,
@@ -610,7 +617,7 @@ def _settle_paid(at, actor: User | None) -> tuple[int, tuple[str, ...]]:
         )
     references = db.session.scalars(
         select(Demande.reference)
-        .where(Demande.id.in_(_touched()), Demande.status == lifecycle.SOLDEE)
+        .where(Demande.id.in_(_results(lifecycle.PAYEE)), Demande.status == lifecycle.SOLDEE)
         .order_by(Demande.reference)
         .limit(SUMMARY_REFERENCES)
     ).all()
@@ -620,32 +627,29 @@ def _settle_paid(at, actor: User | None) -> tuple[int, tuple[str, ...]]:
 def _cancel_rejected(actor: User | None) -> tuple[int, tuple[str, ...]]:
     """Every request with a debit rejected is cancelled and its amounts reinstated, as
     an agent's entry does it (``settle``), a batch at a time: rejections are the few."""
-    rejected = exists().where(
-        Echeance.demande_id == Demande.id,
-        Echeance.definitive.is_(True),
-        Echeance.statut == lifecycle.REJETEE,
-    )
+    rejected = _results(lifecycle.REJETEE).subquery()
     count, references, last = 0, [], 0
     while True:
-        batch = db.session.scalars(
-            select(Demande)
-            .where(
-                Demande.id.in_(_touched()),
-                Demande.status.in_(EN_PRELEVEMENT),
-                rejected,
-                Demande.id > last,
-            )
-            .order_by(Demande.id)
+        ids = db.session.scalars(
+            select(rejected.c.demande_id)
+            .where(rejected.c.demande_id > last)
+            .order_by(rejected.c.demande_id)
             .limit(500)
         ).all()
-        if not batch:
+        if not ids:
             return count, tuple(references)
+        batch = db.session.scalars(
+            select(Demande)
+            .where(Demande.id.in_(ids))
+            .order_by(Demande.id)
+            .options(selectinload(Demande.echeances), selectinload(Demande.events))
+        ).all()
         for demande in batch:
             if settle(demande, actor) == lifecycle.ANNULEE:
                 count += 1
                 if len(references) < SUMMARY_REFERENCES:
                     references.append(demande.reference)
-        last = batch[-1].id
+        last = ids[-1]
         db.session.flush()
         db.session.expunge_all()  # what the batch loaded is written: memory stays flat
         if actor is not None:

@@ -25,7 +25,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import text
@@ -756,8 +756,9 @@ class _PostgresLoader(_Loader):
     def _cursor(self):
         return db.session.connection().connection.driver_connection.cursor()
 
-    def stage(self, table: str, rows: list[tuple]) -> None:
-        with self._cursor().copy(f"COPY {table} FROM STDIN") as copy:
+    def stage(self, table: str, rows: list[tuple], columns: tuple[str, ...] = ()) -> None:
+        named = f" ({', '.join(columns)})" if columns else ""
+        with self._cursor().copy(f"COPY {table}{named} FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
 
@@ -867,6 +868,15 @@ class _PostgresLoader(_Loader):
         """
 
 
+def _sqlite_value(value):
+    """A value as SQLAlchemy writes it in SQLite (its text formats for dates and times)."""
+    if isinstance(value, datetime):
+        return value.isoformat(" ", "microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 class _SqliteLoader(_Loader):
     new_jeton = "lower(hex(randomblob(16)))"
     temp_schema = "temp."
@@ -875,11 +885,12 @@ class _SqliteLoader(_Loader):
         valide boolean
     )"""
 
-    def stage(self, table: str, rows: list[tuple]) -> None:
+    def stage(self, table: str, rows: list[tuple], columns: tuple[str, ...] = ()) -> None:
+        named = f" ({', '.join(columns)})" if columns else ""
         placeholders = ", ".join("?" * len(rows[0]))
-        values = [tuple(v.isoformat() if isinstance(v, date) else v for v in r) for r in rows]
+        values = [tuple(_sqlite_value(v) for v in r) for r in rows]
         db.session.connection().exec_driver_sql(
-            f"INSERT INTO {table} VALUES ({placeholders})", values
+            f"INSERT INTO {table}{named} VALUES ({placeholders})", values
         )
 
     def stage_lignes(self, path: Path, structural: _FirstLines, progress) -> int:
