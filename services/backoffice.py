@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import exists, not_, select, update
+from sqlalchemy import exists, insert, not_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from db.models import Affilie, Demande, Echeance, Garantie, Reintegration, User
@@ -31,6 +31,7 @@ from web.formatting import day, plain_mad
 A_PRELEVER, PAYEE, REJETEE = lifecycle.A_PRELEVER, lifecycle.PAYEE, lifecycle.REJETEE
 # Requests whose échéances the bank still debits.
 EN_PRELEVEMENT = (lifecycle.ACCEPTEE, lifecycle.VALIDEE)
+INTEGRAL_BATCH = 5000
 
 
 class Refused(Exception):
@@ -97,22 +98,45 @@ def ensure_integral_echeance(demande: Demande) -> None:
 
 
 def ensure_integral_echeances(perception_id: int | None = None) -> int:
-    """`ensure_integral_echeance` for every accepted full-payment request lacking one."""
+    """`ensure_integral_echeance` for every accepted full-payment request lacking one.
+
+    A month of full payments is tens of thousands of requests, all given their debit by
+    the month's debit file: read as plain rows a batch at a time, their debits computed by
+    the same ``definitive_schedule`` and inserted together; no request object is held.
+    """
     has_definitive = exists().where(
         Echeance.demande_id == Demande.id, Echeance.definitive.is_(True)
     )
-    query = select(Demande).where(
+    query = select(Demande.id, Demande.montant_a_payer, Demande.avance, Demande.confirmed_at).where(
         Demande.status == lifecycle.ACCEPTEE,
         Demande.modalite == lifecycle.INTEGRAL,
         ~has_definitive,
     )
     if perception_id is not None:
         query = query.where(Demande.perception_id == perception_id)
-    demandes = db.session.scalars(query).all()
-    for demande in demandes:
-        ensure_integral_echeance(demande)
-    db.session.flush()
-    return len(demandes)
+    count, last = 0, 0
+    while rows := db.session.execute(
+        query.where(Demande.id > last).order_by(Demande.id).limit(INTEGRAL_BATCH)
+    ).all():
+        debits = [
+            {
+                "demande_id": row.id,
+                "definitive": True,
+                "rang": debit.rang,
+                "date_prevue": debit.date,
+                "montant": debit.montant,
+                "statut": A_PRELEVER,
+            }
+            for row in rows
+            for debit in definitive_schedule(
+                SnapshotPlan(lifecycle.INTEGRAL, row.montant_a_payer, row.avance, ()),
+                row.confirmed_at.date(),
+            )
+        ]
+        db.session.execute(insert(Echeance), debits)
+        count += len(rows)
+        last = rows[-1].id
+    return count
 
 
 @dataclass(frozen=True)
