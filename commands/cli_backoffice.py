@@ -12,6 +12,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from commands.progress import ImportProgress
 from db.models import Perception
 from extensions import db
 from services import bank_files, demandes
@@ -74,8 +75,6 @@ def import_retour(file: Path, perception: str, dry_run: bool, quiet: bool) -> No
     Exit status: 0 recorded (or, with --dry-run, valid), 1 refused with the report of the
     bad lines, 2 usage error.
     """
-    from commands.cli import ImportProgress
-
     if not file.is_file():
         raise click.UsageError(f"{file} n'est pas un fichier")
     found = db.session.scalar(select(Perception.id).where(Perception.name == perception))
@@ -90,7 +89,8 @@ def import_retour(file: Path, perception: str, dry_run: bool, quiet: bool) -> No
     except (bank_files.ReturnFileError, Refused) as exc:
         if bar is not None:
             bar.close()
-        for line in getattr(exc, "errors", None) or [exc.message]:
+        errors = exc.errors if isinstance(exc, bank_files.ReturnFileError) else [exc.message]
+        for line in errors:
             click.echo(f"Erreur : {line}", err=True)
         click.echo("Rien n'a été enregistré.", err=True)
         sys.exit(1)

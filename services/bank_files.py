@@ -160,7 +160,6 @@ class ReturnSummary:
     # The first SUMMARY_REFERENCES requests settled and cancelled, by reference.
     references_soldees: tuple[str, ...] = ()
     references_annulees: tuple[str, ...] = ()
-    dry_run: bool = False
 
     @property
     def lignes(self) -> int:
@@ -207,7 +206,7 @@ def import_return(
         _stage(path, loader, progress)
         if progress is not None:
             progress("", 0, 0)
-        summary = _check(loader, perception_id, now().date())
+        summary = _check(perception_id, now().date())
         if dry_run:
             db.session.rollback()
             return summary
@@ -329,18 +328,22 @@ def _is_rang(text_: str) -> bool:
     return text_.isascii() and text_.isdigit() and len(text_) <= 4
 
 
+def _sql_list(values: Iterable[str]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
 # Why a line is refused, in SQL: the same rules as _check_line, over the joined line.
 _REFUSED = f"""
-    l.colonnes <> 3 OR l.demande_id IS NULL OR l.rang IS NULL
-    OR l.statut NOT IN ('{lifecycle.PAYEE}', '{lifecycle.REJETEE}')
+    l.colonnes <> {len(RETURN_HEADER)} OR l.demande_id IS NULL OR l.rang IS NULL
+    OR l.statut NOT IN ({_sql_list(lifecycle.DEBIT_RESULTS)})
     OR l.premiere <> l.ligne
-    OR l.demande_status NOT IN ('{lifecycle.ACCEPTEE}', '{lifecycle.VALIDEE}')
+    OR l.demande_status NOT IN ({_sql_list(EN_PRELEVEMENT)})
     OR l.echeance_id IS NULL OR l.echeance_statut <> '{lifecycle.A_PRELEVER}'
     OR l.date_prevue > :today
 """
 
 
-def _check(loader, perception_id: int, today: date) -> ReturnSummary:
+def _check(perception_id: int, today: date) -> ReturnSummary:
     """Check every staged line in one statement; ReturnFileError naming the first
     MAX_REPORTED bad lines and counting the others."""
     db.session.execute(
