@@ -532,12 +532,22 @@ def _panel_etag(affilie, draft, typed) -> str:
 
 
 def _seen(etag: str) -> str | None:
-    """The client's copy of this panel, if it has one: the tag as we sent it, or as
-    Flask-Compress marked it with its encoding (``"tag:br"``)."""
-    for tag in request.if_none_match:
-        if tag == etag or tag.startswith(etag + ":"):
+    """The tag of the client's copy of this panel, if it has one: ours as we sent it, or
+    as Flask-Compress marked it with one of its encodings (``"tag:br"``). What is answered
+    is the tag built here, never the text the client sent."""
+    sent = set(request.if_none_match)  # the strong tags; a weak one never matches
+    for tag in (etag, *(f"{etag}:{encoding}" for encoding in _encodings())):
+        if tag in sent:
             return tag
     return None
+
+
+def _encodings() -> tuple[str, ...]:
+    """The encodings Flask-Compress may add to an ETag (COMPRESS_ALGORITHM)."""
+    algorithms = current_app.config["COMPRESS_ALGORITHM"]
+    if isinstance(algorithms, str):
+        algorithms = algorithms.split(",")
+    return tuple(a.strip() for a in algorithms)
 
 
 def _private_revalidated(response):
@@ -545,9 +555,9 @@ def _private_revalidated(response):
     return response
 
 
-def _not_modified(seen: str):
+def _not_modified(tag: str):
     response = make_response("", 304)
-    response.set_etag(seen.removeprefix('"').removesuffix('"'))
+    response.set_etag(tag)
     return _private_revalidated(response)
 
 

@@ -63,6 +63,58 @@ def test_a_move_carries_a_strong_etag_and_a_revisit_costs_a_304(started):
     assert other.get_etag()[0] != etag
 
 
+HOSTILE_SUFFIXES = [
+    ":" + "A" * 4000,
+    ":<script>alert(1)</script>",
+    "<script>alert(1)</script>",
+    ":gzip-and-more",
+    ":identity",
+    "0",
+]
+
+
+def _header_block(response) -> int:
+    return sum(len(k) + len(v) + 4 for k, v in response.headers.items())
+
+
+@pytest.mark.parametrize("kept_before", [False, True], ids=["rendered", "kept"])
+@pytest.mark.parametrize("suffix", HOSTILE_SUFFIXES)
+def test_a_tag_that_only_starts_like_ours_gets_the_panel_and_our_own_tag(
+    started, suffix, kept_before
+):
+    etag = started.get(f"{URL}?n=12", headers=MOVE).get_etag()[0]
+    if not kept_before:
+        caches.clear()
+    forged = started.get(f"{URL}?n=12", headers={**MOVE, "If-None-Match": f'"{etag}{suffix}"'})
+    assert forged.status_code == 200
+    assert forged.headers["ETag"] == f'"{etag}"'
+    assert "<script>" not in str(forged.headers) and "AAAA" not in str(forged.headers)
+    assert _header_block(forged) < 2048
+    # Among other tags, ours still answers a 304, with our tag alone.
+    several = f'"{etag}{suffix}", "{etag}"'
+    again = started.get(f"{URL}?n=12", headers={**MOVE, "If-None-Match": several})
+    assert again.status_code == 304 and again.headers["ETag"] == f'"{etag}"'
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+def test_the_compressed_tag_answers_a_304_with_the_tag_we_built(started, encoding):
+    headers = {**MOVE, "Accept-Encoding": encoding}
+    first = started.get(f"{URL}?n=12", headers=headers)
+    assert first.headers["Content-Encoding"] == encoding
+    tag = first.headers["ETag"]
+    bare = first.get_etag()[0].removesuffix(f":{encoding}")
+    assert tag == f'"{bare}:{encoding}"'
+    for kept_before in (True, False):
+        if not kept_before:
+            caches.clear()
+        again = started.get(f"{URL}?n=12", headers={**headers, "If-None-Match": tag})
+        assert again.status_code == 304 and again.headers["ETag"] == tag
+        forged = started.get(
+            f"{URL}?n=12", headers={**headers, "If-None-Match": f'"{bare}:{encoding}<script>"'}
+        )
+        assert forged.status_code == 200 and forged.headers["ETag"] == tag
+
+
 def test_the_etag_follows_the_language_and_the_avance(started):
     tags = set()
     for query in ("n=12", "n=12&avance=1000", "n=12&avance=1+000"):
