@@ -156,10 +156,14 @@ def audit_show(action, target, operator, since, until, limit, as_json) -> None:
             }
             click.echo(json.dumps(record, ensure_ascii=False))
         else:
-            detail = f"  {entry.detail}" if entry.detail else ""
+            # One line per event: whatever a field holds, its control characters escaped.
+            operator, action, target, detail = (
+                operators.printable(value)
+                for value in (entry.operator, entry.action, entry.target, entry.detail)
+            )
+            detail = f"  {detail}" if detail else ""
             click.echo(
-                f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.operator:<12} {entry.action:<20} "
-                f"{entry.target}{detail}"
+                f"{entry.at:%Y-%m-%d %H:%M:%S}  {operator:<12} {action:<20} {target}{detail}"
             )
     if not found and not as_json:
         click.echo("Aucun événement.")

@@ -530,7 +530,8 @@ class OperatorEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
-    # The system account that ran the command (the sudo caller when there is one).
+    # The system account that ran the command; behind sudo, the caller SUDO_USER declares,
+    # labelled as declared (services/operators.py).
     operator: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(40), index=True)
     target: Mapped[str] = mapped_column(String(120), index=True)

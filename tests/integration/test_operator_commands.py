@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 
+import pytest
 from sqlalchemy import select
 
 from commands.demo import DEMO_PASSWORD
 from db.models import OperatorEvent, User
 from extensions import db
+from tests.conftest import FROZEN_NOW
 
 NEW_PASSWORD = "un-nouveau-mot-de-passe"
 
@@ -40,9 +44,10 @@ def test_a_disabled_user_cannot_log_in_and_their_sessions_end(app, runner, monke
 
     assert runner.invoke(args=["user", "enable", "entreprise"]).exit_code == 0
     assert login(app.test_client()).status_code == 302
+    exploitant = f"exploitant (SUDO_USER déclaré, compte {pwd.getpwuid(os.geteuid()).pw_name})"
     assert trail() == [
-        ("user.disable", "entreprise", "exploitant"),
-        ("user.enable", "entreprise", "exploitant"),
+        ("user.disable", "entreprise", exploitant),
+        ("user.enable", "entreprise", exploitant),
     ]
 
 
@@ -135,3 +140,61 @@ def test_a_disabled_user_stays_disabled_for_the_loader(app, runner):
     runner.invoke(args=["user", "disable", "entreprise"])
     user = db.session.scalars(select(User).where(User.login == "entreprise")).one()
     assert user.is_active is False
+
+
+FORGED = "alice\n2023-11-20 10:30:00  root         user.enable          groupe\x1b[2K\u2028"
+
+
+def test_the_operator_name_is_recorded_as_declared_and_without_control_characters(
+    runner, monkeypatch
+):
+    monkeypatch.setenv("SUDO_USER", FORGED)
+    assert runner.invoke(args=["user", "revoke", "entreprise"]).exit_code == 0
+    (event,) = db.session.scalars(select(OperatorEvent)).all()
+    assert event.operator.startswith("alice\\x0a2023-11-20 10:30:00")
+    assert "(SUDO_USER déclaré, compte " in event.operator
+    assert event.operator.isprintable() and len(event.operator) <= 120
+    # The declared name is still what --operator finds.
+    monkeypatch.delenv("SUDO_USER")
+    runner.invoke(args=["user", "revoke", "groupe"])
+    found = runner.invoke(args=["audit", "show", "--json", "--operator", FORGED]).output
+    assert [json.loads(line)["target"] for line in found.splitlines()] == ["entreprise"]
+
+
+def test_without_sudo_the_operator_is_the_process_account(runner, monkeypatch):
+    monkeypatch.delenv("SUDO_USER", raising=False)
+    monkeypatch.setenv("USER", "quelquun")  # the environment does not name the account
+    monkeypatch.setenv("LOGNAME", "quelquun")
+    runner.invoke(args=["user", "revoke", "entreprise"])
+    (event,) = db.session.scalars(select(OperatorEvent)).all()
+    assert event.operator == pwd.getpwuid(os.geteuid()).pw_name
+
+
+def test_audit_show_prints_one_line_per_event_whatever_the_trail_holds(runner):
+    # A row written before names were cleaned: its control characters are shown escaped.
+    db.session.add(
+        OperatorEvent(
+            at=FROZEN_NOW,
+            operator="alice\nroot",
+            action="user.revoke",
+            target="groupe\r\x1b[1A",
+            detail="ligne\u2028ligne",
+        )
+    )
+    db.session.commit()
+    text = runner.invoke(args=["audit", "show"]).output
+    assert text.splitlines() == [
+        "2023-11-20 10:30:00  alice\\x0aroot user.revoke          groupe\\x0d\\x1b[1A"
+        "  ligne\\u2028ligne"
+    ]
+
+
+@pytest.mark.parametrize("option", ["--action", "--operator", "--target"])
+@pytest.mark.parametrize("pattern", ["%", "_", "user%", "%.%", "u_er", "\\"])
+def test_audit_show_filters_are_words_not_patterns(runner, monkeypatch, option, pattern):
+    monkeypatch.setenv("SUDO_USER", "alice")
+    runner.invoke(args=["user", "revoke", "entreprise"])
+    runner.invoke(args=["campaign", "set", "--guarantee-days", "40"])
+    result = runner.invoke(args=["audit", "show", "--json", option, pattern])
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
