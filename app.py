@@ -195,27 +195,42 @@ def select_locale() -> str:
 def load_user(user_id: str):
     """The session's user and its revocation token, read on every request, never cached.
 
-    The campaigns' version comes in the same statement: a slider move reads the campaign
-    from a per-process cache kept under it (services/caches.py), at no extra round trip.
+    The same statement brings the versions a slider move's per-process caches are kept
+    under (services/caches.py, db/models.py): the campaigns', and that of the affilié the
+    address names (``<numero>``), read through the account's link to it. A move costs no
+    other round trip.
     """
     ident, _, token = user_id.partition(":")
     if not ident.isdigit() or len(ident) > 18:
         return None
-    row = db.session.execute(_user_statement(), {"ident": int(ident)}).first()
+    numero = _addressed_numero()
+    row = db.session.execute(_user_statement(), {"ident": int(ident), "numero": numero}).first()
     # A disabled account's sessions end at their next request.
     if row is None or row[0].session_token != token or not row[0].is_active:
         return None
-    user, campagnes_jeton = row
+    user, campagnes_jeton, affilie_version = row
     user.campagnes_jeton = campagnes_jeton
+    user.affilie_version = (numero, affilie_version)
     return user
+
+
+def _addressed_numero() -> str | None:
+    """The affiliation number in the request's address, when it has the shape of one."""
+    numero = (request.view_args or {}).get("numero") if has_request_context() else None
+    if isinstance(numero, str) and len(numero) == 7 and numero.isascii() and numero.isdigit():
+        return numero
+    return None
 
 
 @lru_cache(maxsize=1)
 def _user_statement():
     """Built once: constructing the SELECT costs more than its cached compilation."""
-    from db.models import User, campagnes_jeton_sql
+    from db.models import User, affilie_version_sql, campagnes_jeton_sql
 
-    return select(User, campagnes_jeton_sql()).where(User.id == bindparam("ident"))
+    ident = bindparam("ident")
+    return select(
+        User, campagnes_jeton_sql(), affilie_version_sql(ident, bindparam("numero"))
+    ).where(User.id == ident)
 
 
 def register_templates(app: Flask) -> None:

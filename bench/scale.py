@@ -313,7 +313,7 @@ def add_affilies(url: str, count: int) -> None:
         ).fetchone()[0]
         columns = (
             "numero, raison_sociale, regime, ice, perception_id, date_situation, "
-            "date_arret_penalites, arrangement, lignes_jeton, recherche"
+            "date_arret_penalites, arrangement, lignes_jeton, jeton, recherche"
         )
         with conn.cursor().copy(f"COPY affilies ({columns}) FROM STDIN") as copy:
             for i in range(count):
@@ -328,6 +328,7 @@ def add_affilies(url: str, count: int) -> None:
                         "2023-11-08",
                         "2023-11-08",
                         False,
+                        f"{i:032x}",
                         f"{i:032x}",
                         search_text(num, ice, name),
                     )

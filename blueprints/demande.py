@@ -437,7 +437,7 @@ def _move_context(numero: str):
     at once. Everything else is checked on every move: the link to the account, the
     arrangement, the campaign's dates, a créance to pay.
     """
-    affilie = caches.affilies_of(current_user).get(numero)
+    affilie = caches.affilie_of(current_user, numero)
     if affilie is None:
         abort(404)
     campaign = caches.active_campaign(current_user)
@@ -512,17 +512,17 @@ def _panel(affilie, campaign, consolidation, draft, sim, errors, typed, rows_url
 
 
 def _panel_etag(affilie, draft, typed) -> str:
-    """What the panel is made of: the lines' version, the campaign's version, the count,
-    the avance as typed, the language and the user (with its affiliés' version), plus the
-    code that renders it. Equal tags, equal bytes: the panel holds no CSRF token and no
-    nonce (the CSP has none), and of the request only its address, whose numéro the
-    process's copy is kept under beside the tag (``_kept_key``)."""
+    """What the panel is made of: the affilié's versions (its row and accounts, its
+    lines), the campaign's version, the count, the avance as typed, the language and the
+    user, plus the code that renders it. Equal tags, equal bytes: the panel holds no CSRF
+    token and no nonce (the CSP has none), and of the request only its address, whose
+    numéro the process's copy is kept under beside the tag (``_kept_key``)."""
     parts = (
         build_version(),
         current_user.id,
-        current_user.liens_jeton,
-        getattr(current_user, "campagnes_jeton", None),
+        affilie.jeton,
         affilie.lignes_jeton,
+        getattr(current_user, "campagnes_jeton", None),
         draft["modalite"],
         typed.get("n"),
         typed.get("avance"),
@@ -590,11 +590,7 @@ def _asked_tag(affilie, campaign, draft) -> str | None:
 def _kept_key(affilie, etag: str) -> tuple | None:
     """Where this process keeps the panel of ``etag``: none when a version was not read
     (the tag would not pin the data) or templates reload while the server runs."""
-    versions = (
-        current_user.liens_jeton,
-        getattr(current_user, "campagnes_jeton", None),
-        affilie.lignes_jeton,
-    )
+    versions = (affilie.jeton, affilie.lignes_jeton, getattr(current_user, "campagnes_jeton", None))
     if None in versions or current_app.jinja_env.auto_reload:
         return None
     # The database: a process may serve several (the tests do, with equal versions).

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    func,
     inspect,
     select,
     text,
@@ -75,11 +76,6 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(64), default="")
     # False: the account is disabled (``flask user disable``): no login, no session.
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
-    # The version of what a slider move reads about the account's affiliés (the links,
-    # each affilié, its bank accounts, its lines' version), kept per process under it
-    # (services/caches.py). Every write to those, through the session, replaces it in the
-    # same transaction (the events at the end of this module).
-    liens_jeton: Mapped[str | None] = mapped_column(String(32), default=lambda: new_jeton())
 
     perception: Mapped[Perception | None] = relationship()
     affilies: Mapped[list[Affilie]] = relationship(
@@ -122,6 +118,10 @@ class Affilie(db.Model):
     # the key under which a worker keeps its consolidated table. Random, not a counter,
     # so that a rolled-back write can never hand the same value to different lines.
     lignes_jeton: Mapped[str | None] = mapped_column(String(32), default=lambda: new_jeton())
+    # Changes with every write to the row, its bank accounts or its perception's name: with
+    # lignes_jeton, the version a slider move keeps the affilié under (see the versions at
+    # the end of this module).
+    jeton: Mapped[str | None] = mapped_column(String(32), default=lambda: new_jeton())
     # What the back office searches: numéro, ICE and raison sociale folded (domain.search),
     # kept by the events below and by the importer.
     recherche: Mapped[str | None] = mapped_column(Text)
@@ -191,7 +191,7 @@ def _bulk_line_writes(state) -> None:
         rows = [rows] if isinstance(rows, dict) else list(rows or [])
         if rows and all("affilie_id" in r for r in rows):
             ids = {r["affilie_id"] for r in rows}
-    elif statement.whereclause is not None and not _moves_lines(statement, state.parameters):
+    elif statement.whereclause is not None and not _changes_owner(statement, state.parameters):
         ids = set(
             state.session.scalars(
                 select(LigneCreance.affilie_id).distinct().where(statement.whereclause)
@@ -205,8 +205,9 @@ def _bulk_line_writes(state) -> None:
     state.session.execute(change)
 
 
-def _moves_lines(statement, parameters) -> bool:
-    """An UPDATE that may give lines to another affilié changes two affiliés' lines."""
+def _changes_owner(statement, parameters) -> bool:
+    """An UPDATE that may give rows (lines, bank accounts) to another affilié changes two
+    affiliés."""
     values = getattr(statement, "_values", None) or {}
     names = {getattr(k, "key", k) for k in values}
     if isinstance(parameters, dict):
@@ -539,12 +540,30 @@ class OperatorEvent(db.Model):
 
 
 # ---------------------------------------------------------------- the caches' versions
-# A slider move reads the account's affiliés and the active campaign from per-process
-# caches (services/caches.py), kept under users.liens_jeton and the "campagnes" row of
-# cache_versions. Whatever writes what those caches hold through the session (an ORM
-# object, a bulk statement, the lines' events above), the version changes in the same
-# transaction, so a cache can never answer with something a committed write replaced.
-# Random values, not counters: a rolled-back write never hands its value to other data.
+"""What a slider move keeps per process (services/caches.py, services/queries.py, the
+rendered panels) and the versions it is kept under. The move reads them in its one
+statement, the user's (app.py ``load_user``), so a kept entry is used only under the
+version the database holds now. Random values, not counters: a rolled-back write never
+hands its value to other data. A NULL version is never kept: read from the database.
+
+- ``affilies.lignes_jeton`` covers the affilié's créance lines (the consolidation). Changed
+  by every write to ``lignes_creance`` through the session (ORM objects, bulk and Core
+  statements: the events above) and by ``import-data`` for exactly the affiliés whose
+  lines it changes.
+- ``affilies.jeton`` covers the affilié's row (raison sociale, régime, ICE, perception,
+  dates, arrangement), its bank accounts (``comptes_bancaires``) and its perception's
+  name. Changed by every write to those through the session (below) and by
+  ``import-data`` for exactly the affiliés whose row or RIBs it changes (its
+  ``_renew_versions``; the affiliés it creates get one as they are inserted).
+- the link between the account and the affilié (``user_affilies``) is no version: the
+  user's statement reads the affilié's two versions through the link, so an account that
+  lost it reads none, and the move answers 404.
+- the ``campagnes`` row of ``cache_versions`` covers the active campaign and its rate
+  tiers. Changed by every write to ``campaigns`` or ``campaign_tiers`` through the session.
+
+A write that goes around the session (SQL typed by hand, another program) must change
+the versions itself, in its own transaction, as ``import-data`` does.
+"""
 
 CAMPAGNES = "campagnes"
 
@@ -563,8 +582,22 @@ def campagnes_jeton_sql():
     return select(CacheVersion.jeton).where(CacheVersion.nom == CAMPAGNES).scalar_subquery()
 
 
-_users = User.__table__
+def affilie_version_sql(user_id, numero):
+    """The version of affilié ``numero`` as a scalar subquery, read in the user's own
+    statement: ``jeton:lignes_jeton``; "" when one of them is NULL (not to be kept); NULL
+    when the account ``user_id`` is not linked to it."""
+    return (
+        select(func.coalesce(Affilie.jeton + ":" + Affilie.lignes_jeton, ""))
+        .join(user_affilies, user_affilies.c.affilie_id == Affilie.id)
+        .where(user_affilies.c.user_id == user_id, Affilie.numero == numero)
+        .scalar_subquery()
+    )
+
+
+_affilies = Affilie.__table__
 _versions = CacheVersion.__table__
+# A bulk UPDATE of the affiliés that sets only these needs no new ``jeton``.
+_VERSION_COLUMNS = {"jeton", "lignes_jeton"}
 
 
 def _bump_campagnes(connection) -> None:
@@ -576,78 +609,82 @@ def _bump_campagnes(connection) -> None:
         connection.execute(_versions.insert().values(nom=CAMPAGNES, jeton=jeton))
 
 
-def _bump_users_of(connection, affilie_ids) -> None:
-    """Every account linked to these affiliés (a set, or a subquery of their ids)."""
-    linked = select(user_affilies.c.user_id).where(user_affilies.c.affilie_id.in_(affilie_ids))
-    connection.execute(
-        update(_users).where(_users.c.id.in_(linked)).values(liens_jeton=new_jeton())
-    )
-
-
-def _bump_users(connection, user_ids=None) -> None:
-    change = update(_users).values(liens_jeton=new_jeton())
-    if user_ids is not None:
-        change = change.where(_users.c.id.in_(user_ids))
+def _renew_affilies(connection, affilie_ids=None) -> None:
+    """A new ``jeton`` for these affiliés (a set, or a subquery of their ids; None: all)."""
+    change = update(_affilies).values(jeton=new_jeton())
+    if affilie_ids is not None:
+        change = change.where(_affilies.c.id.in_(affilie_ids))
     connection.execute(change)
 
 
 @event.listens_for(Session, "before_flush")
 def _versioned_objects(session, flush_context, instances) -> None:
-    affilie_ids: set[int] = set()
+    affilies: set[int] = set()
+    perceptions: set[int] = set()
     campaigns = False
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, (Campaign, CampaignTier)):
             campaigns = True
         elif isinstance(obj, Affilie):
-            if obj.id is not None:
-                affilie_ids.add(obj.id)
+            if obj not in session.deleted:
+                obj.jeton = new_jeton()
         elif isinstance(obj, CompteBancaire):
             history = inspect(obj).attrs.affilie_id.history
-            affilie_ids.update(
-                i for i in (*history.added, *history.unchanged, *history.deleted) if i
-            )
+            affilies.update(i for i in (*history.added, *history.unchanged, *history.deleted) if i)
             if obj.affilie is not None and obj.affilie.id is not None:
-                affilie_ids.add(obj.affilie.id)
-        elif isinstance(obj, User) and obj not in session.deleted:
-            # Its links (User.affilies) may have changed.
-            obj.liens_jeton = new_jeton()
-    if affilie_ids:
-        _bump_users_of(session.connection(), affilie_ids)
+                affilies.add(obj.affilie.id)
+        elif isinstance(obj, Perception) and obj in session.dirty and obj.id is not None:
+            perceptions.add(obj.id)
+    for affilie_id in affilies:
+        affilie = session.get(Affilie, affilie_id)
+        if affilie is not None:
+            affilie.jeton = new_jeton()
+    if perceptions:
+        owners = select(_affilies.c.id).where(_affilies.c.perception_id.in_(perceptions))
+        _renew_affilies(session.connection(), owners)
     if campaigns:
         _bump_campagnes(session.connection())
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _versioned_bulk_writes(state) -> None:
+    """Bulk and Core statements through the session: the versions change before the
+    statement runs, on the rows its WHERE names then."""
     if not (state.is_insert or state.is_update or state.is_delete):
         return
     statement = state.statement
-    table = getattr(statement, "table", None)
     mapper = state.bind_mapper
     where = None if state.is_insert else statement.whereclause
+    connection = state.session.connection()
     if mapper in (Campaign.__mapper__, CampaignTier.__mapper__):
-        _bump_campagnes(state.session.connection())
+        _bump_campagnes(connection)
     elif mapper is Affilie.__mapper__:
-        if state.is_insert:
-            return  # a new affilié is linked to no account yet
-        if where is None:
-            _bump_users(state.session.connection())
-        else:
-            _bump_users_of(state.session.connection(), select(Affilie.id).where(where))
+        # A new affilié gets its version as it is inserted; a deleted one is read by no one.
+        if state.is_update and not _sets_only(statement, state.parameters, _VERSION_COLUMNS):
+            _renew_affilies(connection, None if where is None else select(Affilie.id).where(where))
     elif mapper is CompteBancaire.__mapper__:
         ids = _inserted_values(state, "affilie_id")
-        if ids is not None:
-            _bump_users_of(state.session.connection(), ids)
-        elif where is not None:
-            owners = select(CompteBancaire.affilie_id).where(where)
-            _bump_users_of(state.session.connection(), owners)
+        if ids is None and (where is None or _changes_owner(statement, state.parameters)):
+            _renew_affilies(connection)  # which affiliés it touches cannot be read: all
+        elif ids is None:
+            _renew_affilies(connection, select(CompteBancaire.affilie_id).where(where))
         else:
-            _bump_users(state.session.connection())
-    elif table is user_affilies:
-        ids = _inserted_values(state, "user_id")
-        if ids is None and where is not None:
-            ids = select(user_affilies.c.user_id).where(where)
-        _bump_users(state.session.connection(), ids)
+            _renew_affilies(connection, ids)
+    elif mapper is Perception.__mapper__ and state.is_update:
+        renamed = select(Perception.id)
+        if where is not None:
+            renamed = renamed.where(where)
+        _renew_affilies(
+            connection, select(_affilies.c.id).where(_affilies.c.perception_id.in_(renamed))
+        )
+
+
+def _sets_only(statement, parameters, columns: set[str]) -> bool:
+    values = getattr(statement, "_values", None) or {}
+    names = {getattr(k, "key", k) for k in values}
+    if isinstance(parameters, dict):
+        names |= set(parameters)
+    return bool(names) and names <= columns
 
 
 def _inserted_values(state, column: str) -> set | None:

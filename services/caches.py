@@ -1,16 +1,18 @@
 """What a slider move reads, kept per process under versions read with the user.
 
 A move must cost one statement: the session's user, with its revocation token, read on
-every request (app.py ``load_user``). That same statement brings two versions:
+every request (app.py ``load_user``). That same statement brings the versions (what each
+covers and which writes change it: the end of db/models.py):
 
-- ``users.liens_jeton``: the account's affiliés, each with its bank accounts and its
-  lines' version (``lignes_jeton``, the consolidation's key in ``queries``);
+- the affilié the address names, read through the account's link to it: its ``jeton``
+  (its row, its bank accounts, its perception's name) and its ``lignes_jeton`` (its
+  lines, the consolidation's key in ``queries``); none when the link is gone;
 - the ``campagnes`` row of ``cache_versions``: the active campaign and its rate tiers.
 
-Every write to those rows through the session replaces the version in the same
-transaction (db/models.py), so an entry is never stale: there is no time-based expiry
-anywhere. A missing version (a database loaded without the migration's row) is never
-cached: it is read from the database each time.
+Every write to those rows changes a version in the same transaction, through the session
+(db/models.py) or, for ``import-data``, in its own SQL; so an entry is never stale: there
+is no time-based expiry anywhere. A missing version is never cached: it is read from the
+database each time.
 
 The slider's rendered panels are kept too, under their ETag (blueprints/demande.py): the
 tag names every version above, the user, the values asked and the language, so equal
@@ -54,8 +56,16 @@ class AffilieView:
     date_situation: date
     date_arret_penalites: date
     arrangement: bool
+    jeton: str | None
     lignes_jeton: str | None
     comptes: tuple[CompteView, ...]
+
+    @property
+    def version(self) -> str:
+        """``jeton:lignes_jeton`` as ``db.models.affilie_version_sql`` reads it."""
+        if self.jeton is None or self.lignes_jeton is None:
+            return ""
+        return f"{self.jeton}:{self.lignes_jeton}"
 
     @classmethod
     def from_model(cls, affilie: Affilie) -> AffilieView:
@@ -69,6 +79,7 @@ class AffilieView:
             date_situation=affilie.date_situation,
             date_arret_penalites=affilie.date_arret_penalites,
             arrangement=affilie.arrangement,
+            jeton=affilie.jeton,
             lignes_jeton=affilie.lignes_jeton,
             comptes=tuple(CompteView(c.id, c.rib, c.banque) for c in affilie.comptes),
         )
@@ -198,25 +209,33 @@ class CompressedPanels:
             compressed.put(key, value)
 
 
-_LINKS = _Lru(4096)
+_AFFILIES = _Lru(4096)
 _CAMPAIGNS = _Lru(16)
 _NONE = object()  # "no active campaign", cached like a campaign
 
 
-def affilies_of(user: User) -> dict[str, AffilieView]:
-    """{numéro: affilié} of the account, under its ``liens_jeton``."""
-    key = (db.engine.url, user.id, user.liens_jeton)
-    found = _LINKS.get(key)
+def affilie_of(user: User, numero: str) -> AffilieView | None:
+    """Affilié ``numero`` if the account is linked to it, under the version read with
+    ``user`` (None: no link)."""
+    read, version = getattr(user, "affilie_version", (None, None))
+    if read != numero:
+        version = ""  # the statement read another one: ask the database
+    if version is None:
+        return None
+    found = _AFFILIES.get((db.engine.url, numero, version)) if version else None
     if found is None:
-        affilies = db.session.scalars(
+        affilie = db.session.scalars(
             select(Affilie)
             .join(user_affilies, user_affilies.c.affilie_id == Affilie.id)
-            .where(user_affilies.c.user_id == user.id)
+            .where(user_affilies.c.user_id == user.id, Affilie.numero == numero)
             .options(joinedload(Affilie.perception), selectinload(Affilie.comptes))
-        ).all()
-        found = {a.numero: AffilieView.from_model(a) for a in affilies}
-        if user.liens_jeton is not None:
-            _LINKS.put(key, found)
+        ).one_or_none()
+        if affilie is None:
+            return None
+        found = AffilieView.from_model(affilie)
+        # Under the version of the row read: newer than the user's if a write came between.
+        if found.version:
+            _AFFILIES.put((db.engine.url, numero, found.version), found)
     return found
 
 
@@ -244,7 +263,7 @@ def active_campaign(user: User) -> CampaignView | None:
 
 def clear() -> None:
     """Forget every entry (tests that compare a cold read with a warm one)."""
-    _LINKS.clear()
+    _AFFILIES.clear()
     _CAMPAIGNS.clear()
     panels.clear()
     compressed.clear()

@@ -11,7 +11,8 @@ on SQLite they are checked in Python and inserted in batches. Either way:
 - the first ``MAX_REPORTED`` bad lines are reported in full (file, line, field), the
   others counted;
 - ``lignes_jeton`` changes, in the same transaction, for exactly the affiliés whose lines
-  changed (an unchanged affilié keeps its workers' consolidated table).
+  changed (an unchanged affilié keeps its workers' consolidated table), and ``jeton`` for
+  exactly those whose row or RIBs changed (``_renew_versions``).
 """
 
 # The statements below are assembled from this module's own constants (table names, the
@@ -469,6 +470,7 @@ def _duplicate_message(number: int, first: int) -> list[str]:
 def _merge(loader: _Loader, report: ImportReport) -> None:
     """Write the staged rows into the real tables, set-based."""
     session = db.session
+    _renew_versions(loader)
     # The affiliés this import creates: they get their lignes_jeton as they are inserted,
     # so their lines need no second write of the row (and of its search index) below.
     session.execute(
@@ -495,10 +497,11 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
         text(
             f"""
             INSERT INTO affilies (numero, raison_sociale, regime, ice, perception_id,
-                date_situation, date_arret_penalites, arrangement, recherche, lignes_jeton)
+                date_situation, date_arret_penalites, arrangement, recherche, lignes_jeton,
+                jeton)
             SELECT i.numero, i.raison_sociale, i.regime, i.ice, p.id,
                 i.date_situation, i.date_arret_penalites, i.arrangement, i.recherche,
-                {loader.new_jeton}
+                {loader.new_jeton}, {loader.new_jeton}
             FROM import_affilies i JOIN perceptions p ON p.name = i.perception
             WHERE true
             ON CONFLICT (numero) DO UPDATE SET
@@ -536,6 +539,38 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
         )
     )
     report.affilies_modifies = _replace_changed_lines(loader)
+
+
+def _renew_versions(loader: _Loader) -> None:
+    """A new ``jeton`` for exactly the affiliés already there whose row or RIBs the merge
+    is about to change, compared before it writes: every worker then reads them again
+    (db/models.py, the caches' versions). Their lines have their own version,
+    ``lignes_jeton``, renewed by ``_replace_changed_lines``; an affilié this import
+    creates gets both as it is inserted."""
+    db.session.execute(
+        text(
+            f"""
+            UPDATE affilies SET jeton = {loader.new_jeton}
+            WHERE id IN (
+                SELECT a.id FROM import_affilies i
+                JOIN affilies a ON a.numero = i.numero
+                LEFT JOIN perceptions p ON p.name = i.perception
+                WHERE a.raison_sociale IS NOT i.raison_sociale
+                   OR a.regime IS NOT i.regime
+                   OR a.ice IS NOT i.ice
+                   OR a.perception_id IS NOT p.id
+                   OR a.date_situation IS NOT i.date_situation
+                   OR a.date_arret_penalites IS NOT i.date_arret_penalites
+                   OR a.arrangement IS NOT i.arrangement
+                UNION
+                SELECT a.id FROM import_ribs r
+                JOIN affilies a ON a.numero = r.numero
+                LEFT JOIN comptes_bancaires c ON c.affilie_id = a.id AND c.rib = r.rib
+                WHERE c.banque IS NOT r.banque
+            )
+            """.replace(" IS NOT ", loader.is_distinct)
+        )
+    )
 
 
 def _replace_changed_lines(loader: _Loader) -> int:
