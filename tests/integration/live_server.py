@@ -39,11 +39,19 @@ def free_port() -> int:
 class Gunicorn:
     """One gunicorn master with its workers, serving ``app:create_app()`` on 127.0.0.1."""
 
-    def __init__(self, database_url: str, *, workers: int = 2, log_path: Path | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        workers: int = 2,
+        log_path: Path | None = None,
+        options: tuple[str, ...] = (),
+    ):
         self.port = free_port()
         self.database_url = database_url
         self.workers = workers
         self.log_path = log_path
+        self.options = options  # more gunicorn options (an access log, say)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Gunicorn:
@@ -70,6 +78,7 @@ class Gunicorn:
                 # The app is imported once, then forked: a quicker start on a busy machine
                 # (create_app opens no connection, so no socket is shared by the workers).
                 "--preload",
+                *self.options,
                 "app:create_app()",
             ],
             cwd=ROOT,

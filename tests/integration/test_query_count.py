@@ -28,16 +28,17 @@ LARGE = "9999001"  # demo.add_large_affilie(): every period 1969-2024, ~12 000 l
 
 # Statements per request, by step: what each needs today (in the comment) plus one.
 # A move of the slider is the exception: exactly one statement, the session's user read
-# with the campaigns' version (app.py load_user); the affilié with its accounts, the
-# campaign and the consolidated créance come from per-process caches kept under versions
-# every write replaces (services/caches.py, queries.consolidation_for). Each walk starts
+# with the campaigns' version and the version of the affilié it moves on (app.py
+# load_user); the affilié with its accounts, the campaign and the consolidated créance
+# come from per-process caches kept under versions every write replaces
+# (services/caches.py, queries.consolidation_for). Each walk starts
 # with those caches empty: the Simulation page fills them.
 BOUNDS = {
     "home": 5,  # 4: user, affiliés, requests, their campaign
     "nouvelle": 4,  # 3: user, affiliés, which of the shown ones have a request in progress
     "parametrage": 9,  # 8: user, affilié with its accounts, campaign, request in progress,
     #                    the créance's 2, the perception, the account's affiliés (Retour)
-    # 6 cold: user, the account's affiliés and their accounts, the campaign, the request in
+    # 6 cold: user, the affilié and its accounts, the campaign, the request in
     # progress (a whole page says it at once), the account list for the "nouvelle" link
     "simulation": 7,
     "simulation_partial": 1,  # exactly the user's
@@ -177,6 +178,7 @@ def test_a_move_is_one_statement_the_users(app, client, auth, n):
         assert 'id="simulation-panel"' in response.get_data(as_text=True)
         assert len(statements) == 1, explain(statements)
         assert "FROM users" in statements[0] and "cache_versions" in statements[0]
+        assert "user_affilies" in statements[0]  # the affilié's version, through the link
 
 
 def test_a_refused_move_is_one_statement_too(app, client, auth):
