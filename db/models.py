@@ -182,7 +182,7 @@ class LigneCreance(db.Model):
 def _bulk_line_writes(state) -> None:
     if not (state.is_insert or state.is_update or state.is_delete):
         return
-    if state.bind_mapper is not LigneCreance.__mapper__:
+    if _mapper_of(state) is not LigneCreance.__mapper__:
         return
     statement = state.statement
     ids: set[int] | None = None  # None: every affilié
@@ -208,11 +208,16 @@ def _bulk_line_writes(state) -> None:
 def _changes_owner(statement, parameters) -> bool:
     """An UPDATE that may give rows (lines, bank accounts) to another affilié changes two
     affiliés."""
+    return "affilie_id" in _set_columns(statement, parameters)
+
+
+def _set_columns(statement, parameters) -> set[str]:
+    """The columns an UPDATE sets, by its values or its parameters."""
     values = getattr(statement, "_values", None) or {}
     names = {getattr(k, "key", k) for k in values}
     if isinstance(parameters, dict):
         names |= set(parameters)
-    return "affilie_id" in names
+    return names
 
 
 @event.listens_for(Session, "before_flush")
@@ -653,7 +658,7 @@ def _versioned_bulk_writes(state) -> None:
     if not (state.is_insert or state.is_update or state.is_delete):
         return
     statement = state.statement
-    mapper = state.bind_mapper
+    mapper = _mapper_of(state)
     where = None if state.is_insert else statement.whereclause
     connection = state.session.connection()
     if mapper in (Campaign.__mapper__, CampaignTier.__mapper__):
@@ -679,18 +684,29 @@ def _versioned_bulk_writes(state) -> None:
         )
 
 
+def _mapper_of(state):
+    """The mapped class a statement writes: an ORM statement's, or a Core statement's
+    table's (``Affilie.__table__.update()``)."""
+    if state.bind_mapper is not None:
+        return state.bind_mapper
+    table = getattr(state.statement, "table", None)
+    return next((m for m in db.Model.registry.mappers if m.local_table is table), None)
+
+
 def _sets_only(statement, parameters, columns: set[str]) -> bool:
-    values = getattr(statement, "_values", None) or {}
-    names = {getattr(k, "key", k) for k in values}
-    if isinstance(parameters, dict):
-        names |= set(parameters)
+    names = _set_columns(statement, parameters)
     return bool(names) and names <= columns
 
 
 def _inserted_values(state, column: str) -> set | None:
-    """The values of ``column`` in an INSERT's rows, or None when they cannot be read."""
+    """The values of ``column`` in an INSERT's rows (a set, or a SELECT of the one value
+    of ``.values()``), or None when they cannot be read."""
     if not state.is_insert:
         return None
+    values = getattr(state.statement, "_values", None) or {}
+    given = {getattr(k, "key", k): v for k, v in values.items()}
+    if column in given:
+        return select(given[column])
     rows = state.parameters
     rows = [rows] if isinstance(rows, dict) else list(rows or [])
     if rows and all(column in r for r in rows):

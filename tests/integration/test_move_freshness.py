@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 
 from db.models import Affilie, CampaignTier, CompteBancaire, LigneCreance, Perception, User
+from domain.identifiers import rib_with_key
 from extensions import db
 from services import caches
 from tests.integration.pages import Page
@@ -32,6 +33,7 @@ AFFILIES_HEADER = (
 NEW_NAME = "ATLAS NOUVELLE RAISON"
 NEW_BANK = "Banque Nouvelle du Maroc"
 NEW_PERCEPTION = "Perception Fès Saïss"
+RIB = rib_with_key("0117800000123456789012")
 # The guide's créance replaced by one of 5 000,00 of principal and 1 500,00 of majorations.
 NEW_LINES = [
     f"{GUIDE},202301,CSS,principal,5000.00",
@@ -293,3 +295,48 @@ def test_the_link_is_read_with_the_user(started, app):
     user.affilies = kept
     db.session.commit()
     assert started.get(f"{URL}?n=12", headers=MOVE).status_code == 200
+
+
+# --- bulk and Core statements through the session ----------------------------------------
+
+
+def _guide_id():
+    return select(Affilie.id).where(Affilie.numero == GUIDE).scalar_subquery()
+
+
+def _perception_of_guide():
+    return select(Affilie.perception_id).where(Affilie.numero == GUIDE).scalar_subquery()
+
+
+BULK = {
+    "affilie-update": lambda: (
+        update(Affilie).where(Affilie.numero == GUIDE).values(raison_sociale=NEW_NAME)
+    ),
+    "affilie-core-update": lambda: (
+        Affilie.__table__.update()
+        .where(Affilie.__table__.c.numero == GUIDE)
+        .values(arrangement=True)
+    ),
+    "compte-insert": lambda: insert(CompteBancaire).values(
+        affilie_id=_guide_id(), rib=RIB, banque=NEW_BANK
+    ),
+    "compte-delete": lambda: delete(CompteBancaire).where(CompteBancaire.affilie_id == _guide_id()),
+    "perception-update": lambda: (
+        update(Perception)
+        .where(Perception.id == _perception_of_guide())
+        .values(name="Perception renommée")
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BULK)
+def test_bulk_statements_change_the_version_of_the_affilies_they_write(app, name):
+    other = db.session.scalars(
+        select(Affilie).where(Affilie.perception_id != guide().perception_id)
+    ).first()
+    before, other_before = version(), f"{other.jeton}:{other.lignes_jeton}"
+    db.session.execute(BULK[name]())
+    db.session.commit()
+    db.session.refresh(other)
+    assert version() != before
+    assert f"{other.jeton}:{other.lignes_jeton}" == other_before
