@@ -40,6 +40,8 @@ from services.csv_lines import (
     FileRefused,
     Header,
     blocks,
+    control_character,
+    control_message,
     empty_file,
     header_of,
     lines_of,
@@ -274,14 +276,17 @@ def _parse_affilie(row: dict, where: str, errors: list[str]) -> dict | None:
         errors.append(f"{where}, champ numero_affiliation : 7 chiffres attendus")
     if not row["raison_sociale"] or len(row["raison_sociale"]) > 200:
         errors.append(f"{where}, champ raison_sociale : obligatoire (200 caractères au plus)")
+    _clean_text(row, "raison_sociale", where, errors)
     if not row["regime"] or len(row["regime"]) > 80:
         errors.append(f"{where}, champ regime : obligatoire (80 caractères au plus)")
+    _clean_text(row, "regime", where, errors)
     # stdnum accepts "00153 4287000041"; store the 15 digits, as the column expects.
     ice = "".join(row["ice"].split())
     if ice and not is_valid_ice(ice):
         errors.append(f"{where}, champ ice : ICE invalide (15 chiffres, clé ISO 7064)")
     if not row["perception"] or len(row["perception"]) > 120:
         errors.append(f"{where}, champ perception : obligatoire (120 caractères au plus)")
+    _clean_text(row, "perception", where, errors)
     situation = _iso_date(row["date_situation"])
     if situation is None:
         errors.append(f"{where}, champ date_situation : date invalide (AAAA-MM-JJ)")
@@ -305,6 +310,12 @@ def _parse_affilie(row: dict, where: str, errors: list[str]) -> dict | None:
     }
 
 
+def _clean_text(row: dict, column: str, where: str, errors: list[str]) -> None:
+    """Imported text is clean text: a control character in a name is refused."""
+    if code := control_character(row[column]):
+        errors.append(control_message(where, column, code))
+
+
 def _stage_ribs(path: Path, loader, errors: _Errors, progress) -> int:
     """Stage every RIB row with its own error, if any; the affilié is checked in SQL."""
 
@@ -317,6 +328,8 @@ def _stage_ribs(path: Path, loader, errors: _Errors, progress) -> int:
                 problem = f"{where}, champ rib : RIB invalide (24 chiffres, clé modulo 97)"
             elif not row["banque"] or len(row["banque"]) > 120:
                 problem = f"{where}, champ banque : obligatoire (120 caractères au plus)"
+            elif code := control_character(row["banque"]):
+                problem = control_message(where, "banque", code)
             yield (number, row["numero_affiliation"], rib[:24], row["banque"][:120], problem)
 
     return stage_in_batches(loader, "import_ribs", staged_rows())
