@@ -10,8 +10,9 @@ on SQLite they are checked in Python and inserted in batches. Either way:
   anywhere, the last line of the file included, leaves the database as it was;
 - the first ``MAX_REPORTED`` bad lines are reported in full (file, line, field), the
   others counted;
-- ``lignes_jeton`` changes, in the same transaction, for exactly the affiliés whose lines
-  changed (an unchanged affilié keeps its workers' consolidated table).
+- ``lignes_jeton`` changes, in the same transaction, for exactly the affiliés whose lines,
+  own fields (raison sociale, dates…) or RIBs changed: what a kept panel shows; an
+  unchanged affilié keeps its version and its workers' consolidated table.
 """
 
 # The statements below are assembled from this module's own constants (table names, the
@@ -503,7 +504,8 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
             """
         )
     )
-    # An affilié already there is rewritten only if one of its fields changed.
+    # An affilié already there is rewritten only if one of its fields changed, and then
+    # gets a new version: its name and dates are part of what a kept panel shows.
     session.execute(
         text(
             f"""
@@ -522,7 +524,8 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
                 date_situation = excluded.date_situation,
                 date_arret_penalites = excluded.date_arret_penalites,
                 arrangement = excluded.arrangement,
-                recherche = excluded.recherche
+                recherche = excluded.recherche,
+                lignes_jeton = excluded.lignes_jeton
             WHERE affilies.raison_sociale IS NOT excluded.raison_sociale
                OR affilies.regime IS NOT excluded.regime
                OR affilies.ice IS NOT excluded.ice
@@ -536,13 +539,30 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
     )
     # The same RIB twice in the file: the last line's bank wins, as when the rows were
     # written one after the other.
+    ribs = """
+        FROM import_ribs r JOIN affilies a ON a.numero = r.numero
+        WHERE r.ligne IN (SELECT max(ligne) FROM import_ribs GROUP BY numero, rib)
+    """
+    # An affilié already there with a new RIB, or a new bank for one, gets a new version
+    # (the RIBs are part of what a kept panel shows); a new affilié has its own already.
     session.execute(
         text(
+            f"""
+            UPDATE affilies SET lignes_jeton = {loader.new_jeton}
+            WHERE id IN (
+                SELECT a.id {ribs} AND NOT EXISTS (
+                    SELECT 1 FROM comptes_bancaires c
+                    WHERE c.affilie_id = a.id AND c.rib = r.rib AND c.banque = r.banque
+                )
+            ) AND numero NOT IN (SELECT numero FROM import_nouveaux)
             """
+        )
+    )
+    session.execute(
+        text(
+            f"""
             INSERT INTO comptes_bancaires (affilie_id, rib, banque)
-            SELECT a.id, r.rib, r.banque
-            FROM import_ribs r JOIN affilies a ON a.numero = r.numero
-            WHERE r.ligne IN (SELECT max(ligne) FROM import_ribs GROUP BY numero, rib)
+            SELECT a.id, r.rib, r.banque {ribs}
             ON CONFLICT (affilie_id, rib) DO UPDATE SET banque = excluded.banque
             WHERE comptes_bancaires.banque <> excluded.banque
             """
