@@ -30,6 +30,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from db.models import LigneCreance
 from domain.creance import NATURES, RUBRIQUES, is_valid_period
@@ -74,6 +75,12 @@ MONTANT_MAX_INTEGER_DIGITS = LigneCreance.__table__.c.montant.type.precision - 2
 # "1 000.00", "1.000,00", "1,000.00": an amount written for people, not for a file.
 _THOUSANDS_RE = re.compile(r"-?[0-9]{1,3}(?:[  .,'][0-9]{3})+(?:[.,][0-9]{1,2})?")
 MAX_REPORTED = 100
+# A first load's lines go into this table, which then replaces lignes_creance.
+FIRST_LOAD = "lignes_creance_chargement"
+# How long the swap waits for its lock at a time (readers queue behind it meanwhile),
+# and how many times it asks before copying the lines into the live table instead.
+LOCK_WAIT = "1s"
+LOCK_ATTEMPTS = 3
 BATCH_ROWS = 5000
 # What a line of a plain block may hold besides its end: printable ASCII without the quote
 # (CSV's) or the backslash (COPY's escape). Anything else sends the block through Python.
@@ -611,20 +618,22 @@ def _replace_changed_lines(loader: _Loader) -> int:
     """
     if session.scalar(text("SELECT count(*) FROM import_cibles WHERE deja")):
         session.execute(text(f"INSERT INTO import_modifies {loader.changed(fichier, base)}"))
-    session.execute(
-        text(
-            """
-            DELETE FROM lignes_creance
-            WHERE affilie_id IN (SELECT affilie_id FROM import_modifies)
-            """
+    target = loader.lines_target()
+    if target == "lignes_creance":
+        session.execute(
+            text(
+                """
+                DELETE FROM lignes_creance
+                WHERE affilie_id IN (SELECT affilie_id FROM import_modifies)
+                """
+            )
         )
-    )
     # In the index's order: each affilié's lines land side by side in its pages, and the
     # foreign key finds the same affilié row again and again.
     session.execute(
         text(
             f"""
-            INSERT INTO lignes_creance (affilie_id, periode, rubrique, nature, montant)
+            INSERT INTO {target} (affilie_id, periode, rubrique, nature, montant)
             SELECT c.affilie_id, i.periode, i.rubrique, i.nature, {amount}
             FROM import_lignes i JOIN import_cibles c ON c.numero = i.numero
             WHERE c.affilie_id IN (SELECT affilie_id FROM import_modifies)
@@ -643,7 +652,10 @@ def _replace_changed_lines(loader: _Loader) -> int:
             """
         )
     )
-    return session.scalar(text("SELECT count(*) FROM import_modifies"))
+    changed = session.scalar(text("SELECT count(*) FROM import_modifies"))
+    if target != "lignes_creance":
+        loader.swap_lines(target)
+    return changed
 
 
 # ---------------------------------------------------------------- the two databases
@@ -689,6 +701,13 @@ class _Loader:
             db.session.commit()
 
     def amount(self, column: str) -> str:
+        raise NotImplementedError
+
+    def lines_target(self) -> str:
+        """The table the lines are inserted into."""
+        return "lignes_creance"
+
+    def swap_lines(self, table: str) -> None:
         raise NotImplementedError
 
     def changed(self, fichier: str, base: str) -> str:
@@ -876,6 +895,77 @@ class _PostgresLoader(_Loader):
 
     def _bad(self) -> str:
         return f"NOT ({self.VALID}) OR k.numero IS NULL"
+
+    def lines_target(self) -> str:
+        """An empty ``lignes_creance`` is a first load: the lines go into a new table
+        without key, index or foreign key, built afterwards as ``pg_restore`` does (the
+        foreign key checked row by row was a third of a first load), and the new table
+        takes the old one's place at the end of the import (``swap_lines``).
+
+        The SHARE lock, held until the commit, lets readers read and keeps writers from
+        adding lines the swap would drop."""
+        db.session.execute(text("LOCK TABLE lignes_creance IN SHARE MODE"))
+        if db.session.scalar(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM lignes_creance) "
+                "OR NOT EXISTS (SELECT 1 FROM import_modifies)"
+            )
+        ):
+            return "lignes_creance"
+        db.session.execute(
+            text(f"CREATE TABLE {FIRST_LOAD} (LIKE lignes_creance INCLUDING DEFAULTS)")
+        )
+        return FIRST_LOAD
+
+    def swap_lines(self, table: str) -> None:
+        """Key, index and foreign key built on the loaded table, then the swap: an
+        ACCESS EXCLUSIVE lock on the empty ``lignes_creance`` for a few catalogue
+        statements, held to the commit that follows at once. Readers see the old (empty)
+        table until then; the lock is asked for at most LOCK_WAIT at a time, so that a
+        long reader does not queue the others behind the import. When it cannot be had,
+        the lines are copied into the live table instead."""
+        session = db.session
+        for statement in (
+            f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY (id)",
+            f"CREATE INDEX ix_{table} ON {table} (affilie_id, periode)",
+            # NOT VALID then VALIDATE: the check is one scan of the new table joined to
+            # the affiliés, under a lock that leaves the affiliés readable and writable.
+            f"ALTER TABLE {table} ADD CONSTRAINT fk_lignes_creance_affilie_id_affilies "
+            "FOREIGN KEY (affilie_id) REFERENCES affilies (id) ON DELETE CASCADE NOT VALID",
+            f"ALTER TABLE {table} VALIDATE CONSTRAINT fk_lignes_creance_affilie_id_affilies",
+        ):
+            session.execute(text(statement))
+        for attempt in range(LOCK_ATTEMPTS):
+            try:
+                with session.begin_nested():
+                    session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+                    session.execute(text("LOCK TABLE lignes_creance IN ACCESS EXCLUSIVE MODE"))
+                    for statement in (
+                        "ALTER SEQUENCE lignes_creance_id_seq OWNED BY NONE",
+                        "DROP TABLE lignes_creance",
+                        f"ALTER TABLE {table} RENAME TO lignes_creance",
+                        f"ALTER TABLE lignes_creance RENAME CONSTRAINT pk_{table} "
+                        "TO pk_lignes_creance",
+                        f"ALTER INDEX ix_{table} RENAME TO ix_lignes_creance_affilie_periode",
+                        "ALTER SEQUENCE lignes_creance_id_seq OWNED BY lignes_creance.id",
+                        "SET LOCAL lock_timeout TO DEFAULT",
+                    ):
+                        session.execute(text(statement))
+                return
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                    raise
+                time.sleep(attempt + 1)
+        session.execute(
+            text(
+                f"""
+                INSERT INTO lignes_creance (id, affilie_id, periode, rubrique, nature, montant)
+                SELECT id, affilie_id, periode, rubrique, nature, montant FROM {table}
+                ORDER BY id
+                """
+            )
+        )
+        session.execute(text(f"DROP TABLE {table}"))
 
     def amount(self, column: str) -> str:
         return f"{column}::numeric(14, 2)"
