@@ -173,6 +173,20 @@ class LigneCreance(db.Model):
     __table_args__ = (Index("ix_lignes_creance_affilie_periode", "affilie_id", "periode"),)
 
 
+class EmpreinteImport(db.Model):
+    """The md5 of an affilié's lines as the last import's file wrote them, and the
+    affilié's ``lignes_jeton`` then: written by the importer only (services.importer)."""
+
+    __tablename__ = "empreintes_import"
+
+    affilie_id: Mapped[int] = mapped_column(
+        ForeignKey("affilies.id", ondelete="CASCADE"), primary_key=True
+    )
+    fichier: Mapped[str] = mapped_column(String(16), primary_key=True)
+    empreinte: Mapped[str] = mapped_column(String(32))
+    jeton: Mapped[str | None] = mapped_column(String(32))
+
+
 # ---------------------------------------------------------------- the lines' version
 # Whatever writes créance lines through the session (the importer's bulk statements, the
 # demo data, an ORM object), the affilié's lignes_jeton changes in the same transaction.

@@ -38,6 +38,7 @@ from domain.identifiers import is_valid_affiliation, is_valid_ice, is_valid_rib,
 from domain.money import AmountError, parse_csv_amount
 from domain.search import search_text
 from extensions import db
+from services import empreintes
 from services.csv_lines import (
     FileRefused,
     Header,
@@ -653,6 +654,7 @@ def _replace_changed_lines(loader: _Loader) -> int:
         )
     )
     changed = session.scalar(text("SELECT count(*) FROM import_modifies"))
+    loader.record_fingerprints()
     if target != "lignes_creance":
         loader.swap_lines(target)
     return changed
@@ -695,6 +697,8 @@ class _Loader:
             "import_nouveaux",
             "import_cibles",
             "import_modifies",
+            "import_groupes",
+            "import_changes",
         ):
             db.session.execute(text(f"DROP TABLE IF EXISTS {self.temp_schema}{table}"))
         if self.temp_schema == "temp.":
@@ -709,6 +713,9 @@ class _Loader:
 
     def swap_lines(self, table: str) -> None:
         raise NotImplementedError
+
+    def record_fingerprints(self) -> None:
+        """SQLite checks every line of every import: nothing to keep."""
 
     def changed(self, fichier: str, base: str) -> str:
         """The affiliés whose lines differ, as sets: equal counts and nothing on either
@@ -789,6 +796,7 @@ class _Loader:
 
 
 class _PostgresLoader(_Loader):
+    staged_lines = False
     new_jeton = "md5(random()::text || clock_timestamp()::text)"
     on_commit = " ON COMMIT DROP"
     temp_schema = "pg_temp."
@@ -861,9 +869,15 @@ class _PostgresLoader(_Loader):
             if len(buffer) >= BATCH_ROWS:
                 flush()
         flush()
-        if taken:
-            self._unpack_blocks(path.name, taken[0], structural)
-        return db.session.scalar(text("SELECT count(*) FROM import_lignes"))
+        self.staged_lines = True
+        header = taken[0] if taken else None
+        total = empreintes.keep_changed_groups(
+            ",".join(header.names) if header else None,
+            header.positions[0] + 1 if header else 1,
+        )
+        if header is not None:
+            self._unpack_blocks(path.name, header, structural)
+        return total
 
     # A line of a plain block holds the five fields when it has four commas.
     _FIELDS_OK = "length(brut) - length(replace(brut, ',', '')) = 4"
@@ -872,11 +886,15 @@ class _PostgresLoader(_Loader):
         """The lines of the blocks taken whole, as fields; those that are not rows
         reported as the line-by-line reader reports them."""
         fields = ", ".join(f"btrim(split_part(brut, ',', {i + 1}), ' ')" for i in header.positions)
+        # Only the affiliés whose fingerprint changed (services.empreintes).
         db.session.execute(
             text(
                 f"""
                 INSERT INTO import_lignes (ligne, numero, periode, rubrique, nature, montant)
-                SELECT ligne, {fields} FROM import_brut WHERE brut <> '' AND {self._FIELDS_OK}
+                SELECT ligne, {fields} FROM import_brut b
+                JOIN import_changes c ON c.numero = btrim(
+                    split_part(brut, ',', {header.positions[0] + 1}), ' ')
+                WHERE brut <> '' AND {self._FIELDS_OK}
                 """
             )
         )
@@ -895,6 +913,10 @@ class _PostgresLoader(_Loader):
 
     def _bad(self) -> str:
         return f"NOT ({self.VALID}) OR k.numero IS NULL"
+
+    def record_fingerprints(self) -> None:
+        if self.staged_lines:
+            empreintes.record()
 
     def lines_target(self) -> str:
         """An empty ``lignes_creance`` is a first load: the lines go into a new table
