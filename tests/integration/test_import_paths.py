@@ -313,3 +313,36 @@ def test_readers_are_not_held_during_a_first_load(app, database_url, tmp_path):
     reader.dispose()
     assert seen <= {0, len(lines) * len(NUMEROS)} and len(lines) * len(NUMEROS) in seen
     assert max(waits) < 1.0
+
+
+def test_lines_written_since_the_last_import_are_checked_again(app, tmp_path):
+    """A fingerprint holds for the version it was kept with: lines written by another
+    way since (the version changed) are compared with the file again and put back."""
+    export = {
+        "affilies": {
+            NUMEROS[0]: (
+                "ATLAS SARL",
+                "AMO",
+                "",
+                "Perception Fès Saïss",
+                *["2023-11-08"] * 2,
+                False,
+            )
+        },
+        "ribs": None,
+        "creances": {NUMEROS[0]: {("202301", "CSS", "principal"): Decimal("1.00")}},
+    }
+    write_export(tmp_path, export)
+    import_directory(tmp_path)
+    line = db.session.scalars(
+        select(LigneCreance).join(Affilie).where(Affilie.numero == NUMEROS[0])
+    ).one()
+    line.montant = Decimal("9.99")
+    db.session.commit()
+
+    import_directory(tmp_path)
+
+    db.session.expire_all()
+    assert db.session.scalars(
+        select(LigneCreance.montant).join(Affilie).where(Affilie.numero == NUMEROS[0])
+    ).all() == [Decimal("1.00")]
