@@ -513,7 +513,32 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
         )
     )
     # An affilié already there is rewritten only if one of its fields changed, and then
-    # gets a new version: its name and dates are part of what a kept panel shows.
+    # gets a new version: its name and dates are part of what a kept panel shows. An
+    # UPDATE of those rows and an INSERT of the new ones, rather than an upsert, which
+    # would lock (and write WAL for) every unchanged row of the file too.
+    fields = (
+        "raison_sociale",
+        "regime",
+        "ice",
+        "date_situation",
+        "date_arret_penalites",
+        "arrangement",
+        "recherche",
+    )
+    differs = " OR ".join(
+        [f"affilies.{f}{loader.is_distinct}i.{f}" for f in fields]
+        + [f"affilies.perception_id{loader.is_distinct}p.id"]
+    )
+    session.execute(
+        text(
+            f"""
+            UPDATE affilies SET {", ".join(f"{f} = i.{f}" for f in fields)},
+                perception_id = p.id, lignes_jeton = {loader.new_jeton}
+            FROM import_affilies i JOIN perceptions p ON p.name = i.perception
+            WHERE affilies.numero = i.numero AND ({differs})
+            """
+        )
+    )
     session.execute(
         text(
             f"""
@@ -523,26 +548,8 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
                 i.date_situation, i.date_arret_penalites, i.arrangement, i.recherche,
                 {loader.new_jeton}
             FROM import_affilies i JOIN perceptions p ON p.name = i.perception
-            WHERE true
-            ON CONFLICT (numero) DO UPDATE SET
-                raison_sociale = excluded.raison_sociale,
-                regime = excluded.regime,
-                ice = excluded.ice,
-                perception_id = excluded.perception_id,
-                date_situation = excluded.date_situation,
-                date_arret_penalites = excluded.date_arret_penalites,
-                arrangement = excluded.arrangement,
-                recherche = excluded.recherche,
-                lignes_jeton = excluded.lignes_jeton
-            WHERE affilies.raison_sociale IS NOT excluded.raison_sociale
-               OR affilies.regime IS NOT excluded.regime
-               OR affilies.ice IS NOT excluded.ice
-               OR affilies.perception_id IS NOT excluded.perception_id
-               OR affilies.date_situation IS NOT excluded.date_situation
-               OR affilies.date_arret_penalites IS NOT excluded.date_arret_penalites
-               OR affilies.arrangement IS NOT excluded.arrangement
-               OR affilies.recherche IS NOT excluded.recherche
-            """.replace(" IS NOT ", loader.is_distinct)
+            WHERE i.numero IN (SELECT numero FROM import_nouveaux)
+            """
         )
     )
     # The same RIB twice in the file: the last line's bank wins, as when the rows were
@@ -569,10 +576,19 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
     session.execute(
         text(
             f"""
+            UPDATE comptes_bancaires SET banque = r.banque {ribs}
+            AND comptes_bancaires.affilie_id = a.id AND comptes_bancaires.rib = r.rib
+            AND comptes_bancaires.banque <> r.banque
+            """
+        )
+    )
+    session.execute(
+        text(
+            f"""
             INSERT INTO comptes_bancaires (affilie_id, rib, banque)
-            SELECT a.id, r.rib, r.banque {ribs}
-            ON CONFLICT (affilie_id, rib) DO UPDATE SET banque = excluded.banque
-            WHERE comptes_bancaires.banque <> excluded.banque
+            SELECT a.id, r.rib, r.banque {ribs} AND NOT EXISTS (
+                SELECT 1 FROM comptes_bancaires c WHERE c.affilie_id = a.id AND c.rib = r.rib
+            )
             """
         )
     )
