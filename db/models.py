@@ -241,6 +241,40 @@ def _line_objects(session, flush_context, instances) -> None:
             affilie.lignes_jeton = new_jeton()
 
 
+# What a kept panel shows of the affilié besides its lines; the importer's fingerprints
+# hold for the version they were kept with (services.empreintes).
+_AFFILIE_FIELDS = (
+    "numero",
+    "raison_sociale",
+    "regime",
+    "ice",
+    "perception_id",
+    "date_situation",
+    "date_arret_penalites",
+    "arrangement",
+)
+
+
+@event.listens_for(Session, "before_flush")
+def _affilie_objects(session, flush_context, instances) -> None:
+    """An affilié's fields or RIBs written through the session: a new lignes_jeton."""
+    changed: set[Affilie] = set()
+    for obj in session.dirty:
+        if isinstance(obj, Affilie):
+            attrs = inspect(obj).attrs
+            if any(attrs[name].history.has_changes() for name in _AFFILIE_FIELDS):
+                changed.add(obj)
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, CompteBancaire):
+            affilie = obj.affilie
+            if affilie is None and obj.affilie_id is not None:
+                affilie = session.get(Affilie, obj.affilie_id)
+            if affilie is not None and affilie not in session.new:
+                changed.add(affilie)
+    for affilie in changed:
+        affilie.lignes_jeton = new_jeton()
+
+
 @event.listens_for(Session, "before_flush")
 def _search_text(session, flush_context, instances) -> None:
     """The folded search text of every affilié and request written through the session."""

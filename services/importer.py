@@ -193,10 +193,11 @@ def import_directory(
 
 
 def _rows(
-    path: Path, columns: tuple[str, ...], errors: _Errors, progress: Progress | None
+    path: Path, columns: tuple[str, ...], errors: _Errors, progress: Progress | None, loader
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, {column: stripped value}) of each well-formed row; the others are
-    reported as bad lines."""
+    """(line number, {column: stripped value}) of each well-formed row to check; the
+    others are reported as bad lines. The loader may know that only some lines need
+    checking (the affiliés whose lines changed since the last import)."""
     name = path.name
     done = [0]
 
@@ -205,8 +206,12 @@ def _rows(
         progress(name, done[0], 0)
 
     try:
-        lines = physical_lines(path, name, read if progress is not None else None)
-        header = read_header(lines, name, columns)
+        found = loader.lines_to_check(path, columns, read if progress is not None else None)
+        if found is None:
+            lines = physical_lines(path, name, read if progress is not None else None)
+            header = read_header(lines, name, columns)
+        else:
+            header, lines = found
         for number, line in lines:
             if not line:
                 continue
@@ -241,7 +246,7 @@ def _stage_affilies(path: Path, loader, errors: _Errors, progress) -> int:
     seen: set[str] = set()
 
     def good_rows():
-        for number, row in _rows(path, AFFILIES_COLUMNS, errors, progress):
+        for number, row in _rows(path, AFFILIES_COLUMNS, errors, progress, loader):
             where = f"affilies.csv, ligne {number}"
             messages: list[str] = []
             parsed = _parse_affilie(row, where, messages)
@@ -254,7 +259,8 @@ def _stage_affilies(path: Path, loader, errors: _Errors, progress) -> int:
             search = search_text(parsed["numero"], parsed["ice"], parsed["raison_sociale"])
             yield (number, *parsed.values(), search)
 
-    return stage_in_batches(loader, "import_affilies", good_rows())
+    staged = stage_in_batches(loader, "import_affilies", good_rows())
+    return loader.file_lines.get("affilies", staged)
 
 
 def staging_loader() -> _Loader:
@@ -329,7 +335,7 @@ def _stage_ribs(path: Path, loader, errors: _Errors, progress) -> int:
     """Stage every RIB row with its own error, if any; the affilié is checked in SQL."""
 
     def staged_rows():
-        for number, row in _rows(path, RIBS_COLUMNS, errors, progress):
+        for number, row in _rows(path, RIBS_COLUMNS, errors, progress, loader):
             where = f"ribs.csv, ligne {number}"
             rib = normalize_rib(row["rib"])
             problem = None
@@ -341,7 +347,8 @@ def _stage_ribs(path: Path, loader, errors: _Errors, progress) -> int:
                 problem = control_message(where, "banque", code)
             yield (number, row["numero_affiliation"], rib[:24], row["banque"][:120], problem)
 
-    return stage_in_batches(loader, "import_ribs", staged_rows())
+    staged = stage_in_batches(loader, "import_ribs", staged_rows())
+    return loader.file_lines.get("ribs", staged)
 
 
 # ---------------------------------------------------------------- créance lines
@@ -682,6 +689,8 @@ def _replace_changed_lines(loader: _Loader) -> int:
 class _Loader:
     """What differs between the databases: staging, checking and typing the lines."""
 
+    file_lines: dict[str, int] = {}  # noqa: RUF012 (never written on this class)
+
     new_jeton = ""
     on_commit = ""
     temp_schema = ""
@@ -713,8 +722,7 @@ class _Loader:
             "import_nouveaux",
             "import_cibles",
             "import_modifies",
-            "import_groupes",
-            "import_changes",
+            *(f"import_{t}_{f}" for t in ("groupes", "changes", "brut") for f in FILES),
         ):
             db.session.execute(text(f"DROP TABLE IF EXISTS {self.temp_schema}{table}"))
         if self.temp_schema == "temp.":
@@ -732,6 +740,11 @@ class _Loader:
 
     def record_fingerprints(self) -> None:
         """SQLite checks every line of every import: nothing to keep."""
+
+    def lines_to_check(self, path: Path, columns: tuple[str, ...], read):
+        """(header, lines) of the lines of affilies.csv or ribs.csv to check, or None:
+        every line of the file, read from it."""
+        return None
 
     def changed(self, fichier: str, base: str) -> str:
         """The affiliés whose lines differ, as sets: equal counts and nothing on either
@@ -812,7 +825,6 @@ class _Loader:
 
 
 class _PostgresLoader(_Loader):
-    staged_lines = False
     new_jeton = "md5(random()::text || clock_timestamp()::text)"
     on_commit = " ON COMMIT DROP"
     temp_schema = "pg_temp."
@@ -885,9 +897,9 @@ class _PostgresLoader(_Loader):
             if len(buffer) >= BATCH_ROWS:
                 flush()
         flush()
-        self.staged_lines = True
+        self.fingerprinted.append("creances")
         header = taken[0] if taken else None
-        total = empreintes.keep_changed_groups(
+        total = empreintes.keep_changed_lines(
             ",".join(header.names) if header else None,
             header.positions[0] + 1 if header else 1,
         )
@@ -908,7 +920,7 @@ class _PostgresLoader(_Loader):
                 f"""
                 INSERT INTO import_lignes (ligne, numero, periode, rubrique, nature, montant)
                 SELECT ligne, {fields} FROM import_brut b
-                JOIN import_changes c ON c.numero = btrim(
+                JOIN import_changes_creances c ON c.numero = btrim(
                     split_part(brut, ',', {header.positions[0] + 1}), ' ')
                 WHERE brut <> '' AND {self._FIELDS_OK}
                 """
@@ -930,9 +942,71 @@ class _PostgresLoader(_Loader):
     def _bad(self) -> str:
         return f"NOT ({self.VALID}) OR k.numero IS NULL"
 
+    def __init__(self) -> None:
+        self.file_lines: dict[str, int] = {}
+        self.fingerprinted: list[str] = []
+
     def record_fingerprints(self) -> None:
-        if self.staged_lines:
-            empreintes.record()
+        for fichier in self.fingerprinted:
+            empreintes.record(fichier)
+
+    def lines_to_check(self, path: Path, columns: tuple[str, ...], read):
+        """The file's lines COPYed whole into one text column (escaped for COPY), grouped
+        by affilié and compared with the last import's fingerprints: the lines of the
+        affiliés that changed, read back from the table. None (read the file again, every
+        line checked) for a file the reader refuses or whose numéro is not first."""
+        fichier, name = path.stem, path.name
+        raw = f"import_brut_{fichier}"
+        cursor = self._cursor()
+        cursor.execute(
+            f"CREATE TEMP TABLE {raw} (ligne integer GENERATED BY DEFAULT AS IDENTITY, "
+            "brut text) ON COMMIT DROP"
+        )
+        header = None
+        whole = True
+        with cursor.copy(f"COPY {raw} (brut) FROM STDIN") as copy:
+            try:
+                for first, block in blocks(path, name, read):
+                    if header is None:
+                        for number, line in lines_of(first, block, name):
+                            if line.strip():
+                                header = header_of(number, line, name, columns)
+                                break
+                    if b"\x00" in block:
+                        whole = False
+                        break
+                    block.decode("utf-8")
+                    copy.write(_copy_text(block))
+            except (FileRefused, UnicodeDecodeError):
+                whole = False
+        if not whole or header is None or header.positions[0] != 0:
+            cursor.execute(f"DROP TABLE {raw}")
+            return None
+        cursor.execute(f"ALTER TABLE {raw} ADD PRIMARY KEY (ligne)")
+        total, grouped = empreintes.group_raw_lines(
+            fichier, raw, header.line, ",".join(header.names)
+        )
+        self.file_lines[fichier] = total
+        self.fingerprinted.append(fichier)
+        where = f"AND {empreintes.NUMERO_EN_TETE} IN (SELECT numero FROM import_changes_{fichier})"
+        return header, self._read_back(raw, header.line, where if grouped else "")
+
+    def _read_back(self, raw: str, after: int, where: str):
+        """(number, text) of the staged lines past ``after`` that ``where`` keeps, in
+        order, BATCH_ROWS at a time."""
+        while True:
+            rows = db.session.execute(
+                text(
+                    f"SELECT ligne, brut FROM {raw} WHERE ligne > :after {where} "
+                    "ORDER BY ligne LIMIT :n"
+                ),
+                {"after": after, "n": BATCH_ROWS},
+            ).all()
+            for number, line in rows:
+                yield number, line.rstrip("\r")
+            if len(rows) < BATCH_ROWS:
+                return
+            after = rows[-1][0]
 
     def lines_target(self) -> str:
         """An empty ``lignes_creance`` is a first load: the lines go into a new table
@@ -1129,6 +1203,13 @@ def _line_rows(
             raise FileRefused(empty_file(name))
     except FileRefused as exc:
         structural.add(0, exc.message)
+
+
+def _copy_text(block: bytes) -> bytes:
+    """Lines as COPY's text format reads them into one column: each line its row, as
+    the file wrote it (CRLF taken as LF, as the reader does)."""
+    block = block.replace(b"\r\n", b"\n").replace(b"\\", b"\\\\")
+    return block.replace(b"\t", b"\\t").replace(b"\r", b"\\r")
 
 
 def _csv_row(number: int, fields) -> str:

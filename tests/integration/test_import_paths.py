@@ -346,3 +346,38 @@ def test_lines_written_since_the_last_import_are_checked_again(app, tmp_path):
     assert db.session.scalars(
         select(LigneCreance.montant).join(Affilie).where(Affilie.numero == NUMEROS[0])
     ).all() == [Decimal("1.00")]
+
+
+def test_a_name_or_bank_written_since_the_last_import_is_put_back(app, tmp_path):
+    """Written through the application, an affilié's name or a RIB's bank gives it a new
+    version: the next import compares it with the file again, as it compares lines."""
+    export = {
+        "affilies": {
+            NUMEROS[0]: (
+                "ATLAS SARL",
+                "AMO",
+                "",
+                "Perception Fès Saïss",
+                *["2023-11-08"] * 2,
+                False,
+            )
+        },
+        "ribs": [(NUMEROS[0], RIBS[0], "CIH Bank")],
+        "creances": {NUMEROS[0]: {("202301", "CSS", "principal"): Decimal("1.00")}},
+    }
+    write_export(tmp_path, export)
+    import_directory(tmp_path)
+    before = database_state()
+    affilie = db.session.scalars(select(Affilie).where(Affilie.numero == NUMEROS[0])).one()
+    version = affilie.lignes_jeton
+    affilie.raison_sociale = "AUTRE NOM"
+    db.session.commit()
+    assert affilie.lignes_jeton != version
+    version = affilie.lignes_jeton
+    affilie.comptes[0].banque = "Autre Banque"
+    db.session.commit()
+    assert affilie.lignes_jeton != version
+
+    import_directory(tmp_path)
+
+    assert database_state() == before
