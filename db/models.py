@@ -175,7 +175,7 @@ class LigneCreance(db.Model):
 
 class EmpreinteImport(db.Model):
     """The md5 of an affilié's lines as the last import's file wrote them, and the
-    affilié's ``lignes_jeton`` then: written by the importer only (services.importer)."""
+    affilié's ``lignes_jeton`` then: written by the importer only (services.importer.empreintes)."""
 
     __tablename__ = "empreintes_import"
 
@@ -242,7 +242,7 @@ def _line_objects(session, flush_context, instances) -> None:
 
 
 # What a kept panel shows of the affilié besides its lines; the importer's fingerprints
-# hold for the version they were kept with (services.empreintes).
+# hold for the version they were kept with (services.importer.empreintes).
 _AFFILIE_FIELDS = (
     "numero",
     "raison_sociale",
