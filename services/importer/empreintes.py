@@ -100,7 +100,7 @@ def keep_changed_lines(header: str | None, numero_field: int) -> int:
             "(SELECT 1 FROM import_changes_creances c WHERE c.numero = i.numero)"
         )
     )
-    return session.scalar(text("SELECT coalesce(sum(lignes), 0) FROM import_groupes_creances"))
+    return int(session.scalar(text("SELECT coalesce(sum(lignes), 0) FROM import_groupes_creances")))
 
 
 def group_raw_lines(fichier: str, raw: str, header_line: int, header: str) -> tuple[int, bool]:
@@ -127,7 +127,7 @@ def group_raw_lines(fichier: str, raw: str, header_line: int, header: str) -> tu
             f"coalesce(bool_or(numero IS NULL), false) FROM import_groupes_{fichier}"
         )
     ).one()
-    return total, not irregular
+    return int(total), not irregular
 
 
 def record(fichier: str) -> None:
