@@ -125,7 +125,7 @@ def main() -> None:
         60,
         {
             "import": [(r["lines"], r["import_s"]) for r in rows],
-            "dry run": [(r["lines"], r["dry_run_s"]) for r in rows],
+            "dry run": [(r["lines"], r["dry_run_s"]) for r in rows if "dry_run_s" in r],
             "raw COPY": [(r["lines"], r["copy_s"]) for r in rows],
         },
         "s",

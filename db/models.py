@@ -173,6 +173,20 @@ class LigneCreance(db.Model):
     __table_args__ = (Index("ix_lignes_creance_affilie_periode", "affilie_id", "periode"),)
 
 
+class EmpreinteImport(db.Model):
+    """The md5 of an affilié's lines as the last import's file wrote them, and the
+    affilié's ``lignes_jeton`` then: written by the importer only (services.importer.empreintes)."""
+
+    __tablename__ = "empreintes_import"
+
+    affilie_id: Mapped[int] = mapped_column(
+        ForeignKey("affilies.id", ondelete="CASCADE"), primary_key=True
+    )
+    fichier: Mapped[str] = mapped_column(String(16), primary_key=True)
+    empreinte: Mapped[str] = mapped_column(String(32))
+    jeton: Mapped[str | None] = mapped_column(String(32))
+
+
 # ---------------------------------------------------------------- the lines' version
 # Whatever writes créance lines through the session (the importer's bulk statements, the
 # demo data, an ORM object), the affilié's lignes_jeton changes in the same transaction.
@@ -231,6 +245,40 @@ def _line_objects(session, flush_context, instances) -> None:
         affilie = session.get(Affilie, affilie_id)
         if affilie is not None:
             affilie.lignes_jeton = new_jeton()
+
+
+# What a kept panel shows of the affilié besides its lines; the importer's fingerprints
+# hold for the version they were kept with (services.importer.empreintes).
+_AFFILIE_FIELDS = (
+    "numero",
+    "raison_sociale",
+    "regime",
+    "ice",
+    "perception_id",
+    "date_situation",
+    "date_arret_penalites",
+    "arrangement",
+)
+
+
+@event.listens_for(Session, "before_flush")
+def _affilie_objects(session, flush_context, instances) -> None:
+    """An affilié's fields or RIBs written through the session: a new lignes_jeton."""
+    changed: set[Affilie] = set()
+    for obj in session.dirty:
+        if isinstance(obj, Affilie):
+            attrs = inspect(obj).attrs
+            if any(attrs[name].history.has_changes() for name in _AFFILIE_FIELDS):
+                changed.add(obj)
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, CompteBancaire):
+            affilie = obj.affilie
+            if affilie is None and obj.affilie_id is not None:
+                affilie = session.get(Affilie, obj.affilie_id)
+            if affilie is not None and affilie not in session.new:
+                changed.add(affilie)
+    for affilie in changed:
+        affilie.lignes_jeton = new_jeton()
 
 
 @event.listens_for(Session, "before_flush")
@@ -558,8 +606,9 @@ hands its value to other data. A NULL version is never kept: read from the datab
 - ``affilies.jeton`` covers the affilié's row (raison sociale, régime, ICE, perception,
   dates, arrangement), its bank accounts (``comptes_bancaires``) and its perception's
   name. Changed by every write to those through the session (below) and by
-  ``import-data`` for exactly the affiliés whose row or RIBs it changes (its
-  ``_renew_versions``; the affiliés it creates get one as they are inserted).
+  ``import-data`` for exactly the affiliés whose row or RIBs it changes (in
+  ``services/importer/fusion.py``, with their ``lignes_jeton``; the affiliés it creates
+  get both as they are inserted).
 - the link between the account and the affilié (``user_affilies``) is no version: the
   user's statement reads the affilié's two versions through the link, so an account that
   lost it reads none, and the move answers 404.

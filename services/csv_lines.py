@@ -10,11 +10,16 @@ or the next line was meant to continue it.
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+# Control (C0, C1), format (zero-width, bidirectional overrides) and line or paragraph
+# separators: no tab or line break belongs in a name, and a calendar file or a CSV would
+# carry them raw.
+_CONTROL_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp"))
 # The longest legitimate line (an affilié: 200-character name, 120-character perception,
 # all in 3-byte UTF-8) stays under 2 KB; a line longer than this is not an export's.
 MAX_LINE_BYTES = 8192
@@ -186,3 +191,20 @@ def row_problem(name: str, number: int, text: str, fields: list[str] | None, hea
     if tuple(fields) == header.names:
         return f"{where} : ligne d'en-tête répétée au milieu du fichier"
     return None
+
+
+def control_character(value: str) -> str | None:
+    """The first control character of a text field, as U+XXXX, or None."""
+    if value.isprintable():  # the usual case, in C; it also refuses no-break spaces
+        return None
+    for char in value:
+        if unicodedata.category(char) in _CONTROL_CATEGORIES:
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def control_message(where: str, column: str, code: str) -> str:
+    return (
+        f"{where}, champ {column} : caractère de contrôle {code} "
+        "(ni tabulation ni saut de ligne dans un texte)"
+    )

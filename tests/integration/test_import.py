@@ -269,6 +269,50 @@ BAD_ROWS = {
 }
 
 
+# Imported text is clean text: a control character (C0, C1, format, line or paragraph
+# separator) inside a name would reach the pages, the CSV and the calendar file raw.
+CONTROL_CHARACTERS = {
+    "tab": "\t",
+    "CR": "\r",
+    "VT": "\x0b",
+    "FF": "\x0c",
+    "NEL": "\x85",
+    "LINE SEPARATOR": "\u2028",
+    "PARAGRAPH SEPARATOR": "\u2029",
+    "FS": "\x1c",
+    "GS": "\x1d",
+    "RS": "\x1e",
+    "ESC": "\x1b",
+    "zero width space": "\u200b",
+    "right-to-left override": "\u202e",
+}
+for label, char in CONTROL_CHARACTERS.items():
+    code = f"U+{ord(char):04X}"
+    BAD_ROWS[f"{label} in raison_sociale"] = (
+        "affilies.csv",
+        3,
+        f"7111111,RIF{char}MARBRE,Régime général,,Perception Rabat Agdal,2023-11-08,2023-11-08,non",
+        f"affilies.csv, ligne 3, champ raison_sociale : caractère de contrôle {code} "
+        "(ni tabulation ni saut de ligne dans un texte)",
+    )
+BAD_ROWS["control character in regime and perception"] = (
+    "affilies.csv",
+    3,
+    "7111111,RIF MARBRE,Régime\x0bgénéral,,Perception\x85Rabat,2023-11-08,2023-11-08,non",
+    "affilies.csv, ligne 3, champ regime : caractère de contrôle U+000B "
+    "(ni tabulation ni saut de ligne dans un texte)",
+    "affilies.csv, ligne 3, champ perception : caractère de contrôle U+0085 "
+    "(ni tabulation ni saut de ligne dans un texte)",
+)
+BAD_ROWS["control character in banque"] = (
+    "ribs.csv",
+    2,
+    f"{NEW},{RIB},Bank\u2028ATTACH:of Africa",
+    "ribs.csv, ligne 2, champ banque : caractère de contrôle U+2028 "
+    "(ni tabulation ni saut de ligne dans un texte)",
+)
+
+
 @pytest.mark.parametrize(
     ("filename", "line", "text", "expected"),
     [(f, n, t, list(e)) for f, n, t, *e in BAD_ROWS.values()],

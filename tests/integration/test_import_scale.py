@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bench.scale import generate
 from db.models import Affilie, CompteBancaire, LigneCreance
+from domain.identifiers import rib_with_key
 from extensions import db
 from services.csv_lines import MAX_LINE_BYTES
 from services.importer import AFFILIES_COLUMNS, MAX_REPORTED, ImportError_, import_directory
@@ -357,6 +358,47 @@ def test_only_the_affilies_whose_lines_changed_get_a_new_version(runner, tmp_pat
     db.session.expire_all()
     after = jetons()
     assert {n for n in after if after[n] != versions[n]} == {"4317542", "2145873"}
+
+
+def test_a_changed_name_rib_or_line_gives_a_new_version_and_nothing_else_does(runner, tmp_path):
+    """The version a kept panel is keyed on covers the affilié's lines, its own fields
+    (raison sociale…) and its RIBs: each change gives exactly that affilié a new
+    lignes_jeton, in the import's transaction; an unchanged affilié keeps its own."""
+    export_database(tmp_path)
+    versions = jetons()
+
+    def edit(name: str, numero: str, change) -> None:
+        path = tmp_path / name
+        lines = path.read_text().splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith(f"{numero},"))
+        lines[at] = change(lines[at])
+        path.write_text("\n".join(lines) + "\n")
+
+    # A new raison sociale, a new bank for a RIB, a new RIB, one amount.
+    edit("affilies.csv", "4317542", lambda line: line.replace(",", ",NOUVEAU NOM ", 1))
+    edit("ribs.csv", "2145873", lambda line: line.rsplit(",", 1)[0] + ",Autre Banque")
+    with (tmp_path / "ribs.csv").open("a") as out:
+        out.write(f"3021458,{rib_with_key('0117800000999999999999')},Bank of Africa\n")
+    edit(
+        "creances.csv",
+        "5098213",
+        lambda line: line.rsplit(",", 1)[0] + f",{Decimal(line.rsplit(',', 1)[1]) + 1}",
+    )
+
+    assert import_data(runner, tmp_path).exit_code == 0
+
+    db.session.expire_all()
+    after = jetons()
+    assert {n for n in after if after[n] != versions[n]} == {
+        "4317542",
+        "2145873",
+        "3021458",
+        "5098213",
+    }
+    # The same files again: nothing changes, not even a version.
+    assert import_data(runner, tmp_path).exit_code == 0
+    db.session.expire_all()
+    assert jetons() == after
 
 
 def test_an_affilie_the_import_creates_comes_with_its_version(app, tmp_path):
