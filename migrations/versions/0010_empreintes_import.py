@@ -7,7 +7,7 @@ only the affiliés whose fingerprint differs, or whose version changed since (a 
 that did not come from the file).
 
 Revision ID: 0010_empreintes_import
-Revises: 0008_trail_indexes
+Revises: 0009_affilie_jeton
 Create Date: 2026-12-07 16:00:00.000000
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010_empreintes_import'
-down_revision = '0008_trail_indexes'
+down_revision = '0009_affilie_jeton'
 branch_labels = None
 depends_on = None
 
