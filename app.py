@@ -364,7 +364,10 @@ def register_error_handlers(app: Flask) -> None:
 def database_unavailable(error):
     """A database outage (restart, failover, pool exhausted): 503 with Retry-After, logged
     once per outage rather than once per request."""
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except UNAVAILABLE:
+        pass  # the connection is gone with its transaction: nothing left to undo
     now = time.monotonic()
     if now - _outage_logged_at[0] > _OUTAGE_LOG_EVERY:
         _outage_logged_at[0] = now

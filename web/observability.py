@@ -39,6 +39,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import event as orm_event
 from sqlalchemy import func, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 logger = logging.getLogger("recouvrement")
@@ -162,8 +163,6 @@ def _finish_request(response):
     endpoint = request.endpoint or "none"
     HTTP_REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
     HTTP_LATENCY.labels(endpoint).observe(seconds)
-    # The user is the one this request loaded, if any: no query just for the log.
-    user = g.get("_login_user")
     logger.info(
         "request",
         extra={
@@ -174,12 +173,27 @@ def _finish_request(response):
                 "path": request.url_rule.rule if request.url_rule else "<unmatched>",
                 "status": response.status_code,
                 "duration_ms": round(seconds * 1000, 1),
-                "user": user.id if user is not None and user.is_authenticated else "anonymous",
+                "user": g.get("log_user") or _loaded_user_id() or "anonymous",
                 "remote_addr": request.remote_addr,
             }
         },
     )
     return response
+
+
+def _loaded_user_id() -> int | None:
+    """The id of the user this request loaded, if any, read from the session's identity map
+    without touching the row: no query for the log, not even to refresh a row that a
+    rolled-back transaction expired."""
+    state = sa_inspect(g.get("_login_user"), raiseerr=False)
+    identity = state.identity if state is not None else None
+    return identity[0] if identity else None
+
+
+def keep_user_for_the_log() -> None:
+    """Before an error page replaces the signed-in user by a visitor: the log keeps who."""
+    if "log_user" not in g:
+        g.log_user = _loaded_user_id()
 
 
 # ---------------------------------------------------------------- the audit trail
