@@ -7,7 +7,8 @@
   one line per request (time, request id, method, path template, status, duration, user id
   or ``anonymous``, client address) and one per business event through ``event()``. What
   a user typed (passwords, RIB, amounts, logins that may be a password) never goes in.
-- **Metrics** (``/metrics``): request counts and latency per endpoint, logins by outcome
+- **Metrics** (``/metrics``): request counts and latency per endpoint (labels from closed
+  sets only: endpoint, standard method or ``other``, status), logins by outcome
   (lockouts included), requests confirmed per modalité, and requests by status read from
   the database at each scrape. Under gunicorn, ``PROMETHEUS_MULTIPROC_DIR`` makes every
   worker write its counts to that folder and the scrape add them up
@@ -47,6 +48,13 @@ logger = logging.getLogger("recouvrement")
 # What a proxy may hand us as a request id: nginx's $request_id is 32 hex digits; a UUID
 # or a tracing id fits too. Anything else (too long, spaces, quotes) is not trusted.
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+# Every label comes from a closed set, so the series are bounded whatever clients send:
+# endpoints are the app's, statuses the app's answers, and a method outside HTTP's own is
+# "other" (nginx forwards any token as a method; each new one would be a series forever).
+METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+)
 
 # Every metric has labels: a labelled metric writes nothing until a value is recorded, so
 # importing this module never touches PROMETHEUS_MULTIPROC_DIR.
@@ -161,7 +169,8 @@ def _finish_request(response):
     started = g.get("request_started")
     seconds = time.perf_counter() - started if started is not None else 0.0
     endpoint = request.endpoint or "none"
-    HTTP_REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+    method = request.method if request.method in METHODS else "other"
+    HTTP_REQUESTS.labels(endpoint, method, str(response.status_code)).inc()
     HTTP_LATENCY.labels(endpoint).observe(seconds)
     logger.info(
         "request",
@@ -169,7 +178,7 @@ def _finish_request(response):
             "fields": {
                 "event": "request",
                 "request_id": request_id,
-                "method": request.method,
+                "method": method,
                 "path": request.url_rule.rule if request.url_rule else "<unmatched>",
                 "status": response.status_code,
                 "duration_ms": round(seconds * 1000, 1),
