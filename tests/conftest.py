@@ -78,6 +78,8 @@ def make_app(database_url: str, clock: Clock | None = None, **extra):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
+        # The test client's host, pinned as production pins its own name.
+        "TRUSTED_HOSTS": ["localhost"],
         "CLOCK": clock or Clock(),
     }
     config.update(extra)

@@ -18,7 +18,7 @@ from flask import g, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from web import observability
 from web.htmx import partial_request
@@ -114,6 +114,10 @@ def http_error(error: HTTPException):
     """abort(404), a route without that method, a refused CSRF token, a too large body..."""
     if isinstance(error, CSRFError):
         return error_page(400, CSRF_MESSAGE)
+    if isinstance(error, SecurityError):
+        # A Host outside TRUSTED_HOSTS: no address of this site can be built for it, so no
+        # page either; a plain line, which names no host.
+        return make_response(f"{PAGES[400][0]} (Host)", 400, {"Content-Type": "text/plain"})
     headers = {}
     if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
