@@ -30,14 +30,14 @@ import redis
 
 from blueprints.perception import MAX_RETURN_BYTES
 from config import Config
-from tests.conftest import IS_POSTGRES
+from tests.conftest import IS_POSTGRES, REDIS_DB_DEPLOY
 from tests.integration.live_server import Browser, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 CLIENT_ADDRESS = "127.0.0.2"  # not nginx's 127.0.0.1: the app must log this one
 METRICS_TOKEN = "jeton-de-supervision-du-test-0123456789"
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB_DEPLOY}"
 NUMERO = "4317542"
 
 pytestmark = [
