@@ -83,8 +83,9 @@ def make_app(database_url: str, clock: Clock | None = None, **extra):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
-        # The test client's host, pinned as production pins its own name.
-        "TRUSTED_HOSTS": ["localhost"],
+        # The test client's host and the live servers' address, pinned as production pins
+        # its own name.
+        "TRUSTED_HOSTS": ["localhost", "127.0.0.1"],
         "CLOCK": clock or Clock(),
     }
     config.update(extra)
