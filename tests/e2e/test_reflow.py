@@ -65,7 +65,8 @@ def walk(page: Page, check) -> None:
     start_request(page, GUIDE_NUMERO, "acomptes")
     wait_for_swap(page, lambda: page.locator("#nombre_echeances").fill("60"))
     page.locator("details.echeances summary").click()
-    expect(page.locator("details.echeances tbody tr")).to_have_count(60)  # fetched on opening
+    # Fetched on opening: a loaded machine (the suite on every core) may take seconds.
+    expect(page.locator("details.echeances tbody tr")).to_have_count(60, timeout=20_000)
     check("05-simulation-60-echeances")
     wait_for_swap(page, lambda: page.locator("#avance").fill("abc"))
     check("06-simulation-erreur")
