@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import sys
 import time
 from datetime import timedelta
@@ -40,6 +41,7 @@ class ConfigurationError(Exception):
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    without_routing_redirects(app)
     try:
         configure(app, test_config)
     except ConfigurationError as exc:
@@ -57,6 +59,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     return app
+
+
+def without_routing_redirects(app: Flask) -> None:
+    """Werkzeug's router answers a 308 for ``/perception`` (to ``/perception/``), for a
+    doubled slash, or for a rule's default values, and copies the whole query into that
+    ``Location``: a header block as long as the client wants, which a proxy refuses (502)
+    and counts as the instance failing. Here no route redirects: a missing trailing slash
+    serves the same page, a doubled slash is a 404. Set before any blueprint's rule is
+    added (a rule takes ``strict_slashes`` from the map when it is added)."""
+    app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False
+    app.url_map.redirect_defaults = False
 
 
 def refuse_nul_bytes():
@@ -122,6 +136,8 @@ def check_configuration(config, given: dict) -> None:
     except Exception:  # SQLAlchemy's ArgumentError, or ValueError on a bad port
         raise ConfigurationError("DATABASE_URL n'est pas une URL de base de données") from None
 
+    config["TRUSTED_HOSTS"] = _trusted_hosts(config.get("TRUSTED_HOSTS"))
+
     if config["APP_ENV"] == "testing" and "LOG_LEVEL" not in given:
         config["LOG_LEVEL"] = "WARNING"  # the suite's output stays readable
     config["LOG_LEVEL"] = str(config["LOG_LEVEL"]).upper()
@@ -144,6 +160,25 @@ def check_configuration(config, given: dict) -> None:
                 "connexion ; RATELIMIT_STORAGE_URI=memory:// pour une instance seule)"
             )
         config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
+
+
+# A host name or address (a leading dot: every subdomain), or an IPv6 address in brackets.
+_HOST = re.compile(r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\]")
+
+
+def _trusted_hosts(value) -> list[str] | None:
+    """``TRUSTED_HOSTS``: the names the site answers to, comma-separated (Flask then refuses
+    any other ``Host`` with a 400, so it never reaches a page or an address). Unset: any."""
+    if value is None or isinstance(value, list | tuple):
+        return list(value) if value is not None else None
+    hosts = [host.strip() for host in str(value).split(",") if host.strip()]
+    for host in hosts:
+        if not _HOST.fullmatch(host):
+            raise ConfigurationError(
+                f"TRUSTED_HOSTS : « {host} » n'est pas un nom d'hôte (sans schéma ni port, "
+                "séparés par des virgules)"
+            )
+    return hosts or None
 
 
 def _whole_number(name: str, value) -> int:
@@ -379,7 +414,10 @@ def register_error_handlers(app: Flask) -> None:
 def database_unavailable(error):
     """A database outage (restart, failover, pool exhausted): 503 with Retry-After, logged
     once per outage rather than once per request."""
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except UNAVAILABLE:
+        pass  # the connection is gone with its transaction: nothing left to undo
     now = time.monotonic()
     if now - _outage_logged_at[0] > _OUTAGE_LOG_EVERY:
         _outage_logged_at[0] = now

@@ -43,6 +43,9 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "Africa/Casablanca"
     LANGUAGES = ("fr", "ar")
 
+    # The names the site answers to, comma-separated (the public name, and each instance's
+    # own address where Prometheus or a health check reaches it): any other Host is a 400.
+    TRUSTED_HOSTS = os.environ.get("TRUSTED_HOSTS")
     REDIS_URL = os.environ.get("REDIS_URL")
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers to trust.
     PROXY_HOPS = os.environ.get("PROXY_HOPS", "0")

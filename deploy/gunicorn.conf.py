@@ -18,6 +18,21 @@ graceful_timeout = 30
 accesslog = None
 errorlog = "-"
 
+# What a request may bring, set on purpose rather than left to defaults: the app's longest
+# address (a search, a move, a login's ``next`` of at most 512 characters) is far below
+# 4 094 bytes of request line; a header field may hold a browser's cookies (4 KB at most)
+# and an If-None-Match; 50 fields are twice what a browser and nginx send together. Beyond
+# these gunicorn answers 400 itself, before the app reads anything.
+limit_request_line = 4094
+limit_request_field_size = 8190
+limit_request_fields = 50
+
+# No control socket: the instances are driven by signals (kill -HUP reloads, see
+# docs/DEPLOY.md), and gunicorn's default socket ($XDG_RUNTIME_DIR/gunicorn.ctl or
+# ~/.gunicorn/gunicorn.ctl) is one path per user: two instances on one host would share it,
+# and stopping one would delete the other's.
+control_socket_disable = True
+
 
 def _metrics_folder():
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

@@ -32,6 +32,11 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 BASE_URL = os.environ.get("DATABASE_URL", "")
+# The Redis databases (on 127.0.0.1:6379) that tests flush: one per file that uses Redis, so
+# two files never flush each other's counts. Change them when those numbers are taken.
+REDIS_DB_HARDENING = int(os.environ.get("TEST_REDIS_DB_HARDENING", "13"))
+REDIS_DB_LIMITS = int(os.environ.get("TEST_REDIS_DB_LIMITS", "14"))
+REDIS_DB_DEPLOY = int(os.environ.get("TEST_REDIS_DB_DEPLOY", "15"))
 IS_POSTGRES = BASE_URL.startswith("postgresql")
 FROZEN_NOW = datetime(2023, 11, 20, 10, 30)
 
@@ -78,6 +83,9 @@ def make_app(database_url: str, clock: Clock | None = None, **extra):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
+        # The test client's host and the live servers' address, pinned as production pins
+        # its own name.
+        "TRUSTED_HOSTS": ["localhost", "127.0.0.1"],
         "CLOCK": clock or Clock(),
     }
     config.update(extra)

@@ -5,6 +5,11 @@ home) with the right status. An htmx request for a fragment gets a one-line mess
 ``static/js/app.js`` puts in the page's alert region, never a whole page swapped into a
 table or a panel. Screens that answer their own refusals (the login form's 429, the
 simulation's 422 fragments, a form's errors) return them directly and never come here.
+
+An error page never asks the database anything: it may be the very thing that failed (an
+outage), and a page that queries it again fails in turn, as a bare 500 without its log
+line. So every error renders as for a visitor (no name in the header, no session timer):
+the signed-in user is neither loaded nor read, whatever the status.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from flask import g, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
+from web import observability
 from web.htmx import partial_request
 
 # Where an htmx request's error message goes (base.html holds the region).
@@ -78,6 +84,7 @@ def error_page(status: int, message: str | None = None, headers: dict | None = N
     """The answer for ``status``: the site's page, or a one-line fragment for htmx."""
     title, default = PAGES.get(status, PAGES[500])
     text = str(message or default)
+    _as_a_visitor()
     if partial_request():
         response = make_response(
             render_template("partials/_erreur.html", title=title, message=text), status
@@ -88,9 +95,6 @@ def error_page(status: int, message: str | None = None, headers: dict | None = N
         response = make_response(text, status)
         response.mimetype = "text/plain"
     else:
-        if status >= 500:
-            # The page must not ask the database anything: no signed-in user to look up.
-            g._login_user = AnonymousUserMixin()
         response = make_response(
             render_template("erreur.html", status=status, title=title, message=text), status
         )
@@ -98,10 +102,22 @@ def error_page(status: int, message: str | None = None, headers: dict | None = N
     return response
 
 
+def _as_a_visitor() -> None:
+    """Templates see an anonymous ``current_user``: Flask-Login's context processor would
+    otherwise load the user (a query), and reading a user the failed transaction expired
+    would query too. The request's log line keeps the id, read without a query."""
+    observability.keep_user_for_the_log()
+    g._login_user = AnonymousUserMixin()
+
+
 def http_error(error: HTTPException):
     """abort(404), a route without that method, a refused CSRF token, a too large body..."""
     if isinstance(error, CSRFError):
         return error_page(400, CSRF_MESSAGE)
+    if isinstance(error, SecurityError):
+        # A Host outside TRUSTED_HOSTS: no address of this site can be built for it, so no
+        # page either; a plain line, which names no host.
+        return make_response(f"{PAGES[400][0]} (Host)", 400, {"Content-Type": "text/plain"})
     headers = {}
     if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)

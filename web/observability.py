@@ -7,7 +7,8 @@
   one line per request (time, request id, method, path template, status, duration, user id
   or ``anonymous``, client address) and one per business event through ``event()``. What
   a user typed (passwords, RIB, amounts, logins that may be a password) never goes in.
-- **Metrics** (``/metrics``): request counts and latency per endpoint, logins by outcome
+- **Metrics** (``/metrics``): request counts and latency per endpoint (labels from closed
+  sets only: endpoint, standard method or ``other``, status), logins by outcome
   (lockouts included), requests confirmed per modalité, and requests by status read from
   the database at each scrape. Under gunicorn, ``PROMETHEUS_MULTIPROC_DIR`` makes every
   worker write its counts to that folder and the scrape add them up
@@ -39,6 +40,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import event as orm_event
 from sqlalchemy import func, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 logger = logging.getLogger("recouvrement")
@@ -46,6 +48,13 @@ logger = logging.getLogger("recouvrement")
 # What a proxy may hand us as a request id: nginx's $request_id is 32 hex digits; a UUID
 # or a tracing id fits too. Anything else (too long, spaces, quotes) is not trusted.
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+# Every label comes from a closed set, so the series are bounded whatever clients send:
+# endpoints are the app's, statuses the app's answers, and a method outside HTTP's own is
+# "other" (nginx forwards any token as a method; each new one would be a series forever).
+METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH")
+)
 
 # Every metric has labels: a labelled metric writes nothing until a value is recorded, so
 # importing this module never touches PROMETHEUS_MULTIPROC_DIR.
@@ -160,26 +169,40 @@ def _finish_request(response):
     started = g.get("request_started")
     seconds = time.perf_counter() - started if started is not None else 0.0
     endpoint = request.endpoint or "none"
-    HTTP_REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+    method = request.method if request.method in METHODS else "other"
+    HTTP_REQUESTS.labels(endpoint, method, str(response.status_code)).inc()
     HTTP_LATENCY.labels(endpoint).observe(seconds)
-    # The user is the one this request loaded, if any: no query just for the log.
-    user = g.get("_login_user")
     logger.info(
         "request",
         extra={
             "fields": {
                 "event": "request",
                 "request_id": request_id,
-                "method": request.method,
+                "method": method,
                 "path": request.url_rule.rule if request.url_rule else "<unmatched>",
                 "status": response.status_code,
                 "duration_ms": round(seconds * 1000, 1),
-                "user": user.id if user is not None and user.is_authenticated else "anonymous",
+                "user": g.get("log_user") or _loaded_user_id() or "anonymous",
                 "remote_addr": request.remote_addr,
             }
         },
     )
     return response
+
+
+def _loaded_user_id() -> int | None:
+    """The id of the user this request loaded, if any, read from the session's identity map
+    without touching the row: no query for the log, not even to refresh a row that a
+    rolled-back transaction expired."""
+    state = sa_inspect(g.get("_login_user"), raiseerr=False)
+    identity = state.identity if state is not None else None
+    return identity[0] if identity else None
+
+
+def keep_user_for_the_log() -> None:
+    """Before an error page replaces the signed-in user by a visitor: the log keeps who."""
+    if "log_user" not in g:
+        g.log_user = _loaded_user_id()
 
 
 # ---------------------------------------------------------------- the audit trail

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.request
 from datetime import timedelta
+from urllib.error import HTTPError
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -48,6 +50,29 @@ def session_token(app) -> str:
         return db.session.scalar(select(User.session_token).where(User.login == "groupe"))
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def signed_in_with(base_url: str, cookie: str) -> bool:
+    """Whether the server still takes this session cookie (a read: nothing is renewed)."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    request = urllib.request.Request(f"{base_url}/", headers={"Cookie": f"session={cookie}"})
+    try:
+        with opener.open(request, timeout=5) as response:
+            return response.status == 200
+    except HTTPError as refused:  # 302 to the login page
+        return refused.code != 302
+
+
+def wait_until(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
 def test_the_warning_renews_the_session_and_the_end_is_explained(page: Page, short_session):
     before = count_demandes(short_session.app)
     login(page, short_session.url, "groupe", DEMO_PASSWORD)
@@ -66,6 +91,7 @@ def test_the_warning_renews_the_session_and_the_end_is_explained(page: Page, sho
     assert axe_report(page, "alerte de fin de session") == ""
     shot(page, "1-alerte")
 
+    first_cookie = next(c["value"] for c in page.context.cookies() if c["name"] == "session")
     # Keyboard only: Enter on the focused button.
     with page.expect_response(lambda r: r.url.endswith("/session/prolonger")) as renewed:
         page.keyboard.press("Enter")
@@ -75,8 +101,9 @@ def test_the_warning_renews_the_session_and_the_end_is_explained(page: Page, sho
     expect(page.locator("#session-annonce")).to_have_text(
         re.compile(r"^Votre session a été prolongée de 8\ssecondes\.$")
     )
-    # Past the first session's end: the panel still answers (the server renewed it).
-    page.wait_for_timeout(max(0, (loaded + LIFETIME + 0.3 - time.monotonic()) * 1000))
+    # Past the first session's end (the server refuses its cookie now): the panel still
+    # answers, the server renewed the session.
+    wait_until(lambda: not signed_in_with(short_session.url, first_cookie), LIFETIME + 5)
     with page.expect_response(lambda r: "/simulation" in r.url) as panel:
         page.locator('button[name="action"][value="plus"]').click()
     assert panel.value.status == 200

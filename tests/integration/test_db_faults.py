@@ -1,4 +1,5 @@
-"""Database faults: a dead connection is replaced, a failed confirmation writes nothing."""
+"""Database faults: a dead connection is replaced, a failed confirmation writes nothing, an
+outage is a 503 for every kind of request (htmx included), logged and counted."""
 
 from __future__ import annotations
 
@@ -161,3 +162,108 @@ def test_a_failed_confirmation_leaves_nothing_half_written(make, admin, monkeypa
     response = client.post(f"/demande/{NUMERO}/confirmer", data={"token": token})
     assert response.status_code == 303
     assert rows_of(admin, token) == {"demandes": 1, "echeances": 12, "audit_events": 1}
+
+
+# --- an outage seen by signed-in users, htmx included --------------------------------------
+
+UNREACHABLE = (
+    "postgresql+psycopg://nobody@127.0.0.1:1/recouvrement?connect_timeout=2"
+    if IS_POSTGRES
+    else "sqlite:////nonexistent-folder/recouvrement.db"
+)
+
+
+def signed_in_during_an_outage(make, who: str, numero: str | None = None):
+    """A client signed in (and past Paramétrage when ``numero``) on a working instance,
+    whose next requests reach an instance that cannot reach the database."""
+    live = make().test_client()
+    response = live.post("/connexion", data={"utilisateur": who, "mot_de_passe": DEMO_PASSWORD})
+    assert response.status_code == 302
+    if numero:
+        page = live.get(f"/demande/{numero}/parametrage").get_data(as_text=True)
+        compte = re.search(r'<option value="(\d+)"', page)[1]
+        response = live.post(
+            f"/demande/{numero}/parametrage",
+            data={"modalite": "acomptes", "compte": compte, "garanties": "1"},
+        )
+        assert response.status_code == 302
+        assert live.get(f"/demande/{numero}/simulation?n=6", headers=HTMX).status_code == 200
+    down = make(SQLALCHEMY_DATABASE_URI=UNREACHABLE, PROPAGATE_EXCEPTIONS=False).test_client()
+    down.set_cookie("session", live.get_cookie("session").value)
+    return down
+
+
+HTMX = {"HX-Request": "true"}
+# who, the affilié to reach Simulation with, the request, its headers, its endpoint.
+OUTAGE_REQUESTS = {
+    "move": ("groupe", NUMERO, f"/demande/{NUMERO}/simulation?n=7", HTMX, "demande.simulation"),
+    "schedule rows": (
+        "groupe",
+        NUMERO,
+        f"/demande/{NUMERO}/simulation/echeances?n=7",
+        HTMX,
+        "demande.echeances",
+    ),
+    "back-office list": (
+        "agent.casa",
+        None,
+        "/perception/demandes?q=atlas",
+        HTMX,
+        "perception.demandes",
+    ),
+    "back-office page": ("agent.casa", None, "/perception/demandes", {}, "perception.demandes"),
+    "simulation page": (
+        "groupe",
+        NUMERO,
+        f"/demande/{NUMERO}/simulation?n=7",
+        {},
+        "demande.simulation",
+    ),
+}
+
+
+def answered(endpoint: str, status: str) -> float:
+    from web.observability import HTTP_REQUESTS
+
+    return HTTP_REQUESTS.labels(endpoint, "GET", status)._value.get()
+
+
+@pytest.mark.parametrize("case", OUTAGE_REQUESTS)
+def test_an_outage_is_a_503_for_every_kind_of_request_logged_and_counted(make, case, caplog):
+    who, numero, url, headers, endpoint = OUTAGE_REQUESTS[case]
+    client = signed_in_during_an_outage(make, who, numero)
+    counted_before = answered(endpoint, "503")
+    caplog.clear()
+
+    with caplog.at_level("INFO", logger="recouvrement"):
+        responses = [client.get(url, headers=headers) for _ in range(3)]
+
+    for response in responses:
+        assert response.status_code == 503, response.get_data(as_text=True)[:300]
+        assert response.headers["Retry-After"] == "5"
+        text = response.get_data(as_text=True)
+        assert "Le service est momentanément indisponible." in text
+        if headers:
+            # One line for the page's alert region, never a page swapped into a panel.
+            assert response.headers["HX-Retarget"] == "#erreur-annonce"
+            assert "<html" not in text
+        else:
+            assert "<h1>Service indisponible</h1>" in text
+    lines = [
+        record.fields
+        for record in caplog.records
+        if getattr(record, "fields", {}).get("event") == "request"
+    ]
+    assert [(line["path"] != "<unmatched>", line["status"]) for line in lines] == [(True, 503)] * 3
+    assert answered(endpoint, "503") == counted_before + 3
+
+
+@pytest.mark.parametrize("headers", [HTMX, {}], ids=["htmx", "page"])
+def test_an_error_page_asks_the_database_nothing(make, headers):
+    """A 404 needs no database: during an outage it is still the 404, not a 500."""
+    client = signed_in_during_an_outage(make, "groupe")
+
+    response = client.get("/nulle-part", headers=headers)
+
+    assert response.status_code == 404
+    assert "Page introuvable" in response.get_data(as_text=True)

@@ -5,8 +5,11 @@ nginx's file is only rewritten for this machine: its ports, its certificate (sel
 made here), its paths. A client on 127.0.0.2 logs in, simulates and confirms over HTTPS
 on a port that is not 443; its request id reaches nginx's log and the app's JSON lines,
 with its own address (PROXY_HOPS=1); a bank return file of the size the app accepts passes
-nginx, and a body over the app's MAX_CONTENT_LENGTH is refused by nginx itself. Every
-process is stopped at the end, and every wait is bounded.
+nginx, and a body over the app's MAX_CONTENT_LENGTH is refused by nginx itself. The outside
+probe's six-request outages (a long query through the slash redirect, a forged If-None-Match)
+leave the site answering; another Host never reaches the app; the access log holds no query;
+the two instances share no control socket. Every process is stopped at the end, and every
+wait is bounded.
 """
 
 from __future__ import annotations
@@ -30,15 +33,17 @@ import redis
 
 from blueprints.perception import MAX_RETURN_BYTES
 from config import Config
-from tests.conftest import IS_POSTGRES
+from tests.conftest import IS_POSTGRES, REDIS_DB_DEPLOY
 from tests.integration.live_server import Browser, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 CLIENT_ADDRESS = "127.0.0.2"  # not nginx's 127.0.0.1: the app must log this one
 METRICS_TOKEN = "jeton-de-supervision-du-test-0123456789"
-REDIS_URL = "redis://127.0.0.1:6379/15"
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB_DEPLOY}"
 NUMERO = "4317542"
+SITE = "127.0.0.1"  # the site's name here: the one nginx's server_name and TRUSTED_HOSTS pin
+LONG = "A" * 3600  # a query that made Werkzeug's slash redirect a 4.2 KB header block
 
 pytestmark = [
     pytest.mark.postgres,
@@ -118,8 +123,9 @@ def nginx_conf(tmp: Path, upstreams: list[int], https_port: int, http_port: int)
     for original, replacement in (
         ("10.0.0.11:8000", f"127.0.0.1:{upstreams[0]}"),
         ("10.0.0.12:8000", f"127.0.0.1:{upstreams[1]}"),
-        ("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
-        ("listen 80;", f"listen 127.0.0.1:{http_port};"),
+        ("listen 443 ssl http2", f"listen 127.0.0.1:{https_port} ssl http2"),
+        ("listen 80", f"listen 127.0.0.1:{http_port}"),
+        ("server_name recouvrement.example.ma;", f"server_name {SITE};"),
         ("/etc/ssl/recouvrement.pem", str(cert)),
         ("/etc/ssl/recouvrement.key", str(key)),
         ("/var/log/nginx/recouvrement.access.log", str(tmp / "access.log")),
@@ -207,13 +213,15 @@ def deployment(database_url, tmp_path):
     store = redis_or_skip()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
         "APP_ENV": "production",
         "SECRET_KEY": uuid.uuid4().hex,
         "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL,
         "PROXY_HOPS": "1",
         "METRICS_TOKEN": METRICS_TOKEN,
+        "TRUSTED_HOSTS": SITE,
+        # Where gunicorn's default control socket would go: two instances would share it.
+        "HOME": str(tmp_path / "home"),
     }
     ports = [free_port(), free_port()]
     https_port, http_port = free_port(), free_port()
@@ -277,6 +285,9 @@ def test_the_deployment_through_nginx(deployment):
     """One deployment for every check: starting and stopping it is most of the time."""
     journey_over_https(deployment)
     bank_return_file_through_nginx(deployment)
+    six_requests_no_longer_take_the_site_down(deployment)
+    other_hosts_never_reach_the_app(deployment)
+    assert not (deployment["tmp"] / "home" / ".gunicorn").exists()  # no shared control socket
 
 
 def journey_over_https(deployment):
@@ -355,3 +366,54 @@ def bank_return_file_through_nginx(deployment):
     over = b"\n" * (Config.MAX_CONTENT_LENGTH + 1)
     status, text = agent.upload("/perception/prelevements/retour", "fichier", "gros.csv", over)
     assert status == 413 and "nginx" in text
+
+
+def six_requests_no_longer_take_the_site_down(deployment):
+    """Each six-request outage of the probe, through nginx: the site answers 200 right after."""
+    port = deployment["https"]
+    visitor = TlsBrowser(port)
+    for path in (f"/perception?q={LONG}", f"/perception//demandes?q={LONG}"):
+        statuses = [visitor.get(path).status for _ in range(6)]
+        assert 502 not in statuses, (path[:30], statuses)
+        assert visitor.get("/connexion").status == 200
+
+    affiliate = TlsBrowser(port)
+    affiliate.login()
+    numero = "3021458"  # groupe's, without a request in progress
+    page = affiliate.get(f"/demande/{numero}/parametrage")
+    compte = re.search(r'<option value="(\d+)"', page.text)[1]
+    moved = affiliate.post(
+        f"/demande/{numero}/parametrage",
+        {"modalite": "acomptes", "compte": compte, "garanties": "1"},
+    )
+    assert moved.status == 302, moved.status
+    move = f"/demande/{numero}/simulation?n=7"
+    panel = affiliate.get(move, headers={"HX-Request": "true"})
+    assert panel.status == 200
+    tag = panel.headers["ETag"].strip('"')
+    forged = {"HX-Request": "true", "If-None-Match": f'"{tag}:{"B" * 4000}"'}
+    statuses = [affiliate.get(move, headers=forged).status for _ in range(6)]
+    assert 502 not in statuses, statuses
+    assert affiliate.get(move, headers={"HX-Request": "true"}).status == 200
+    assert visitor.get("/connexion").status == 200
+    assert visitor.get("/healthz").status == 200
+
+    # The access log names paths, never a query: no search, no amount.
+    log = (deployment["tmp"] / "access.log").read_text()
+    assert "/perception" in log and "q=" not in log and "avance=" not in log and LONG not in log
+
+
+def other_hosts_never_reach_the_app(deployment):
+    """nginx closes a connection for any other name; the app refuses it too (TRUSTED_HOSTS)."""
+    browser = TlsBrowser(deployment["https"])
+    with pytest.raises(http.client.RemoteDisconnected):
+        browser.get("/connexion", headers={"Host": "evil.example"})
+    port = deployment["instances"][0]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/connexion", headers={"Host": "evil.example"})
+        response = conn.getresponse()
+        assert response.status == 400
+        assert "evil" not in str(response.headers) + response.read().decode()
+    finally:
+        conn.close()

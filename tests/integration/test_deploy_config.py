@@ -26,6 +26,14 @@ def test_the_configuration_keeps_what_the_probe_needed():
     assert "proxy_http_version 1.1;" in conf and 'proxy_set_header Connection "";' in conf
     # The app's MAX_CONTENT_LENGTH is 4 MB: nginx must let the same body through.
     assert "client_max_body_size 4m;" in conf
+    # No answer marks an instance down, and every header block the app sends fits.
+    assert re.findall(r"server \S+ max_fails=0;", conf) and "max_fails=3" not in conf
+    assert "proxy_buffer_size 16k;" in conf
+    # The access log has paths, not queries (amounts, searches).
+    assert '"$request"' not in conf and '"$request_method $uri"' in conf
+    # Only the site's name reaches the app; the default server closes the connection.
+    assert re.search(r"default_server;\s+listen 80 default_server;\s+server_name _;", conf)
+    assert "return 444;" in conf and "https://$host" not in conf
     # Only login POSTs are throttled by nginx.
     assert re.search(
         r"map \$request_method \$login_post_key \{\s*POST\s+\$binary_remote_addr;", conf
@@ -74,3 +82,12 @@ def test_nginx_accepts_the_configuration(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_gunicorn_limits_requests_and_shares_no_control_socket():
+    settings = {}
+    exec((ROOT / "deploy" / "gunicorn.conf.py").read_text(encoding="utf-8"), settings)
+    assert settings["limit_request_line"] == 4094
+    assert settings["limit_request_field_size"] == 8190
+    assert settings["limit_request_fields"] == 50
+    assert settings["control_socket_disable"] is True

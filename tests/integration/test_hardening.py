@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 from commands.demo import DEMO_PASSWORD
 from db.models import LoginFailure, User
 from extensions import db
+from tests.conftest import REDIS_DB_HARDENING
 
 WRONG = "pas-le-bon"
-REAL_REDIS = "redis://127.0.0.1:6379/13"
+REAL_REDIS = f"redis://127.0.0.1:6379/{REDIS_DB_HARDENING}"
 
 
 def post_login(client, login="groupe", password=DEMO_PASSWORD, query=""):

@@ -135,3 +135,28 @@ def test_metrics_with_the_token(watched):
     assert 'recouvrement_logins_total{outcome="failure"}' in text
     # Requests by status, read from the database at the scrape.
     assert re.search(r'recouvrement_demandes\{statut="\w+"\} \d+', text)
+
+
+def series(client) -> list[str]:
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    return [line for line in response.get_data(as_text=True).splitlines() if line[:1] != "#"]
+
+
+def test_made_up_methods_add_no_series(watched, capfd):
+    """Labels come from a closed set: nginx forwards any method, each one answered 405."""
+    client = watched.test_client()
+    assert client.open("/ping", method="INVENTE").status_code == 405
+    series(client)  # the scrape's own series
+    before = series(client)
+
+    for number in range(3000):
+        client.open("/ping", method=f"M{number}X")
+
+    after = series(client)
+    assert len(after) == len(before)
+    assert 'recouvrement_http_requests_total{endpoint="none",method="other",status="405"}' in (
+        "\n".join(after)
+    )
+    assert not any("M2999X" in line for line in after)
+    requests = [e for e in log_lines(capfd) if e["event"] == "request" and e["status"] == 405]
+    assert {e["method"] for e in requests} == {"other"}

@@ -1,5 +1,5 @@
-"""The login limits on the real Redis (127.0.0.1:6379, database 14, flushed), across two
-instances, through a Redis that stops and comes back.
+"""The login limits on the real Redis (127.0.0.1:6379, database TEST_REDIS_DB_LIMITS, 14 by
+default, flushed), across two instances, through a Redis that stops and comes back.
 
 A TCP relay stands between the app and Redis, so the test stops "Redis" for the app
 without touching the shared server. While it is down: no error and no wait longer than
@@ -23,9 +23,9 @@ import redis
 
 from commands.demo import DEMO_PASSWORD
 from extensions import db
-from tests.conftest import make_app
+from tests.conftest import REDIS_DB_LIMITS, make_app
 
-REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 14
+REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, REDIS_DB_LIMITS
 WRONG = "pas-le-bon"
 
 

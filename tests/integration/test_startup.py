@@ -46,10 +46,20 @@ def refusal(capsys, **changes) -> str:
         ({"PROXY_HOPS": "un"}, "PROXY_HOPS"),
         ({"SESSION_MINUTES": "-5"}, "SESSION_MINUTES"),
         ({"LOG_LEVEL": "bavard"}, "LOG_LEVEL"),
+        ({"TRUSTED_HOSTS": "recouvrement.example.ma:443"}, "TRUSTED_HOSTS"),
+        ({"TRUSTED_HOSTS": "https://recouvrement.example.ma"}, "TRUSTED_HOSTS"),
     ],
 )
 def test_production_refuses_to_start_without_what_it_needs(capsys, changes, variable):
     assert variable in refusal(capsys, **changes)
+
+
+def test_trusted_hosts_are_read_from_a_comma_separated_list():
+    app = create_app({**PRODUCTION, "TRUSTED_HOSTS": " recouvrement.example.ma, 10.0.0.11 ,"})
+    assert app.config["TRUSTED_HOSTS"] == ["recouvrement.example.ma", "10.0.0.11"]
+    client = app.test_client()
+    assert client.get("/ping", headers={"Host": "10.0.0.11:8000"}).status_code == 200
+    assert client.get("/ping", headers={"Host": "evil.example"}).status_code == 400
 
 
 def test_a_single_instance_may_choose_the_memory_store():
