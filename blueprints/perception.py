@@ -40,7 +40,7 @@ from domain import lifecycle
 from domain.identifiers import mask_rib
 from domain.simulation import next_debit_date
 from extensions import db, login_manager
-from services import backoffice, bank_files, queries
+from services import backoffice, queries, return_file
 from services.demandes import consolidation_of, current_consolidation
 from web import labels
 from web.clock import now
@@ -340,7 +340,7 @@ def retour():
                 summary = _import_return(data)
             except backoffice.Refused as exc:
                 errors["fichier"] = exc.message
-            except bank_files.ReturnFileError as exc:
+            except return_file.ReturnFileError as exc:
                 errors["fichier"] = _(
                     "Le fichier contient des erreurs : aucun résultat n'a été enregistré."
                 )
@@ -378,12 +378,12 @@ def retour():
     )
 
 
-def _import_return(data: bytes) -> bank_files.ReturnSummary:
+def _import_return(data: bytes) -> return_file.ReturnSummary:
     """The uploaded file through the same streaming import as the command line's."""
     with tempfile.NamedTemporaryFile(prefix="retour-", suffix=".csv") as file:
         file.write(data)
         file.flush()
-        return bank_files.import_return(
+        return return_file.import_return(
             Path(file.name), actor=_agent(), perception_id=current_user.perception_id
         )
 

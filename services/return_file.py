@@ -1,9 +1,9 @@
-"""The bank's files: the debits due on a day (CSV out) and its return file (CSV in).
+"""The bank's return file (CSV in): the result of each debit of the debit file.
 
-The return file is recorded whole or not at all: every line is checked first, against
-the same rules as an agent's entry (``backoffice.check_result``), then applied. Both
-files are a day of a national campaign, a hundred thousand lines: both stream, and the
-return file is checked and written by set-based SQL over a temporary table.
+It is recorded whole or not at all: every line is checked first, against the same rules
+as an agent's entry (``backoffice.check_result``), then applied with what the agent's
+entry writes (``backoffice.settle``), by set-based SQL over temporary tables. A day of
+a national campaign is a hundred thousand lines: the file streams.
 """
 
 # The statements below are assembled from this module's own constants (table names, the
@@ -12,12 +12,9 @@ return file is checked and written by set-based SQL over a temporary table.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 from flask_babel import gettext as _
@@ -37,7 +34,6 @@ from sqlalchemy.orm import selectinload
 
 from db.models import Demande, Echeance, User
 from domain import lifecycle
-from domain.money import money_str
 from extensions import db
 from services import audit, demandes
 from services.backoffice import (
@@ -65,78 +61,11 @@ from web import observability
 from web.clock import now
 from web.formatting import day, plain_mad
 
-DEBIT_HEADER = ("reference", "affiliation", "rib", "montant", "echeance")
 RETURN_HEADER = ("reference", "echeance", "statut")
-DEBIT_BATCH = 5000
+# The trail's rows written at a time.
+BATCH = 5000
 # The requests a summary names; the others are counted.
 SUMMARY_REFERENCES = 20
-
-
-# ---------------------------------------------------------------- the debit file
-
-
-@dataclass(frozen=True)
-class DebitLine:
-    reference: str
-    affiliation: str
-    rib: str
-    montant: Decimal
-    echeance: int
-
-
-def debit_lines(on: date) -> Iterator[DebitLine]:
-    """The debits due on ``on``: échéances still to debit of requests being paid.
-
-    Streamed from the database a batch at a time, in reference order: a day of a national
-    campaign is a hundred thousand lines, and none of them needs an ORM object.
-    """
-    ensure_integral_echeances()
-    rows = db.session.execute(
-        select(
-            Demande.reference,
-            Demande.numero_affiliation,
-            Demande.rib,
-            Echeance.montant,
-            Echeance.rang,
-        )
-        .join(Echeance, Echeance.demande_id == Demande.id)
-        .where(
-            Demande.status.in_(EN_PRELEVEMENT),
-            Echeance.definitive.is_(True),
-            Echeance.statut == lifecycle.A_PRELEVER,
-            Echeance.date_prevue == on,
-        )
-        .order_by(Demande.reference, Echeance.rang)
-        .execution_options(yield_per=DEBIT_BATCH)
-    )
-    for row in rows:
-        yield DebitLine(*row)
-
-
-def write_debit_csv(lines: Iterable[DebitLine], stream) -> int:
-    """Write the debit file a batch at a time; return the number of debits written."""
-    stream.write(",".join(DEBIT_HEADER) + "\n")
-    count = 0
-    for batch in _batches(lines, DEBIT_BATCH):
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(
-            (line.reference, line.affiliation, line.rib, money_str(line.montant), line.echeance)
-            for line in batch
-        )
-        stream.write(buffer.getvalue())
-        count += len(batch)
-    return count
-
-
-def _batches(items: Iterable, size: int) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 # ---------------------------------------------------------------- the bank's return file
@@ -566,7 +495,7 @@ def _record_debits(loader, at, actor: User | None) -> None:
             .join(Echeance, Echeance.id == _checked.c.echeance_id)
             .where(_checked.c.refusee == 0, _checked.c.ligne > last)
             .order_by(_checked.c.ligne)
-            .limit(DEBIT_BATCH)
+            .limit(BATCH)
         ).all()
         if not batch:
             return
