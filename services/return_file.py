@@ -13,39 +13,23 @@ a national campaign is a hundred thousand lines: the file streams.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from flask_babel import gettext as _
-from sqlalchemy import (
-    Date,
-    Integer,
-    bindparam,
-    column,
-    exists,
-    literal,
-    select,
-    table,
-    text,
-    update,
-)
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Date, bindparam, select, text
 
-from db.models import Demande, Echeance, User
+from db.models import Demande, User
 from domain import lifecycle
 from extensions import db
-from services import audit, demandes
+from services import return_results
 from services.backoffice import (
     EN_PRELEVEMENT,
     Refused,
     check_result,
     commit_or_refuse,
-    concurrent_change,
-    echeance_label,
     ensure_integral_echeances,
     find_echeance,
-    settle,
 )
 from services.csv_lines import (
     MAX_LINE_BYTES,
@@ -57,18 +41,11 @@ from services.csv_lines import (
     split_fields,
 )
 from services.importer import MAX_REPORTED, stage_in_batches, staging_loader
+from services.return_results import CHECKED, ReturnSummary
 from web import observability
 from web.clock import now
-from web.formatting import day, plain_mad
 
 RETURN_HEADER = ("reference", "echeance", "statut")
-# The trail's rows written at a time.
-BATCH = 5000
-# The requests a summary names; the others are counted.
-SUMMARY_REFERENCES = 20
-
-
-# ---------------------------------------------------------------- the bank's return file
 
 
 class ReturnFileError(Exception):
@@ -80,36 +57,11 @@ class ReturnFileError(Exception):
         self.errors = errors
 
 
-@dataclass(frozen=True)
-class ReturnSummary:
-    payees: int
-    rejetees: int
-    soldees: int = 0
-    annulees: int = 0
-    # The first SUMMARY_REFERENCES requests settled and cancelled, by reference.
-    references_soldees: tuple[str, ...] = ()
-    references_annulees: tuple[str, ...] = ()
-
-    @property
-    def lignes(self) -> int:
-        return self.payees + self.rejetees
-
-
 Progress = Callable[[str, int, int], None]  # (file name, bytes read so far, lines so far)
 
 # The file's lines as read: ``colonnes`` is -1 for a quote left open; reference, rang and
 # statut are the cells stripped (statut in lower case), cut to what a message shows.
 _LINES = "retour_lignes"
-# Each line checked against the perception's requests and their definitive schedules.
-_CHECKED = "retour_verifiees"
-_checked = table(
-    _CHECKED,
-    column("ligne", Integer),
-    column("demande_id", Integer),
-    column("echeance_id", Integer),
-    column("statut"),
-    column("refusee", Integer),
-)
 
 
 def import_return(
@@ -139,7 +91,7 @@ def import_return(
         if dry_run:
             db.session.rollback()
             return summary
-        summary = _apply(loader, summary, actor)
+        summary = return_results.record(loader, summary, actor)
         _drop_tables(loader)  # PostgreSQL drops them at the commit; SQLite would keep them
         commit_or_refuse()
     except BaseException:
@@ -150,8 +102,9 @@ def import_return(
 
 
 def _drop_tables(loader) -> None:
-    for name in (_LINES, _CHECKED):
+    for name in (_LINES, CHECKED):
         db.session.execute(text(f"DROP TABLE IF EXISTS {loader.temp_schema}{name}"))
+    return_results.drop_tables(loader)
 
 
 def _create_tables(loader) -> None:
@@ -168,13 +121,14 @@ def _create_tables(loader) -> None:
     )
     db.session.execute(
         text(
-            f"""CREATE TEMP TABLE {_CHECKED} (
+            f"""CREATE TEMP TABLE {CHECKED} (
                 ligne integer, colonnes integer, reference text, rang_texte text,
                 statut text, demande_id integer, echeance_id integer, premiere integer,
                 refusee integer
             ){loader.on_commit}"""
         )
     )
+    return_results.create_tables(loader)
 
 
 def _stage(path: Path, loader, progress: Progress | None) -> None:
@@ -278,7 +232,7 @@ def _check(perception_id: int, today: date) -> ReturnSummary:
     db.session.execute(
         text(
             f"""
-            INSERT INTO {_CHECKED}
+            INSERT INTO {CHECKED}
             SELECT l.ligne, l.colonnes, l.reference, l.rang_texte, l.statut, l.demande_id,
                    l.echeance_id, l.premiere, CASE WHEN {_REFUSED} THEN 1 ELSE 0 END
             FROM (
@@ -297,15 +251,15 @@ def _check(perception_id: int, today: date) -> ReturnSummary:
         ).bindparams(bindparam("today", type_=Date())),
         {"perception": perception_id, "today": today},
     )
-    db.session.execute(text(f"CREATE INDEX {_CHECKED}_ligne ON {_CHECKED} (ligne)"))
-    db.session.execute(text(f"ANALYZE {_CHECKED}"))
+    db.session.execute(text(f"CREATE INDEX {CHECKED}_ligne ON {CHECKED} (ligne)"))
+    db.session.execute(text(f"ANALYZE {CHECKED}"))
     refused, payees, rejetees = db.session.execute(
         text(
             f"""
             SELECT coalesce(sum(refusee), 0),
                    coalesce(sum(CASE WHEN refusee = 0 AND statut = :payee THEN 1 END), 0),
                    coalesce(sum(CASE WHEN refusee = 0 AND statut = :rejetee THEN 1 END), 0)
-            FROM {_CHECKED}
+            FROM {CHECKED}
             """
         ),
         {"payee": lifecycle.PAYEE, "rejetee": lifecycle.REJETEE},
@@ -321,7 +275,7 @@ def _refused_lines(perception_id: int, today: date, refused: int) -> list[str]:
     rows = db.session.execute(
         text(
             f"""
-            SELECT ligne, colonnes, reference, rang_texte, statut, premiere FROM {_CHECKED}
+            SELECT ligne, colonnes, reference, rang_texte, statut, premiere FROM {CHECKED}
             WHERE refusee = 1 ORDER BY ligne LIMIT :n
             """
         ),
@@ -440,149 +394,3 @@ def _check_line(
             )
         )
     return errors
-
-
-def _apply(loader, checked: ReturnSummary, actor: User | None) -> ReturnSummary:
-    """Write the checked results, then settle or cancel each request they complete."""
-    at = now()
-    written = 0
-    for statut in lifecycle.DEBIT_RESULTS:
-        # Only if still to debit, in the UPDATE itself: an agent who recorded one of these
-        # debits since the check makes the whole file refused, not recorded twice.
-        written += db.session.execute(
-            update(Echeance)
-            .where(
-                Echeance.id.in_(
-                    select(_checked.c.echeance_id).where(
-                        _checked.c.refusee == 0, _checked.c.statut == statut
-                    )
-                ),
-                Echeance.statut == lifecycle.A_PRELEVER,
-            )
-            .values(statut=statut, resultat_at=at)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-    if written != checked.lignes:
-        raise concurrent_change()
-    db.session.expire_all()  # the échéances the session holds are no longer to debit
-    _record_debits(loader, at, actor)
-    soldees, references_soldees = _settle_paid(at, actor)
-    annulees, references_annulees = _cancel_rejected(actor)
-    return ReturnSummary(
-        payees=checked.payees,
-        rejetees=checked.rejetees,
-        soldees=soldees,
-        annulees=annulees,
-        references_soldees=references_soldees,
-        references_annulees=references_annulees,
-    )
-
-
-def _record_debits(loader, at, actor: User | None) -> None:
-    """The trail's row of each debit, as an agent's entry writes it, a batch at a time."""
-    source = "fichier retour de la banque"
-    last = 0
-    while True:
-        batch = db.session.execute(
-            select(
-                _checked.c.ligne,
-                _checked.c.demande_id,
-                _checked.c.statut,
-                Echeance.rang,
-                Echeance.date_prevue,
-                Echeance.montant,
-            )
-            .join(Echeance, Echeance.id == _checked.c.echeance_id)
-            .where(_checked.c.refusee == 0, _checked.c.ligne > last)
-            .order_by(_checked.c.ligne)
-            .limit(BATCH)
-        ).all()
-        if not batch:
-            return
-        loader.stage(
-            "audit_events",
-            [
-                audit.row(
-                    r.demande_id,
-                    actor,
-                    "prelevement",
-                    f"Prélèvement de l'{echeance_label(r.rang)} du {day(r.date_prevue)} "
-                    f"({plain_mad(r.montant)}) : "
-                    f"{'payée' if r.statut == lifecycle.PAYEE else 'rejetée'} ({source})",
-                    at=at,
-                )
-                for r in batch
-            ],
-            audit.COLUMNS,
-        )
-        last = batch[-1].ligne
-
-
-def _results(statut: str):
-    """The requests the file gives a debit result ``statut``."""
-    return (
-        select(_checked.c.demande_id)
-        .where(_checked.c.refusee == 0, _checked.c.statut == statut)
-        .distinct()
-    )
-
-
-def _settle_paid(at, actor: User | None) -> tuple[int, tuple[str, ...]]:
-    """Every request the file leaves with all its échéances paid is settled: per status
-    it leaves, one UPDATE and its audit rows by INSERT … SELECT."""
-    unpaid = exists().where(
-        Echeance.demande_id == Demande.id,
-        Echeance.definitive.is_(True),
-        Echeance.statut != lifecycle.PAYEE,
-    )
-    count = 0
-    for from_status in EN_PRELEVEMENT:
-        paid = Demande.id.in_(_results(lifecycle.PAYEE)) & ~unpaid
-        count += demandes.transition_all(
-            paid,
-            from_status,
-            lifecycle.SOLDEE,
-            actor=actor,
-            action="solde",
-            reason=lambda moved: (literal("Toutes les échéances ont été payées"), moved),
-            at=at,
-        )
-    references = db.session.scalars(
-        select(Demande.reference)
-        .where(Demande.id.in_(_results(lifecycle.PAYEE)), Demande.status == lifecycle.SOLDEE)
-        .order_by(Demande.reference)
-        .limit(SUMMARY_REFERENCES)
-    ).all()
-    return count, tuple(references)
-
-
-def _cancel_rejected(actor: User | None) -> tuple[int, tuple[str, ...]]:
-    """Every request with a debit rejected is cancelled and its amounts reinstated, as
-    an agent's entry does it (``settle``), a batch at a time: rejections are the few."""
-    rejected = _results(lifecycle.REJETEE).subquery()
-    count, references, last = 0, [], 0
-    while True:
-        ids = db.session.scalars(
-            select(rejected.c.demande_id)
-            .where(rejected.c.demande_id > last)
-            .order_by(rejected.c.demande_id)
-            .limit(500)
-        ).all()
-        if not ids:
-            return count, tuple(references)
-        batch = db.session.scalars(
-            select(Demande)
-            .where(Demande.id.in_(ids))
-            .order_by(Demande.id)
-            .options(selectinload(Demande.echeances), selectinload(Demande.events))
-        ).all()
-        for demande in batch:
-            if settle(demande, actor) == lifecycle.ANNULEE:
-                count += 1
-                if len(references) < SUMMARY_REFERENCES:
-                    references.append(demande.reference)
-        last = ids[-1]
-        db.session.flush()
-        db.session.expunge_all()  # what the batch loaded is written: memory stays flat
-        if actor is not None:
-            db.session.add(actor)
