@@ -51,6 +51,10 @@ bp = Blueprint("perception", __name__, url_prefix="/perception")
 
 PAGE_SIZE = 20
 MAX_RETURN_BYTES = 2 * 1024 * 1024
+# The most lines an upload records: a file every line of which settles or cancels a
+# request is recorded within 5 s (bench/bank_files.py); a longer one is the operators'
+# (flask import-retour). A web worker never runs longer than that for a file.
+MAX_RETURN_LINES = 10_000
 
 _DMY = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", re.ASCII)
 
@@ -340,6 +344,8 @@ def retour():
                 summary = _import_return(data)
             except backoffice.Refused as exc:
                 errors["fichier"] = exc.message
+            except return_file.TooManyLines as exc:
+                errors["fichier"] = exc.errors[0]
             except return_file.ReturnFileError as exc:
                 errors["fichier"] = _(
                     "Le fichier contient des erreurs : aucun résultat n'a été enregistré."
@@ -384,7 +390,10 @@ def _import_return(data: bytes) -> return_file.ReturnSummary:
         file.write(data)
         file.flush()
         return return_file.import_return(
-            Path(file.name), actor=_agent(), perception_id=current_user.perception_id
+            Path(file.name),
+            actor=_agent(),
+            perception_id=current_user.perception_id,
+            max_lines=MAX_RETURN_LINES,
         )
 
 

@@ -42,7 +42,7 @@ from services.csv_lines import (
 )
 from services.importer import MAX_REPORTED, stage_in_batches, staging_loader
 from services.return_results import CHECKED, ReturnSummary
-from web import observability
+from web import formatting, observability
 from web.clock import now
 
 RETURN_HEADER = ("reference", "echeance", "statut")
@@ -57,11 +57,30 @@ class ReturnFileError(Exception):
         self.errors = errors
 
 
+class TooManyLines(ReturnFileError):
+    """The file has more lines than its reader takes (the upload's limit)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            [
+                _(
+                    "Le fichier compte plus de %(max)s lignes : aucun résultat n'a été "
+                    "enregistré. Un fichier plus long s'enregistre par la commande "
+                    "flask import-retour.",
+                    max=formatting.number(limit),
+                )
+            ]
+        )
+
+
 Progress = Callable[[str, int, int], None]  # (file name, bytes read so far, lines so far)
 
-# The file's lines as read: ``colonnes`` is -1 for a quote left open; reference, rang and
-# statut are the cells stripped (statut in lower case), cut to what a message shows.
+# The file's lines as read: ``colonnes`` is -1 for a quote left open, _NUL for a line
+# with a NUL byte (PostgreSQL's text cannot hold one: nothing of it is staged); reference,
+# rang and statut are the cells stripped (statut in lower case), cut to what a message
+# shows.
 _LINES = "retour_lignes"
+_NUL = -2
 
 
 def import_return(
@@ -71,6 +90,7 @@ def import_return(
     perception_id: int,
     dry_run: bool = False,
     progress: Progress | None = None,
+    max_lines: int | None = None,
 ) -> ReturnSummary:
     """Record every result of the bank's return file in one transaction, or none.
 
@@ -79,12 +99,14 @@ def import_return(
     table (COPY on PostgreSQL), checked by one query against the requests and their
     schedules, and written by set-based statements: memory stays the same whatever the
     file's size. Without ``actor`` the trail names the system (the command line).
+    ``max_lines``: TooManyLines, nothing recorded, past that many results (lines other
+    than the header and blank ones), read no further.
     """
     loader = staging_loader()
     try:
         _create_tables(loader)
         ensure_integral_echeances(perception_id)
-        _stage(path, loader, progress)
+        _stage(path, loader, progress, max_lines)
         if progress is not None:
             progress("", 0, 0)
         summary = _check(perception_id, now().date())
@@ -131,10 +153,10 @@ def _create_tables(loader) -> None:
     return_results.create_tables(loader)
 
 
-def _stage(path: Path, loader, progress: Progress | None) -> None:
+def _stage(path: Path, loader, progress: Progress | None, max_lines: int | None) -> None:
     """Stage the file's lines after its header, or ReturnFileError for a file that is
-    not a return file at all (empty, not UTF-8, no header, no line)."""
-    rows = _file_rows(path, progress)
+    not a return file at all (empty, not UTF-8, no header, no line, too many lines)."""
+    rows = _file_rows(path, progress, max_lines)
     try:
         staged = stage_in_batches(loader, _LINES, rows)
     except LineTooLong as exc:
@@ -157,10 +179,11 @@ def _stage(path: Path, loader, progress: Progress | None) -> None:
     db.session.execute(text(f"ANALYZE {_LINES}"))
 
 
-def _file_rows(path: Path, progress: Progress | None) -> Iterator[tuple]:
+def _file_rows(path: Path, progress: Progress | None, max_lines: int | None) -> Iterator[tuple]:
     """The staged rows of the file's lines, after checking its header."""
     read = 0
     header = None
+    rows = 0
 
     def count(size: int) -> None:
         nonlocal read
@@ -174,6 +197,9 @@ def _file_rows(path: Path, progress: Progress | None) -> Iterator[tuple]:
                 header = number
                 _check_header(number, line)
                 continue
+            rows += 1
+            if max_lines is not None and rows > max_lines:
+                raise TooManyLines(max_lines)
             yield _row(number, line)
         if progress is not None:
             progress(path.name, read, number)
@@ -196,6 +222,8 @@ def _check_header(number: int, line: str) -> None:
 
 
 def _row(number: int, line: str) -> tuple:
+    if "\x00" in line:
+        return (number, _NUL, None, None, None, None)
     fields = split_fields(line)
     if fields is None:
         return (number, -1, None, None, None, None)
@@ -284,6 +312,14 @@ def _refused_lines(perception_id: int, today: date, refused: int) -> list[str]:
     demandes = _demandes_named({r.reference for r in rows if r.reference}, perception_id)
     messages: list[str] = []
     for r in rows:
+        if r.colonnes == _NUL:
+            messages.append(
+                _(
+                    "Ligne %(ligne)s : caractère nul (ce n'est pas un fichier retour CSV).",
+                    ligne=r.ligne,
+                )
+            )
+            continue
         if r.colonnes < 0:
             messages.append(
                 _(

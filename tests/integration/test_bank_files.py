@@ -21,7 +21,7 @@ from domain import lifecycle
 from extensions import db
 from services import backoffice
 from tests.conftest import IS_POSTGRES, _pg_admin_engine, _pg_url, make_app
-from tests.integration.test_perception import AGENT_CASA
+from tests.integration.test_perception import AGENT_CASA, upload
 
 CASA = "Perception Casablanca Anfa"
 SOURCE = "fichier retour de la banque"
@@ -344,6 +344,86 @@ def test_a_cancellation_to_the_centime(app, runner, clock, tmp_path):
             "majorations générées de 0,01 MAD réintégrées (12 345,68 MAD)",
         ),
     ]
+
+
+# --- hostile files and the upload's limit ----------------------------------------------
+
+
+def test_a_nul_byte_is_refused_with_its_line_on_the_page(app, client, auth, clock):
+    made = requests_in_prelevement(random.Random(5), 2)
+    clock.set(TODAY)
+    before = state()
+    ref = made[0].reference
+    due = next(e.rang for e in made[0].echeances if e.statut == lifecycle.A_PRELEVER)
+    auth.login(AGENT_CASA)
+    page = upload(
+        client,
+        f"reference,echeance,statut\n{ref},{due},payee\n{ref},{due},pay\x00ee\n"
+        "RM-2023-INCONNU1,1,payee\n\x00\n",
+    )
+    assert page.status == 422
+    assert page.field_error("fichier") == (
+        "Le fichier contient des erreurs : aucun résultat n'a été enregistré."
+    )
+    assert page.by_id("erreurs-fichier").split("Ligne ")[1:] == [
+        "3 : caractère nul (ce n'est pas un fichier retour CSV). ",
+        "4, champ reference : demande « RM-2023-INCONNU1 » inconnue dans votre perception. ",
+        "5 : caractère nul (ce n'est pas un fichier retour CSV).",
+    ]
+    assert state() == before
+
+
+def test_a_nul_byte_is_refused_with_its_line_on_the_command_line(app, runner, clock, tmp_path):
+    made = requests_in_prelevement(random.Random(5), 2)
+    clock.set(TODAY)
+    before = state()
+    path = tmp_path / "retour.csv"
+    path.write_bytes(f"reference,echeance,statut\n{made[0].reference},\x001,payee\n".encode())
+    for dry_run in ((), ("--dry-run",)):
+        result = runner.invoke(args=["import-retour", str(path), "--perception", CASA, *dry_run])
+        assert result.exit_code == 1, result.exception
+        assert result.stderr.splitlines() == [
+            "Erreur : Ligne 2 : caractère nul (ce n'est pas un fichier retour CSV).",
+            "Rien n'a été enregistré.",
+        ]
+    assert state() == before
+
+
+def test_the_upload_refuses_a_file_over_its_limit_next_to_the_field(app, client, auth, clock):
+    from blueprints.perception import MAX_RETURN_LINES
+
+    made = requests_in_prelevement(random.Random(6), 1)
+    clock.set(TODAY)
+    before = state()
+    good = f"{made[0].reference},1,payee\n"
+    # Short lines: the test client's own body stays under its 500 KB spool.
+    over = "reference,echeance,statut\n" + good + "X,1,payee\n" * MAX_RETURN_LINES
+    auth.login(AGENT_CASA)
+    page = upload(client, over)
+    assert page.status == 422
+    assert page.field_error("fichier") == (
+        f"Le fichier compte plus de {MAX_RETURN_LINES:,} lignes : aucun résultat n'a été "
+        "enregistré. Un fichier plus long s'enregistre par la commande flask import-retour."
+    ).replace(",", "\u202f", 1)
+    assert not page.ids.get("erreurs-fichier")
+    assert state() == before
+    # In Arabic, the same figure as the page writes figures.
+    client.post("/langue", data={"lang": "ar"})
+    page = upload(client, over)
+    assert page.status == 422
+    arabic = (
+        f"يتضمن الملف أكثر من {MAX_RETURN_LINES:,} سطر: لم تُسجَّل أي نتيجة. "
+        "يُسجَّل الملف الأطول بواسطة الأمر flask import-retour."
+    )
+    assert page.field_error("fichier").endswith(arabic.replace(",", "."))
+    client.post("/langue", data={"lang": "fr"})
+    # At the limit, the file is read and checked (its unknown references are refused).
+    page = upload(client, over.replace("X,1,payee\n", "", 1))
+    assert page.status == 422
+    assert page.by_id("erreurs-fichier").startswith(
+        "Lignes refusées Ligne 3, champ reference : demande « X » inconnue"
+    )
+    assert state() == before
 
 
 # --- the debit file ---------------------------------------------------------------------
