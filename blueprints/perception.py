@@ -54,7 +54,7 @@ MAX_RETURN_BYTES = 2 * 1024 * 1024
 # The most lines an upload records: a file every line of which settles or cancels a
 # request is recorded within 5 s (bench/bank_files.py); a longer one is the operators'
 # (flask import-retour). A web worker never runs longer than that for a file.
-MAX_RETURN_LINES = 10_000
+MAX_RETURN_LINES = 5_000
 
 _DMY = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})", re.ASCII)
 
