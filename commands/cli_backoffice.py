@@ -15,8 +15,9 @@ from sqlalchemy import select
 from commands.progress import ImportProgress
 from db.models import Perception
 from extensions import db
-from services import bank_files, demandes
+from services import demandes, return_file
 from services.backoffice import Refused
+from services.debit_file import debit_batches, write_debit_csv
 from web.formatting import day
 
 
@@ -47,15 +48,15 @@ def debit_file(on: str, output: Path | None) -> None:
     except ValueError:
         click.echo(f"Erreur : date invalide « {on} » (AAAA-MM-JJ)", err=True)
         sys.exit(1)
-    lines = bank_files.debit_lines(due)
+    batches = debit_batches(due)
     if output is None:
-        bank_files.write_debit_csv(lines, _Echo())
+        write_debit_csv(batches, _Echo())
         # The full-payment debits created on the way are part of the schedule from now on.
         db.session.commit()
         return
     started = time.perf_counter()
     with output.open("w", encoding="utf-8", newline="") as stream:
-        count = bank_files.write_debit_csv(lines, stream)
+        count = write_debit_csv(batches, stream)
     db.session.commit()
     seconds = f"{time.perf_counter() - started:.2f}".replace(".", ",")
     click.echo(
@@ -83,13 +84,13 @@ def import_retour(file: Path, perception: str, dry_run: bool, quiet: bool) -> No
     bar = ImportProgress([file]) if not quiet and sys.stderr.isatty() else None
     started = time.perf_counter()
     try:
-        summary = bank_files.import_return(
+        summary = return_file.import_return(
             file, actor=None, perception_id=found, dry_run=dry_run, progress=bar
         )
-    except (bank_files.ReturnFileError, Refused) as exc:
+    except (return_file.ReturnFileError, Refused) as exc:
         if bar is not None:
             bar.close()
-        errors = exc.errors if isinstance(exc, bank_files.ReturnFileError) else [exc.message]
+        errors = exc.errors if isinstance(exc, return_file.ReturnFileError) else [exc.message]
         for line in errors:
             click.echo(f"Erreur : {line}", err=True)
         click.echo("Rien n'a été enregistré.", err=True)

@@ -38,5 +38,7 @@ class DecimalType(TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None:
             return None
+        if isinstance(value, Decimal):  # PostgreSQL's NUMERIC, exact already
+            return value.quantize(CENT, rounding=ROUND_HALF_UP)
         text = repr(value) if isinstance(value, float) else str(value)
         return Decimal(text).quantize(CENT, rounding=ROUND_HALF_UP)

@@ -385,13 +385,20 @@ def apply_result(
     )
     if done.rowcount != 1:
         raise concurrent_change()
-    word = "payée" if statut == PAYEE else "rejetée"
     audit.record(
         demande,
         actor,
         "prelevement",
-        f"Prélèvement de l'{echeance_label(echeance.rang)} du {day(echeance.date_prevue)} "
-        f"({plain_mad(echeance.montant)}) : {word} ({source})",
+        debit_reason(echeance.rang, echeance.date_prevue, echeance.montant, statut, source),
+    )
+
+
+def debit_reason(rang: int, date_prevue: date, montant: Decimal, statut: str, source: str) -> str:
+    """The trail's words for a debit's result (an agent's entry, the bank's return file)."""
+    word = "payée" if statut == PAYEE else "rejetée"
+    return (
+        f"Prélèvement de l'{echeance_label(rang)} du {day(date_prevue)} "
+        f"({plain_mad(montant)}) : {word} ({source})"
     )
 
 
@@ -425,18 +432,16 @@ def settle(demande: Demande, actor: User) -> str | None:
     rejected = [e for e in rows if e.statut == REJETEE]
     if rejected:
         paid = sum((e.montant for e in rows if e.statut == PAYEE), Decimal("0.00"))
-        reinstated = lifecycle.reinstated_amounts(demande.remise, demande.majorations_generees)
         _transition(
             demande,
             lifecycle.ANNULEE,
             actor=actor,
             action="defaut",
-            reason=(
-                f"Prélèvement rejeté ({echeance_label(rejected[0].rang)} du "
-                f"{day(rejected[0].date_prevue)}) : remise de "
-                f"{plain_mad(demande.remise)} et majorations générées de "
-                f"{plain_mad(demande.majorations_generees)} réintégrées "
-                f"({plain_mad(reinstated)})"
+            reason=default_reason(
+                rejected[0].rang,
+                rejected[0].date_prevue,
+                demande.remise,
+                demande.majorations_generees,
             ),
         )
         db.session.add(
@@ -462,6 +467,16 @@ def settle(demande: Demande, actor: User) -> str | None:
         )
         return lifecycle.SOLDEE
     return None
+
+
+def default_reason(rang: int, date_prevue: date, remise: Decimal, majorations: Decimal) -> str:
+    """The trail's words for a cancellation: the first debit rejected, what is reinstated."""
+    reinstated = lifecycle.reinstated_amounts(remise, majorations)
+    return (
+        f"Prélèvement rejeté ({echeance_label(rang)} du {day(date_prevue)}) : remise de "
+        f"{plain_mad(remise)} et majorations générées de {plain_mad(majorations)} "
+        f"réintégrées ({plain_mad(reinstated)})"
+    )
 
 
 def record_result(demande: Demande, rang: int, statut: str, *, actor: User) -> str | None:

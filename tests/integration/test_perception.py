@@ -678,9 +678,12 @@ def test_return_file_reports_the_first_hundred_bad_lines_and_counts_the_others(c
     auth.login(AGENT_CASA)
     validated(client, plan.reference)
     clock.set(datetime(2024, 1, 11, 9, 0))
-    # Beyond the size a file once had to be cut to: a good first line, then 25 000 bad.
+    from blueprints.perception import MAX_RETURN_LINES
+
+    # The largest file the upload takes: a good first line, then only bad ones.
     # (Short references: the test client's own body stays under its 500 KB spool.)
-    unknown = "".join(f"X{i:05d},1,payee\n" for i in range(25_000))
+    bad = MAX_RETURN_LINES - 1
+    unknown = "".join(f"X{i:05d},1,payee\n" for i in range(bad))
     page = upload(client, f"reference,echeance,statut\n{plan.reference},0,payee\n{unknown}")
     assert page.status == 422
     shown = page.by_id("erreurs-fichier").split("Ligne ")[1:]
@@ -688,7 +691,7 @@ def test_return_file_reports_the_first_hundred_bad_lines_and_counts_the_others(c
     assert shown[0] == ("3, champ reference : demande « X00000 » inconnue dans votre perception. ")
     assert shown[-1] == (
         "102, champ reference : demande « X00099 » inconnue dans votre perception. "
-        "… et 24900 autre(s) ligne(s) refusée(s)."
+        f"… et {bad - 100} autre(s) ligne(s) refusée(s)."
     )
     assert [s for *_x, s in definitive(plan)] == ["a_prelever"] * 3
 

@@ -1,9 +1,9 @@
-"""The bank's files: the debits due on a day (CSV out) and its return file (CSV in).
+"""The bank's return file (CSV in): the result of each debit of the debit file.
 
-The return file is recorded whole or not at all: every line is checked first, against
-the same rules as an agent's entry (``backoffice.check_result``), then applied. Both
-files are a day of a national campaign, a hundred thousand lines: both stream, and the
-return file is checked and written by set-based SQL over a temporary table.
+It is recorded whole or not at all: every line is checked first, against the same rules
+as an agent's entry (``backoffice.check_result``), then applied with what the agent's
+entry writes (``backoffice.settle``), by set-based SQL over temporary tables. A day of
+a national campaign is a hundred thousand lines: the file streams.
 """
 
 # The statements below are assembled from this module's own constants (table names, the
@@ -12,44 +12,24 @@ return file is checked and written by set-based SQL over a temporary table.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 from flask_babel import gettext as _
-from sqlalchemy import (
-    Date,
-    Integer,
-    bindparam,
-    column,
-    exists,
-    literal,
-    select,
-    table,
-    text,
-    update,
-)
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Date, bindparam, select, text
 
-from db.models import Demande, Echeance, User
+from db.models import Demande, User
 from domain import lifecycle
-from domain.money import money_str
 from extensions import db
-from services import audit, demandes
+from services import return_results
 from services.backoffice import (
     EN_PRELEVEMENT,
     Refused,
     check_result,
     commit_or_refuse,
-    concurrent_change,
-    echeance_label,
     ensure_integral_echeances,
     find_echeance,
-    settle,
 )
 from services.csv_lines import (
     MAX_LINE_BYTES,
@@ -61,85 +41,11 @@ from services.csv_lines import (
     split_fields,
 )
 from services.importer import MAX_REPORTED, stage_in_batches, staging_loader
-from web import observability
+from services.return_results import CHECKED, ReturnSummary
+from web import formatting, observability
 from web.clock import now
-from web.formatting import day, plain_mad
 
-DEBIT_HEADER = ("reference", "affiliation", "rib", "montant", "echeance")
 RETURN_HEADER = ("reference", "echeance", "statut")
-DEBIT_BATCH = 5000
-# The requests a summary names; the others are counted.
-SUMMARY_REFERENCES = 20
-
-
-# ---------------------------------------------------------------- the debit file
-
-
-@dataclass(frozen=True)
-class DebitLine:
-    reference: str
-    affiliation: str
-    rib: str
-    montant: Decimal
-    echeance: int
-
-
-def debit_lines(on: date) -> Iterator[DebitLine]:
-    """The debits due on ``on``: échéances still to debit of requests being paid.
-
-    Streamed from the database a batch at a time, in reference order: a day of a national
-    campaign is a hundred thousand lines, and none of them needs an ORM object.
-    """
-    ensure_integral_echeances()
-    rows = db.session.execute(
-        select(
-            Demande.reference,
-            Demande.numero_affiliation,
-            Demande.rib,
-            Echeance.montant,
-            Echeance.rang,
-        )
-        .join(Echeance, Echeance.demande_id == Demande.id)
-        .where(
-            Demande.status.in_(EN_PRELEVEMENT),
-            Echeance.definitive.is_(True),
-            Echeance.statut == lifecycle.A_PRELEVER,
-            Echeance.date_prevue == on,
-        )
-        .order_by(Demande.reference, Echeance.rang)
-        .execution_options(yield_per=DEBIT_BATCH)
-    )
-    for row in rows:
-        yield DebitLine(*row)
-
-
-def write_debit_csv(lines: Iterable[DebitLine], stream) -> int:
-    """Write the debit file a batch at a time; return the number of debits written."""
-    stream.write(",".join(DEBIT_HEADER) + "\n")
-    count = 0
-    for batch in _batches(lines, DEBIT_BATCH):
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(
-            (line.reference, line.affiliation, line.rib, money_str(line.montant), line.echeance)
-            for line in batch
-        )
-        stream.write(buffer.getvalue())
-        count += len(batch)
-    return count
-
-
-def _batches(items: Iterable, size: int) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-# ---------------------------------------------------------------- the bank's return file
 
 
 class ReturnFileError(Exception):
@@ -151,36 +57,30 @@ class ReturnFileError(Exception):
         self.errors = errors
 
 
-@dataclass(frozen=True)
-class ReturnSummary:
-    payees: int
-    rejetees: int
-    soldees: int = 0
-    annulees: int = 0
-    # The first SUMMARY_REFERENCES requests settled and cancelled, by reference.
-    references_soldees: tuple[str, ...] = ()
-    references_annulees: tuple[str, ...] = ()
+class TooManyLines(ReturnFileError):
+    """The file has more lines than its reader takes (the upload's limit)."""
 
-    @property
-    def lignes(self) -> int:
-        return self.payees + self.rejetees
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            [
+                _(
+                    "Le fichier compte plus de %(max)s lignes : aucun résultat n'a été "
+                    "enregistré. Un fichier plus long s'enregistre par la commande "
+                    "flask import-retour.",
+                    max=formatting.number(limit),
+                )
+            ]
+        )
 
 
 Progress = Callable[[str, int, int], None]  # (file name, bytes read so far, lines so far)
 
-# The file's lines as read: ``colonnes`` is -1 for a quote left open; reference, rang and
-# statut are the cells stripped (statut in lower case), cut to what a message shows.
+# The file's lines as read: ``colonnes`` is -1 for a quote left open, _NUL for a line
+# with a NUL byte (PostgreSQL's text cannot hold one: nothing of it is staged); reference,
+# rang and statut are the cells stripped (statut in lower case), cut to what a message
+# shows.
 _LINES = "retour_lignes"
-# Each line checked against the perception's requests and their definitive schedules.
-_CHECKED = "retour_verifiees"
-_checked = table(
-    _CHECKED,
-    column("ligne", Integer),
-    column("demande_id", Integer),
-    column("echeance_id", Integer),
-    column("statut"),
-    column("refusee", Integer),
-)
+_NUL = -2
 
 
 def import_return(
@@ -190,6 +90,7 @@ def import_return(
     perception_id: int,
     dry_run: bool = False,
     progress: Progress | None = None,
+    max_lines: int | None = None,
 ) -> ReturnSummary:
     """Record every result of the bank's return file in one transaction, or none.
 
@@ -198,19 +99,21 @@ def import_return(
     table (COPY on PostgreSQL), checked by one query against the requests and their
     schedules, and written by set-based statements: memory stays the same whatever the
     file's size. Without ``actor`` the trail names the system (the command line).
+    ``max_lines``: TooManyLines, nothing recorded, past that many results (lines other
+    than the header and blank ones), read no further.
     """
     loader = staging_loader()
     try:
         _create_tables(loader)
         ensure_integral_echeances(perception_id)
-        _stage(path, loader, progress)
+        _stage(path, loader, progress, max_lines)
         if progress is not None:
             progress("", 0, 0)
         summary = _check(perception_id, now().date())
         if dry_run:
             db.session.rollback()
             return summary
-        summary = _apply(loader, summary, actor)
+        summary = return_results.record(loader, summary, actor)
         _drop_tables(loader)  # PostgreSQL drops them at the commit; SQLite would keep them
         commit_or_refuse()
     except BaseException:
@@ -221,8 +124,9 @@ def import_return(
 
 
 def _drop_tables(loader) -> None:
-    for name in (_LINES, _CHECKED):
+    for name in (_LINES, CHECKED):
         db.session.execute(text(f"DROP TABLE IF EXISTS {loader.temp_schema}{name}"))
+    return_results.drop_tables(loader)
 
 
 def _create_tables(loader) -> None:
@@ -239,19 +143,20 @@ def _create_tables(loader) -> None:
     )
     db.session.execute(
         text(
-            f"""CREATE TEMP TABLE {_CHECKED} (
+            f"""CREATE TEMP TABLE {CHECKED} (
                 ligne integer, colonnes integer, reference text, rang_texte text,
                 statut text, demande_id integer, echeance_id integer, premiere integer,
                 refusee integer
             ){loader.on_commit}"""
         )
     )
+    return_results.create_tables(loader)
 
 
-def _stage(path: Path, loader, progress: Progress | None) -> None:
+def _stage(path: Path, loader, progress: Progress | None, max_lines: int | None) -> None:
     """Stage the file's lines after its header, or ReturnFileError for a file that is
-    not a return file at all (empty, not UTF-8, no header, no line)."""
-    rows = _file_rows(path, progress)
+    not a return file at all (empty, not UTF-8, no header, no line, too many lines)."""
+    rows = _file_rows(path, progress, max_lines)
     try:
         staged = stage_in_batches(loader, _LINES, rows)
     except LineTooLong as exc:
@@ -274,10 +179,11 @@ def _stage(path: Path, loader, progress: Progress | None) -> None:
     db.session.execute(text(f"ANALYZE {_LINES}"))
 
 
-def _file_rows(path: Path, progress: Progress | None) -> Iterator[tuple]:
+def _file_rows(path: Path, progress: Progress | None, max_lines: int | None) -> Iterator[tuple]:
     """The staged rows of the file's lines, after checking its header."""
     read = 0
     header = None
+    rows = 0
 
     def count(size: int) -> None:
         nonlocal read
@@ -291,6 +197,9 @@ def _file_rows(path: Path, progress: Progress | None) -> Iterator[tuple]:
                 header = number
                 _check_header(number, line)
                 continue
+            rows += 1
+            if max_lines is not None and rows > max_lines:
+                raise TooManyLines(max_lines)
             yield _row(number, line)
         if progress is not None:
             progress(path.name, read, number)
@@ -313,6 +222,8 @@ def _check_header(number: int, line: str) -> None:
 
 
 def _row(number: int, line: str) -> tuple:
+    if "\x00" in line:
+        return (number, _NUL, None, None, None, None)
     fields = split_fields(line)
     if fields is None:
         return (number, -1, None, None, None, None)
@@ -349,7 +260,7 @@ def _check(perception_id: int, today: date) -> ReturnSummary:
     db.session.execute(
         text(
             f"""
-            INSERT INTO {_CHECKED}
+            INSERT INTO {CHECKED}
             SELECT l.ligne, l.colonnes, l.reference, l.rang_texte, l.statut, l.demande_id,
                    l.echeance_id, l.premiere, CASE WHEN {_REFUSED} THEN 1 ELSE 0 END
             FROM (
@@ -368,15 +279,15 @@ def _check(perception_id: int, today: date) -> ReturnSummary:
         ).bindparams(bindparam("today", type_=Date())),
         {"perception": perception_id, "today": today},
     )
-    db.session.execute(text(f"CREATE INDEX {_CHECKED}_ligne ON {_CHECKED} (ligne)"))
-    db.session.execute(text(f"ANALYZE {_CHECKED}"))
+    db.session.execute(text(f"CREATE INDEX {CHECKED}_ligne ON {CHECKED} (ligne)"))
+    db.session.execute(text(f"ANALYZE {CHECKED}"))
     refused, payees, rejetees = db.session.execute(
         text(
             f"""
             SELECT coalesce(sum(refusee), 0),
                    coalesce(sum(CASE WHEN refusee = 0 AND statut = :payee THEN 1 END), 0),
                    coalesce(sum(CASE WHEN refusee = 0 AND statut = :rejetee THEN 1 END), 0)
-            FROM {_CHECKED}
+            FROM {CHECKED}
             """
         ),
         {"payee": lifecycle.PAYEE, "rejetee": lifecycle.REJETEE},
@@ -392,7 +303,7 @@ def _refused_lines(perception_id: int, today: date, refused: int) -> list[str]:
     rows = db.session.execute(
         text(
             f"""
-            SELECT ligne, colonnes, reference, rang_texte, statut, premiere FROM {_CHECKED}
+            SELECT ligne, colonnes, reference, rang_texte, statut, premiere FROM {CHECKED}
             WHERE refusee = 1 ORDER BY ligne LIMIT :n
             """
         ),
@@ -401,6 +312,14 @@ def _refused_lines(perception_id: int, today: date, refused: int) -> list[str]:
     demandes = _demandes_named({r.reference for r in rows if r.reference}, perception_id)
     messages: list[str] = []
     for r in rows:
+        if r.colonnes == _NUL:
+            messages.append(
+                _(
+                    "Ligne %(ligne)s : caractère nul (ce n'est pas un fichier retour CSV).",
+                    ligne=r.ligne,
+                )
+            )
+            continue
         if r.colonnes < 0:
             messages.append(
                 _(
@@ -511,149 +430,3 @@ def _check_line(
             )
         )
     return errors
-
-
-def _apply(loader, checked: ReturnSummary, actor: User | None) -> ReturnSummary:
-    """Write the checked results, then settle or cancel each request they complete."""
-    at = now()
-    written = 0
-    for statut in lifecycle.DEBIT_RESULTS:
-        # Only if still to debit, in the UPDATE itself: an agent who recorded one of these
-        # debits since the check makes the whole file refused, not recorded twice.
-        written += db.session.execute(
-            update(Echeance)
-            .where(
-                Echeance.id.in_(
-                    select(_checked.c.echeance_id).where(
-                        _checked.c.refusee == 0, _checked.c.statut == statut
-                    )
-                ),
-                Echeance.statut == lifecycle.A_PRELEVER,
-            )
-            .values(statut=statut, resultat_at=at)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-    if written != checked.lignes:
-        raise concurrent_change()
-    db.session.expire_all()  # the échéances the session holds are no longer to debit
-    _record_debits(loader, at, actor)
-    soldees, references_soldees = _settle_paid(at, actor)
-    annulees, references_annulees = _cancel_rejected(actor)
-    return ReturnSummary(
-        payees=checked.payees,
-        rejetees=checked.rejetees,
-        soldees=soldees,
-        annulees=annulees,
-        references_soldees=references_soldees,
-        references_annulees=references_annulees,
-    )
-
-
-def _record_debits(loader, at, actor: User | None) -> None:
-    """The trail's row of each debit, as an agent's entry writes it, a batch at a time."""
-    source = "fichier retour de la banque"
-    last = 0
-    while True:
-        batch = db.session.execute(
-            select(
-                _checked.c.ligne,
-                _checked.c.demande_id,
-                _checked.c.statut,
-                Echeance.rang,
-                Echeance.date_prevue,
-                Echeance.montant,
-            )
-            .join(Echeance, Echeance.id == _checked.c.echeance_id)
-            .where(_checked.c.refusee == 0, _checked.c.ligne > last)
-            .order_by(_checked.c.ligne)
-            .limit(DEBIT_BATCH)
-        ).all()
-        if not batch:
-            return
-        loader.stage(
-            "audit_events",
-            [
-                audit.row(
-                    r.demande_id,
-                    actor,
-                    "prelevement",
-                    f"Prélèvement de l'{echeance_label(r.rang)} du {day(r.date_prevue)} "
-                    f"({plain_mad(r.montant)}) : "
-                    f"{'payée' if r.statut == lifecycle.PAYEE else 'rejetée'} ({source})",
-                    at=at,
-                )
-                for r in batch
-            ],
-            audit.COLUMNS,
-        )
-        last = batch[-1].ligne
-
-
-def _results(statut: str):
-    """The requests the file gives a debit result ``statut``."""
-    return (
-        select(_checked.c.demande_id)
-        .where(_checked.c.refusee == 0, _checked.c.statut == statut)
-        .distinct()
-    )
-
-
-def _settle_paid(at, actor: User | None) -> tuple[int, tuple[str, ...]]:
-    """Every request the file leaves with all its échéances paid is settled: per status
-    it leaves, one UPDATE and its audit rows by INSERT … SELECT."""
-    unpaid = exists().where(
-        Echeance.demande_id == Demande.id,
-        Echeance.definitive.is_(True),
-        Echeance.statut != lifecycle.PAYEE,
-    )
-    count = 0
-    for from_status in EN_PRELEVEMENT:
-        paid = Demande.id.in_(_results(lifecycle.PAYEE)) & ~unpaid
-        count += demandes.transition_all(
-            paid,
-            from_status,
-            lifecycle.SOLDEE,
-            actor=actor,
-            action="solde",
-            reason=lambda moved: (literal("Toutes les échéances ont été payées"), moved),
-            at=at,
-        )
-    references = db.session.scalars(
-        select(Demande.reference)
-        .where(Demande.id.in_(_results(lifecycle.PAYEE)), Demande.status == lifecycle.SOLDEE)
-        .order_by(Demande.reference)
-        .limit(SUMMARY_REFERENCES)
-    ).all()
-    return count, tuple(references)
-
-
-def _cancel_rejected(actor: User | None) -> tuple[int, tuple[str, ...]]:
-    """Every request with a debit rejected is cancelled and its amounts reinstated, as
-    an agent's entry does it (``settle``), a batch at a time: rejections are the few."""
-    rejected = _results(lifecycle.REJETEE).subquery()
-    count, references, last = 0, [], 0
-    while True:
-        ids = db.session.scalars(
-            select(rejected.c.demande_id)
-            .where(rejected.c.demande_id > last)
-            .order_by(rejected.c.demande_id)
-            .limit(500)
-        ).all()
-        if not ids:
-            return count, tuple(references)
-        batch = db.session.scalars(
-            select(Demande)
-            .where(Demande.id.in_(ids))
-            .order_by(Demande.id)
-            .options(selectinload(Demande.echeances), selectinload(Demande.events))
-        ).all()
-        for demande in batch:
-            if settle(demande, actor) == lifecycle.ANNULEE:
-                count += 1
-                if len(references) < SUMMARY_REFERENCES:
-                    references.append(demande.reference)
-        last = ids[-1]
-        db.session.flush()
-        db.session.expunge_all()  # what the batch loaded is written: memory stays flat
-        if actor is not None:
-            db.session.add(actor)
