@@ -147,7 +147,7 @@ def recapitulatif(reference: str):
         schedule=[
             (e.rang, e.date_prevue, e.montant) for e in demande.echeances if not e.definitive
         ],
-        definitive=[e for e in demande.echeances if e.definitive],
+        definitive=backoffice.schedule_rows(demande, planned=False),
         reintegration=backoffice.reintegration_of(demande),
         status=demande.effective_status(now().date()),
         confirmee=request.args.get("confirmee") == "1",

@@ -150,16 +150,35 @@ class ScheduleRow:
     resultat_at: datetime | None
 
 
-def schedule_rows(demande: Demande) -> list[ScheduleRow]:
-    """The definitive schedule; for an accepted full payment not yet materialised, the
-    debit it will get (computed the same way, without writing on a read)."""
+def schedule_rows(demande: Demande, *, planned: bool = True) -> list[ScheduleRow]:
+    """The definitive schedule as every page shows it: each status by
+    ``lifecycle.echeance_status`` (a cancelled request's debits to come are cancelled).
+
+    ``planned``: for an accepted full payment not yet materialised, the debit it will get
+    (computed the same way, without writing on a read).
+    """
     rows = definitive_echeances(demande)
-    if not rows and demande.modalite == lifecycle.INTEGRAL and demande.status == lifecycle.ACCEPTEE:
+    if (
+        planned
+        and not rows
+        and demande.modalite == lifecycle.INTEGRAL
+        and demande.status == lifecycle.ACCEPTEE
+    ):
         return [
             ScheduleRow(e.rang, e.date, e.montant, A_PRELEVER, None)
             for e in definitive_schedule(plan_of(demande), demande.confirmed_at.date())
         ]
-    return [ScheduleRow(e.rang, e.date_prevue, e.montant, e.statut, e.resultat_at) for e in rows]
+    status = demande.effective_status(now().date())
+    return [
+        ScheduleRow(
+            e.rang,
+            e.date_prevue,
+            e.montant,
+            lifecycle.echeance_status(e.statut, status),
+            e.resultat_at,
+        )
+        for e in rows
+    ]
 
 
 # ---------------------------------------------------------------- the requests list
