@@ -169,7 +169,7 @@ def bench_database(database_url: str, runs: int) -> tuple[list[Timing], int]:
                 return lambda: simulate(
                     totals,
                     rules,
-                    date_situation=situation,
+                    starts_on=situation,
                     nombre_echeances=n,
                     avance=Decimal("10000.00"),
                 )

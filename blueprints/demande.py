@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from functools import wraps
 
@@ -46,7 +47,7 @@ from domain.simulation import next_debit_date
 from extensions import db
 from services import backoffice, caches, demandes, queries
 from services.pagination import Page, paginate_list
-from web import echeancier_files
+from web import echeancier_files, labels
 from web.build import build_version
 from web.clock import now
 from web.formatting import mad
@@ -140,18 +141,18 @@ def home():
 def recapitulatif(reference: str):
     """The request's récapitulatif: its snapshot, schedule and accepted conditions."""
     demande = _own_demande(reference)
+    schedule = backoffice.request_schedule(demande)
     return render_template(
         "recapitulatif.html",
         demande=demande,
         consolidation=demandes.consolidation_of(demande),
-        schedule=[
-            (e.rang, e.date_prevue, e.montant) for e in demande.echeances if not e.definitive
-        ],
-        definitive=[e for e in demande.echeances if e.definitive],
+        schedule=schedule.dated,
+        indicative=schedule.indicative,
+        definitive=backoffice.schedule_rows(demande, planned=False),
         reintegration=backoffice.reintegration_of(demande),
         status=demande.effective_status(now().date()),
         confirmee=request.args.get("confirmee") == "1",
-        debit_date=next_debit_date(demande.confirmed_at.date()),
+        debit_date=schedule.first_debit,
         deadline=demande.guarantee_deadline,
         mask_rib=mask_rib,
     )
@@ -513,10 +514,11 @@ def _panel(affilie, campaign, consolidation, draft, sim, errors, typed, rows_url
 
 def _panel_etag(affilie, draft, typed) -> str:
     """What the panel is made of: the affilié's versions (its row and accounts, its
-    lines), the campaign's version, the count, the avance as typed, the language and the
-    user, plus the code that renders it. Equal tags, equal bytes: the panel holds no CSRF
-    token and no nonce (the CSP has none), and of the request only its address, whose
-    numéro the process's copy is kept under beside the tag (``_kept_key``)."""
+    lines), the campaign's version, the count, the avance as typed, the language, the
+    user and the first debit day its dates count from, plus the code that renders it.
+    Equal tags, equal bytes: the panel holds no CSRF token and no nonce (the CSP has
+    none), and of the request only its address, whose numéro the process's copy is kept
+    under beside the tag (``_kept_key``)."""
     parts = (
         build_version(),
         current_user.id,
@@ -527,6 +529,8 @@ def _panel_etag(affilie, draft, typed) -> str:
         typed.get("n"),
         typed.get("avance"),
         str(get_locale()),
+        # The indicative dates count from today: a new month, new dates.
+        next_debit_date(now().date()),
     )
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
@@ -751,59 +755,110 @@ def echeancier(numero: str, fmt: str):
     sim, errors, _typed = _read_move(affilie, campaign, consolidation, draft)
     if sim is None:
         return " ".join(errors.values()), 422, {"Content-Type": "text/plain; charset=utf-8"}
-    return _echeancier_file(
-        fmt, schedule_of(sim), affilie.numero, affilie.raison_sociale, sim.nombre_echeances
+    rows = [echeancier_files.Row(e.rang, e.date, e.montant) for e in sim.echeances]
+    plan = EcheancierFile(
+        affilie.numero,
+        affilie.raison_sociale,
+        sim.nombre_echeances,
+        f"{affilie.numero}-{sim.nombre_echeances}",
     )
+    return _echeancier_file(fmt, rows, plan, indicative=True)
 
 
 @bp.get("/demandes/<reference>/echeancier.csv", defaults={"fmt": "csv"})
 @bp.get("/demandes/<reference>/echeancier.ics", defaults={"fmt": "ics"})
 @affiliate_only
 def echeancier_demande(reference: str, fmt: str):
-    """The request's échéancier (its snapshot), as on the récapitulatif."""
+    """The request's échéancier, as its récapitulatif shows it: indicative dates before
+    validation, the definitive ones after, under the same event UIDs (a calendar that
+    imports it again updates them). A cancelled or expired request's file says so: its
+    debits still to come are CANCELLED events, a "cancelled" status in the CSV, so that
+    a calendar holding them drops them rather than keep reminding of debits that will
+    never be made."""
     if fmt not in ("csv", "ics"):
         abort(404)
     demande = _own_demande(reference)
     if demande.modalite != lifecycle.ACOMPTES:
         abort(404)
-    schedule = [(e.rang, e.date_prevue, e.montant) for e in demande.echeances if not e.definitive]
-    return _echeancier_file(
-        fmt,
-        schedule,
+    schedule = backoffice.request_schedule(demande)
+    rows = [echeancier_files.Row(r.rang, r.date_prevue, r.montant, r.statut) for r in schedule.rows]
+    status = demande.effective_status(now().date())
+    plan = EcheancierFile(
         demande.numero_affiliation,
         demande.raison_sociale,
         demande.nombre_echeances,
+        demande.reference,
+        demande=f"{demande.reference} — {labels.status_label(status)}",
     )
+    return _echeancier_file(fmt, rows, plan, indicative=schedule.indicative)
 
 
-def _echeancier_file(fmt: str, schedule, numero: str, raison_sociale: str, n: int):
-    affilie = f"{numero} {raison_sociale}"
+@dataclass(frozen=True)
+class EcheancierFile:
+    """Whose plan a file holds: the affilié, the count, the events' UID prefix, and for a
+    request its reference and status."""
+
+    numero: str
+    raison_sociale: str
+    n: int
+    uid_prefix: str
+    demande: str = ""
+
+
+def _echeancier_file(fmt: str, rows, plan: EcheancierFile, *, indicative: bool):
+    affilie = f"{plan.numero} {plan.raison_sociale}"
     if fmt == "csv":
-        labels = {
+        file_labels = {
             "rang": _("Échéance"),
-            "date": _("Date"),
+            "date": _("Date indicative") if indicative else _("Date de prélèvement"),
             "montant": _("Montant"),
             "avance": _("Avance"),
             "total": _("Montant à payer"),
             "affilie": _("Affilié"),
         }
-        body = echeancier_files.echeancier_csv(schedule, labels, affilie)
-        mimetype, name = "text/csv; charset=utf-8", f"echeancier-{numero}.csv"
+        if plan.demande:
+            file_labels.update(
+                statut=_("Statut"),
+                statuts={code: str(label) for code, label in labels.ECHEANCE.items()},
+                demande=_("Demande"),
+            )
+        body = echeancier_files.echeancier_csv(rows, file_labels, affilie, plan.demande)
+        mimetype, name = "text/csv; charset=utf-8", f"echeancier-{plan.numero}.csv"
     else:
         body = echeancier_files.echeancier_ics(
-            schedule,
-            uid_prefix=f"{numero}-{n}",
-            summary=lambda rang, montant: _(
-                "Échéance %(rang)s sur %(n)s : %(montant)s", rang=rang, n=n, montant=mad(montant)
+            rows,
+            echeancier_files.Calendrier(
+                uid_prefix=plan.uid_prefix,
+                summary=lambda row: _event_summary(row, plan.n, indicative),
+                description=affilie,
+                stamp=now(),
+                indicative=indicative,
             ),
-            description=affilie,
-            stamp=now(),
         )
-        mimetype, name = "text/calendar; charset=utf-8", f"echeancier-{numero}.ics"
+        mimetype, name = "text/calendar; charset=utf-8", f"echeancier-{plan.numero}.ics"
     response = make_response(body)
     response.headers["Content-Type"] = mimetype
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _event_summary(row, n: int, indicative: bool) -> str:
+    """An event's title as the screen words the debit, with its status when it has one
+    to tell (indicative date, paid, rejected, cancelled)."""
+    if row.rang == 0:
+        title = _("Avance : %(montant)s", montant=mad(row.montant))
+    else:
+        title = _(
+            "Échéance %(rang)s sur %(n)s : %(montant)s",
+            rang=row.rang,
+            n=n,
+            montant=mad(row.montant),
+        )
+    if row.statut and row.statut != lifecycle.A_PRELEVER:
+        return f"{title} ({str(labels.ECHEANCE[row.statut]).lower()})"
+    if indicative:
+        return f"{title} ({_('date indicative')})"
+    return title
 
 
 @bp.route("/demande/<numero>/conditions", methods=["GET", "POST"])

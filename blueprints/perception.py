@@ -38,7 +38,6 @@ from blueprints.simulation_form import (
 from db.models import Affilie, Demande
 from domain import lifecycle
 from domain.identifiers import mask_rib
-from domain.simulation import next_debit_date
 from extensions import db, login_manager
 from services import backoffice, queries, return_file
 from services.demandes import consolidation_of, current_consolidation
@@ -220,18 +219,18 @@ def _garantie_form(form) -> tuple[dict, dict, date | None]:
 def _detail(demande: Demande, *, status: int = 200, **extra):
     today = now().date()
     effective = demande.effective_status(today)
+    schedule = backoffice.request_schedule(demande)
     context = {
         "demande": demande,
         "status": effective,
         "consolidation": consolidation_of(demande),
-        "schedule": [
-            (e.rang, e.date_prevue, e.montant) for e in demande.echeances if not e.definitive
-        ],
-        "definitive": backoffice.schedule_rows(demande),
+        "schedule": schedule.dated,
+        "indicative": schedule.indicative,
+        "definitive": [] if schedule.indicative else schedule.rows,
         "today": today,
         "deadline": demande.guarantee_deadline,
         "days_left": demande.days_left(today),
-        "debit_date": next_debit_date(demande.confirmed_at.date()),
+        "debit_date": schedule.first_debit,
         "can_validate": effective == lifecycle.EN_ATTENTE,
         "can_record": demande.status in backoffice.EN_PRELEVEMENT,
         "reintegration": backoffice.reintegration_of(demande),
@@ -299,9 +298,16 @@ def garanties(reference: str):
 
 @bp.post("/demandes/<reference>/echeances/<int:rang>")
 def resultat(reference: str, rang: int):
-    """Le résultat d'un prélèvement: payée, or rejetée (the request is then cancelled)."""
+    """Le résultat d'un prélèvement: payée, or rejetée (the request is then cancelled).
+
+    A rejection cannot be undone: it is written only once confirmed (``confirme=1``).
+    Before, the same POST answers what it will do — a dialog for htmx, a page without
+    JavaScript — and writes nothing.
+    """
     demande = _demande_or_404(reference)
     statut = request.form.get("statut", "")
+    if statut == lifecycle.REJETEE and request.form.get("confirme") != "1":
+        return _confirm_rejection(demande, rang)
     try:
         outcome = backoffice.record_result(demande, rang, statut, actor=_agent())
     except backoffice.Refused as exc:
@@ -322,6 +328,22 @@ def resultat(reference: str, rang: int):
             "error",
         )
     return redirect(url_for(".demande", reference=reference) + "#echeancier", code=303)
+
+
+def _confirm_rejection(demande: Demande, rang: int):
+    """Rejetée, asked again with its consequences: the request, the debit, the plan
+    cancelled and the amounts reinstated."""
+    try:
+        preview = backoffice.rejection_preview(demande, rang)
+    except backoffice.Refused as exc:
+        if partial_request():
+            flash(exc.message, "error")
+            return browser_redirect(url_for(".demande", reference=demande.reference))
+        return _detail(demande, status=409, refusal=exc.message)
+    context = {"demande": demande, "rejet": preview}
+    if partial_request():
+        return render_template("partials/_rejet_confirmation.html", dialog=True, **context)
+    return render_template("perception/rejet.html", dialog=False, **context)
 
 
 # ---------------------------------------------------------------- the bank's return file

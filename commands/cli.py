@@ -177,7 +177,7 @@ def simulate_cmd(numero, acomptes, avance, on, as_json) -> None:
     try:
         check_open(campaign.rules(), on_day)
         sim = queries.simulation_for(
-            affilie, campaign, nombre_echeances=acomptes, avance=avance_value
+            affilie, campaign, nombre_echeances=acomptes, avance=avance_value, today=on_day
         )
     except SimulationError as exc:
         fail(simulation_message(exc, campaign, on_day))
@@ -215,6 +215,8 @@ def _print_simulation(affilie, campaign, sim) -> None:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         click.echo(f"{label:<{width}}  {value}")
+    if sim.echeances:
+        click.echo("Dates indicatives (si la demande était validée ce jour) :")
     for e in sim.echeances:
         label = "Avance" if e.rang == 0 else f"Échéance {e.rang}"
         click.echo(f"  {label:<14} {day(e.date)}  {mad(e.montant):>18}")

@@ -286,7 +286,7 @@ def _request_in_progress(affilie: Affilie, user: User, campaign: Campaign) -> No
     sim = simulate(
         consolidation.totals,
         campaign.rules(),
-        date_situation=affilie.date_situation,
+        starts_on=now().date(),
         nombre_echeances=12,
         avance=Decimal("2000.00"),
     )
@@ -341,7 +341,7 @@ def _back_office_requests(code: str, pool: list, user: User, agent: User, campai
             sim = simulate(
                 consolidation.totals,
                 campaign.rules(),
-                date_situation=affilie.date_situation,
+                starts_on=confirmed,
                 nombre_echeances=n or None,
                 avance=(consolidation.totals.principal / 10).quantize(Decimal("0.01"))
                 if n

@@ -24,6 +24,8 @@ A_PRELEVER = "a_prelever"
 PAYEE = "payee"
 REJETEE = "rejetee"
 DEBIT_RESULTS = (PAYEE, REJETEE)
+# Shown, never written: a debit still to come of a request that ended without it.
+ECHEANCE_ANNULEE = "annulee"
 
 # A request in progress blocks a new one for the same affilié.
 IN_PROGRESS = frozenset({ACCEPTEE, EN_ATTENTE, VALIDEE})
@@ -35,6 +37,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 GUARANTEE_DAYS = 30
+
+# Requests that ended before their debits were all made: what remained is not debited.
+ENDED_UNPAID = frozenset({ANNULEE, EXPIREE})
 
 
 class TransitionError(ValueError):
@@ -82,3 +87,15 @@ def days_left(confirmed_on: date, today: date, days: int = GUARANTEE_DAYS) -> in
 def reinstated_amounts(sim_snapshot_remise: Decimal, majorations_generees: Decimal) -> Decimal:
     """What goes back on the debt on default: the remise and waived surcharges."""
     return sim_snapshot_remise + majorations_generees
+
+
+def echeance_status(statut: str, demande_status: str) -> str:
+    """An échéance as every page and file shows it.
+
+    A debit still to come of a cancelled (or expired) request will never be made: the
+    debit file leaves it out, and it is shown cancelled. Paid and rejected stay as the
+    bank said. ``demande_status`` is the request's status as of today.
+    """
+    if statut == A_PRELEVER and demande_status in ENDED_UNPAID:
+        return ECHEANCE_ANNULEE
+    return statut

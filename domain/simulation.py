@@ -89,7 +89,9 @@ class Simulation:
     derniere_mensualite: Decimal
     majorations_generees: Decimal
     echeances: tuple[Echeance, ...]
-    date_situation: date
+    # The day the dates count from: today for a simulation (its dates are indicative,
+    # as if the request were validated today), the validation day for the bank's.
+    starts_on: date
 
     @property
     def penalites_astreintes(self) -> Decimal:
@@ -182,12 +184,15 @@ def simulate(
     totals: Totals,
     campaign: Campaign,
     *,
-    date_situation: date,
+    starts_on: date,
     nombre_echeances: int | None = None,
     avance: Decimal = Decimal(0),
 ) -> Simulation:
     """Compute the remise and, for a plan, its schedule (see docs/DOMAIN.md).
 
+    The schedule is dated by the debits' own rule (``debit_schedule``) from ``starts_on``:
+    for a simulation, today, so that its dates are those the bank would debit if the
+    request were validated today — indicative, since validation comes later.
     nombre_echeances None means paiement intégral; the avance is then ignored.
     The campaign's dates are not checked here: callers use `check_open`.
     """
@@ -223,7 +228,7 @@ def simulate(
         "remise_astreintes": remise_astreintes,
         "remise": remise,
         "montant_a_payer": montant_a_payer,
-        "date_situation": date_situation,
+        "starts_on": starts_on,
     }
     if integral:
         return Simulation(
@@ -252,13 +257,7 @@ def simulate(
     montants = [mensualite] * (n - 1) + [derniere]
     assert avance + sum(montants, ZERO) == montant_a_payer
 
-    echeances: list[Echeance] = []
-    if avance > 0:
-        echeances.append(Echeance(0, date_situation, avance))
-    echeances.extend(
-        Echeance(k, add_months(date_situation, k), montant)
-        for k, montant in enumerate(montants, start=1)
-    )
+    echeances = debit_schedule(starts_on, avance, montants)
     majorations = _surcharge(principal, avance, montants, campaign.plan_surcharge_rate / HUNDRED)
     return Simulation(
         modalite=ACOMPTES,
@@ -267,26 +266,34 @@ def simulate(
         mensualite=mensualite,
         derniere_mensualite=derniere,
         majorations_generees=majorations,
-        echeances=tuple(echeances),
+        echeances=echeances,
         **common,
     )
+
+
+def debit_schedule(starts_on: date, avance: Decimal, montants) -> tuple[Echeance, ...]:
+    """The bank's rule for a plan's debits: the avance (if any) on the 10th of the month
+    after ``starts_on``, then one instalment on each following 10th (instalments alone
+    start on that first 10th). The one place a plan's dates are computed: the
+    simulation's indicative dates and the definitive schedule both come from here."""
+    first = next_debit_date(starts_on)
+    schedule: list[Echeance] = []
+    if avance > 0:
+        schedule.append(Echeance(0, first, avance))
+    offset = len(schedule)
+    schedule.extend(
+        Echeance(k, add_months(first, k - 1 + offset), montant)
+        for k, montant in enumerate(montants, start=1)
+    )
+    return tuple(schedule)
 
 
 def definitive_schedule(sim: Simulation, validated_on: date) -> tuple[Echeance, ...]:
     """Bank debit dates once validated: the 10th of each month from next month.
 
-    For a plan the avance (if any) is debited first, then one instalment a
-    month; for full payment the whole montant à payer is debited once.
+    For a plan the avance (if any) is debited first, then one instalment a month
+    (``debit_schedule``); for full payment the whole montant à payer is debited once.
     """
-    first = next_debit_date(validated_on)
     if sim.modalite == INTEGRAL:
-        return (Echeance(1, first, sim.montant_a_payer),)
-    schedule: list[Echeance] = []
-    offset = 0
-    if sim.avance > 0:
-        schedule.append(Echeance(0, first, sim.avance))
-        offset = 1
-    schedule.extend(
-        Echeance(e.rang, add_months(first, e.rang - 1 + offset), e.montant) for e in sim.instalments
-    )
-    return tuple(schedule)
+        return (Echeance(1, next_debit_date(validated_on), sim.montant_a_payer),)
+    return debit_schedule(validated_on, sim.avance, [e.montant for e in sim.instalments])

@@ -150,16 +150,76 @@ class ScheduleRow:
     resultat_at: datetime | None
 
 
-def schedule_rows(demande: Demande) -> list[ScheduleRow]:
-    """The definitive schedule; for an accepted full payment not yet materialised, the
-    debit it will get (computed the same way, without writing on a read)."""
+def schedule_rows(demande: Demande, *, planned: bool = True) -> list[ScheduleRow]:
+    """The definitive schedule as every page shows it: each status by
+    ``lifecycle.echeance_status`` (a cancelled request's debits to come are cancelled).
+
+    ``planned``: for an accepted full payment not yet materialised, the debit it will get
+    (computed the same way, without writing on a read).
+    """
     rows = definitive_echeances(demande)
-    if not rows and demande.modalite == lifecycle.INTEGRAL and demande.status == lifecycle.ACCEPTEE:
+    if (
+        planned
+        and not rows
+        and demande.modalite == lifecycle.INTEGRAL
+        and demande.status == lifecycle.ACCEPTEE
+    ):
         return [
             ScheduleRow(e.rang, e.date, e.montant, A_PRELEVER, None)
             for e in definitive_schedule(plan_of(demande), demande.confirmed_at.date())
         ]
-    return [ScheduleRow(e.rang, e.date_prevue, e.montant, e.statut, e.resultat_at) for e in rows]
+    status = demande.effective_status(now().date())
+    return [
+        ScheduleRow(
+            e.rang,
+            e.date_prevue,
+            e.montant,
+            lifecycle.echeance_status(e.statut, status),
+            e.resultat_at,
+        )
+        for e in rows
+    ]
+
+
+@dataclass(frozen=True)
+class RequestSchedule:
+    """A request's schedule as its pages and files show it (``request_schedule``)."""
+
+    indicative: bool
+    rows: list[ScheduleRow]
+
+    @property
+    def dated(self) -> list[tuple]:
+        """(rang, date, montant) rows, the shape the récapitulatif partial reads."""
+        return [(r.rang, r.date_prevue, r.montant) for r in self.rows]
+
+    @property
+    def first_debit(self) -> date:
+        return self.rows[0].date_prevue
+
+
+def request_schedule(demande: Demande) -> RequestSchedule:
+    """The one schedule of a request, for the affiliate's and the agent's pages and files.
+
+    Once validated (or a full payment): the definitive debits, each with its status
+    (``schedule_rows``). Before: the snapshot's amounts dated by the same rule as if the
+    perception validated the request today — indicative dates, the earliest possible
+    ones; an expired plan keeps those of its confirmation day, every one cancelled.
+    """
+    today = now().date()
+    status = demande.effective_status(today)
+    if demande.modalite != lifecycle.ACOMPTES or definitive_echeances(demande):
+        return RequestSchedule(False, schedule_rows(demande))
+    confirmed_on = demande.confirmed_at.date()
+    start = max(today, confirmed_on) if status == lifecycle.EN_ATTENTE else confirmed_on
+    shown = lifecycle.echeance_status(A_PRELEVER, status)
+    return RequestSchedule(
+        True,
+        [
+            ScheduleRow(e.rang, e.date, e.montant, shown, None)
+            for e in definitive_schedule(plan_of(demande), start)
+        ],
+    )
 
 
 # ---------------------------------------------------------------- the requests list
@@ -476,6 +536,46 @@ def default_reason(rang: int, date_prevue: date, remise: Decimal, majorations: D
         f"Prélèvement rejeté ({echeance_label(rang)} du {day(date_prevue)}) : remise de "
         f"{plain_mad(remise)} et majorations générées de {plain_mad(majorations)} "
         f"réintégrées ({plain_mad(reinstated)})"
+    )
+
+
+@dataclass(frozen=True)
+class RejectionPreview:
+    """What recording a debit as rejected will do, said before it is done: the request
+    cancelled, the debits still to come not made, the remise and the generated
+    surcharges reinstated (``settle`` does it, with the same figures)."""
+
+    reference: str
+    rang: int
+    date_prevue: date
+    montant: Decimal
+    remise: Decimal
+    majorations: Decimal
+    reinstated: Decimal
+    paid: Decimal
+    cancelled: int
+    cancelled_amount: Decimal
+
+
+def rejection_preview(demande: Demande, rang: int) -> RejectionPreview:
+    """The consequences of rejecting debit ``rang``; raises Refused as ``record_result``
+    would (no such debit, already recorded, not due yet, request not being debited).
+    Reads only: a full payment's debit not yet written is the one it will get."""
+    rows = schedule_rows(demande)
+    echeance = next((e for e in rows if e.rang == rang), None)
+    check_result(demande, echeance, rang, now().date())
+    remaining = [e for e in rows if e.statut == A_PRELEVER and e.rang != rang]
+    return RejectionPreview(
+        reference=demande.reference,
+        rang=rang,
+        date_prevue=echeance.date_prevue,
+        montant=echeance.montant,
+        remise=demande.remise,
+        majorations=demande.majorations_generees,
+        reinstated=lifecycle.reinstated_amounts(demande.remise, demande.majorations_generees),
+        paid=sum((e.montant for e in rows if e.statut == PAYEE), Decimal("0.00")),
+        cancelled=len(remaining),
+        cancelled_amount=sum((e.montant for e in remaining), Decimal("0.00")),
     )
 
 

@@ -15,6 +15,7 @@ from domain import lifecycle
 from domain.creance import Consolidation, consolidation_from_sums
 from domain.simulation import Simulation, simulate
 from extensions import db
+from web.clock import now
 
 
 def active_campaign() -> Campaign | None:
@@ -115,15 +116,19 @@ def simulation_for(
     nombre_echeances: int | None = None,
     avance: Decimal = Decimal("0"),
     consolidation: Consolidation | None = None,
+    today: date | None = None,
 ) -> Simulation:
-    """The simulation of the panel and of ``flask simulate`` (raises SimulationError)."""
+    """The simulation of the panel and of ``flask simulate`` (raises SimulationError).
+
+    Its dates are indicative: the debits' rule applied as if the request were validated
+    ``today`` (the application's clock unless given)."""
     rules = campaign.rules()
     if consolidation is None:
         consolidation = consolidation_for(affilie, rules.last_eligible_period)
     return simulate(
         consolidation.totals,
         rules,
-        date_situation=affilie.date_situation,
+        starts_on=today or now().date(),
         nombre_echeances=nombre_echeances,
         avance=avance,
     )

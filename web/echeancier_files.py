@@ -1,15 +1,26 @@
 """The échéancier to keep: a CSV a French spreadsheet opens as numbers, and an RFC 5545
-calendar with one all-day event per instalment. Both are written from the schedule the
-panel shows (``simulation_form.schedule_of``), so they agree with it to the centime.
+calendar (written by the ``icalendar`` library) with one all-day event per debit. Both are
+written from the schedule the page shows — a simulation's indicative dates, or a
+request's (``services.backoffice.request_schedule``) — so they agree with it to the
+centime and to the day.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+
+from icalendar import Calendar, Event
+
+from domain import lifecycle
+from web.clock import CASABLANCA
 
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+DOMAIN = "recouvrement.cnss.ma"
 
 
 def neutral(text: str) -> str:
@@ -22,18 +33,36 @@ def decimal_comma(value: Decimal) -> str:
     return f"{value:.2f}".replace(".", ",")
 
 
-def echeancier_csv(schedule, labels: dict, affilie: str) -> bytes:
+@dataclass(frozen=True)
+class Row:
+    """One debit of a file: ``statut`` is its status as the pages show it
+    (``lifecycle.echeance_status``), empty for a simulation's rows."""
+
+    rang: int
+    day: date
+    montant: Decimal
+    statut: str = ""
+
+
+def echeancier_csv(rows: list[Row], labels: dict, affilie: str, demande: str = "") -> bytes:
     """UTF-8 with a BOM, ``;``-separated: a header row, the avance, one row per
-    instalment (rang; JJ/MM/AAAA; montant), the total, then the affilié."""
-    rows = [[labels["rang"], labels["date"], labels["montant"]]]
+    instalment (rang; JJ/MM/AAAA; montant[; statut]), the total, the affilié, then for a
+    request its reference and status. ``labels["statut"]`` present: a request's file,
+    with a status column."""
+    statuses = "statut" in labels
+    head = [labels["rang"], labels["date"], labels["montant"]]
+    out = [head + [labels["statut"]] if statuses else head]
     total = Decimal("0.00")
-    for rang, day, montant in schedule:
-        total += montant
-        first = labels["avance"] if rang == 0 else str(rang)
-        rows.append([first, day.strftime("%d/%m/%Y"), decimal_comma(montant)])
-    rows.append([labels["total"], "", decimal_comma(total)])
-    rows.append([labels["affilie"], "", affilie])
-    lines = [";".join(_csv_cell(neutral(cell)) for cell in row) for row in rows]
+    for row in rows:
+        total += row.montant
+        first = labels["avance"] if row.rang == 0 else str(row.rang)
+        line = [first, row.day.strftime("%d/%m/%Y"), decimal_comma(row.montant)]
+        out.append(line + [labels["statuts"][row.statut]] if statuses else line)
+    out.append([labels["total"], "", decimal_comma(total)])
+    out.append([labels["affilie"], "", clean_text(affilie)])
+    if demande:
+        out.append([labels["demande"], "", demande])
+    lines = [";".join(_csv_cell(neutral(cell)) for cell in row) for row in out]
     return ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
@@ -43,62 +72,67 @@ def _csv_cell(text: str) -> str:
     return text
 
 
-def echeancier_ics(schedule, *, uid_prefix: str, summary, description: str, stamp: datetime):
-    """An RFC 5545 calendar: one all-day VEVENT per instalment (the avance has no date).
-
-    ``summary(rang, montant)`` gives each event's title as the screen words it; UIDs are
-    stable for the same affilié, plan and instalment, so importing again updates.
-    """
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//CNSS//Espace Recouvrement//FR",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-    ]
-    for rang, day, montant in schedule:
-        if rang == 0:
-            continue
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:{uid_prefix}-{rang}-{day:%Y%m%d}@recouvrement.cnss.ma",
-            f"DTSTAMP:{stamp:%Y%m%dT%H%M%SZ}",
-            f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
-            f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}",
-            "SUMMARY:" + _ics_text(summary(rang, montant)),
-            "DESCRIPTION:" + _ics_text(description),
-            "TRANSP:TRANSPARENT",
-            "END:VEVENT",
-        ]
-    lines.append("END:VCALENDAR")
-    return ("".join(_fold(line) + "\r\n" for line in lines)).encode("utf-8")
+# Every character that some reader takes as the end of a line (str.splitlines: CR, LF,
+# VT, FF, FS, GS, RS, NEL, LS, PS) or that RFC 5545 forbids in text (the other controls).
+# The no-break spaces of amounts stay as they are: only plain spaces collapse.
+_SPACES = re.compile(r" {2,}")
 
 
-def _ics_text(text: str) -> str:
-    return (
-        neutral(text)
-        .replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-    )
+def clean_text(text: str) -> str:
+    """Text fit for a calendar or a cell: every control character and line or paragraph
+    separator becomes a space (runs of spaces collapse), whatever the importer let in."""
+    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+    return _SPACES.sub(" ", kept).strip(" ")
 
 
-def _fold(line: str) -> str:
-    """Lines of at most 75 octets, continued by CRLF and a space (RFC 5545 3.1), never
-    splitting a UTF-8 character."""
-    out, current, size = [], "", 0
-    for char in line:
-        width = len(char.encode("utf-8"))
-        if size + width > 75:
-            out.append(current)
-            current, size = " ", 1
-        current += char
-        size += width
-    out.append(current)
-    return "\r\n".join(out)
+@dataclass(frozen=True)
+class Calendrier:
+    """What the .ics says of a schedule besides its rows.
+
+    ``uid_prefix`` names the plan (a simulation's affilié and count, or a request's
+    reference): an event's UID is that prefix and its rang, never its date, so the
+    file of a request imported again — validated, then cancelled — updates the same
+    events. ``summary(row)`` is each event's title as the screen words it."""
+
+    uid_prefix: str
+    summary: object
+    description: str
+    stamp: datetime
+    indicative: bool
 
 
-def first_day(schedule) -> date | None:
-    return next((day for rang, day, _ in schedule if rang), None)
+def event_status(row: Row, indicative: bool) -> tuple[str, int]:
+    """(STATUS, SEQUENCE) of a debit's event: indicative dates are TENTATIVE, definitive
+    ones CONFIRMED, a cancelled debit CANCELLED; each step a higher sequence, so a
+    calendar takes the newer file's event for the older one."""
+    if row.statut == lifecycle.ECHEANCE_ANNULEE:
+        return "CANCELLED", 2
+    if indicative:
+        return "TENTATIVE", 0
+    return "CONFIRMED", 1
+
+
+def echeancier_ics(rows: list[Row], calendrier: Calendrier) -> bytes:
+    """An RFC 5545 calendar: one all-day VEVENT per debit, the avance included."""
+    cal = Calendar()
+    cal.add("prodid", "-//CNSS//Espace Recouvrement//FR")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    # DTSTAMP is UTC; the application's clock is Casablanca's wall clock.
+    stamp = calendrier.stamp.replace(tzinfo=CASABLANCA).astimezone(UTC)
+    for row in rows:
+        status, sequence = event_status(row, calendrier.indicative)
+        event = Event()
+        event.add("uid", f"{calendrier.uid_prefix}-{row.rang}@{DOMAIN}")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", row.day)
+        event.add("dtend", row.day + timedelta(days=1))
+        # Cleaned first: a control character in front must not hide a formula.
+        event.add("summary", neutral(clean_text(calendrier.summary(row))))
+        event.add("description", neutral(clean_text(calendrier.description)))
+        event.add("status", status)
+        event.add("sequence", sequence)
+        event.add("transp", "TRANSPARENT")
+        cal.add_component(event)
+    return cal.to_ical()

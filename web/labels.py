@@ -44,6 +44,7 @@ ECHEANCE = {
     lifecycle.A_PRELEVER: _l("À prélever"),
     lifecycle.PAYEE: _l("Payée"),
     lifecycle.REJETEE: _l("Rejetée"),
+    lifecycle.ECHEANCE_ANNULEE: _l("Annulée"),
 }
 
 # The kinds of guarantees an agent records, and the audit trail's actions.

@@ -93,6 +93,7 @@ def test_agent_validates_records_debits_and_sees_the_default(page, live_server, 
     set_clock(live_server, datetime(2024, 1, 11, 9, 0))
     page.reload()
     page.get_by_role("button", name="Rejetée — Échéance 1").click()
+    page.locator("dialog#rejet-dialog").get_by_role("button", name="Confirmer le rejet").click()
     expect(page.locator(".entete").first).to_contain_text("Annulée")
     reinstated = page.locator("#reintegration + p + .table-scroll table")
     expect(reinstated).to_contain_text("5\u202f756,86\u00a0MAD")

@@ -213,8 +213,9 @@ def test_instalments_journey(page, live_server):
         expect(count).to_have_value(str(n))
         expect(slider).to_have_value(str(n))
     expect(mensualite).to_have_text(mad("8 475,32"))
-    expect(recap_value(page, "Date de la première échéance")).to_have_text("08/12/2023")
-    expect(recap_value(page, "Date de la dernière échéance")).to_have_text("08/01/2024")
+    # Indicative: the debits' rule as if validated today (20/11/2023).
+    expect(recap_value(page, "Date indicative de la première échéance")).to_have_text("10/01/2024")
+    expect(recap_value(page, "Date indicative de la dernière échéance")).to_have_text("10/02/2024")
     expect(recap_value(page, "Montant de la remise")).to_have_text(mad("5 756,86"))
     expect(recap_value(page, "Montant à payer")).to_have_text(mad("21 950,63"))
     expect(page.locator("table.echeancier tbody td").nth(2)).to_have_text("139,12")
@@ -337,8 +338,8 @@ def test_the_dialog_shows_every_answer_and_modifier_returns_with_them(page, live
             "Montant de l'avance",
             "Nombre des échéances",
             "Montant de la mensualité",
-            "Date de la première échéance",
-            "Date de la dernière échéance",
+            "Date indicative de la première échéance",
+            "Date indicative de la dernière échéance",
             "Montant de la remise",
             "Montant à payer",
         ]
@@ -348,8 +349,8 @@ def test_the_dialog_shows_every_answer_and_modifier_returns_with_them(page, live
             mad("5 000,00"),
             "2 mois",
             mad("8 475,32"),
-            "08/12/2023",
-            "08/01/2024",
+            "10/01/2024",
+            "10/02/2024",
             mad("5 756,86"),
             mad("21 950,63"),
         ]
@@ -498,7 +499,7 @@ def test_instalments_journey_without_javascript(js_disabled_page, live_server):
     expect(mois).to_have_text("2 mois")
     expect(page.get_by_label("Montant de l'avance :")).to_have_value("5 000")
     expect(recap_value(page, "Montant de la mensualité")).to_have_text(mad("8 475,32"))
-    expect(recap_value(page, "Date de la dernière échéance")).to_have_text("08/01/2024")
+    expect(recap_value(page, "Date indicative de la dernière échéance")).to_have_text("10/02/2024")
     shot(page, "3-simulation-2-mois")
 
     # The slider, then Simuler; + past 24.

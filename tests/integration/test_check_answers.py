@@ -64,8 +64,8 @@ def plan_answers(compte) -> dict:
                 "Montant de l'avance": mad("5 000,00"),
                 "Nombre des échéances": "2 mois",
                 "Montant de la mensualité": mad("8 475,32"),
-                "Date de la première échéance": "08/12/2023",
-                "Date de la dernière échéance": "08/01/2024",
+                "Date indicative de la première échéance": "10/01/2024",
+                "Date indicative de la dernière échéance": "10/02/2024",
                 "Montant de la remise": mad("5 756,86"),
                 "Montant à payer": mad("21 950,63"),
             },
@@ -256,7 +256,7 @@ def test_modifier_the_schedule_puts_the_slider_where_it_was(journey, app, show):
     assert rows["modifier"][1] == f"/demande/{GUIDE}/simulation?n=3&avance=5+000"
     assert rows["rows"]["Nombre des échéances"] == "3 mois"
     assert rows["rows"]["Montant de la mensualité"] == mad("5 650,21")
-    assert rows["rows"]["Date de la dernière échéance"] == "08/02/2024"
+    assert rows["rows"]["Date indicative de la dernière échéance"] == "10/03/2024"
     response = journey.client.post(
         f"/demande/{GUIDE}/confirmer", data={"token": dialog.token()}, headers=HX
     )
@@ -313,8 +313,8 @@ def test_validation_in_arabic(journey, app):
                 "مبلغ التسبيق": ar("5.000,00"),
                 "عدد الأقساط": "شهران",
                 "مبلغ القسط الشهري": ar("8.475,32"),
-                "تاريخ القسط الأول": "08/12/2023",
-                "تاريخ القسط الأخير": "08/01/2024",
+                "التاريخ التقريبي للقسط الأول": "10/01/2024",
+                "التاريخ التقريبي للقسط الأخير": "10/02/2024",
                 "مبلغ الإعفاء": ar("5.756,86"),
                 "المبلغ الواجب أداؤه": ar("21.950,63"),
             },

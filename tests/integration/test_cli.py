@@ -42,9 +42,9 @@ def test_simulate_json_gives_the_worked_instalments_example(runner):
         "mensualite": "8475.32",
         "majorations_generees": "139.12",
         "echeances": [
-            {"rang": 0, "date": "2023-11-08", "montant": "5000.00"},
-            {"rang": 1, "date": "2023-12-08", "montant": "8475.32"},
-            {"rang": 2, "date": "2024-01-08", "montant": "8475.31"},
+            {"rang": 0, "date": "2023-12-10", "montant": "5000.00"},
+            {"rang": 1, "date": "2024-01-10", "montant": "8475.32"},
+            {"rang": 2, "date": "2024-02-10", "montant": "8475.31"},
         ],
     }
 

@@ -35,6 +35,12 @@ ASTREINTES = "3021458"
 ARRANGEMENT = "5098213"
 EN_COURS = "6120934"
 
+# Before validation the schedule's dates are the debits' rule as if validated today.
+DATES_INDICATIVES = (
+    "Dates indicatives : celles des prélèvements si la demande était validée aujourd'hui. "
+    "Les dates définitives sont fixées à la validation de la demande par la perception : "
+    "l'avance le 10 du mois suivant, puis une échéance le 10 de chaque mois."
+)
 INCORRECT = "Utilisateur ou mot de passe incorrect."
 CGU_REQUIRED = "Veuillez lire et accepter les conditions générales d'utilisation."
 MODALITE_REQUIRED = "Veuillez choisir la modalité de paiement."
@@ -665,8 +671,10 @@ def test_simulation_acomptes_starts_at_six_monthly_instalments(journey):
     recap = page.recap()
     assert recap["Montant de l'avance"] == mad("0,00")
     assert recap["Nombre des échéances"] == "6 mois"
-    assert recap["Date de la première échéance"] == "08/12/2023"
-    assert recap["Date de la dernière échéance"] == "08/05/2024"
+    # Indicative: the debits' rule as if validated today (20/11/2023), no avance.
+    assert recap["Date indicative de la première échéance"] == "10/12/2023"
+    assert recap["Date indicative de la dernière échéance"] == "10/05/2024"
+    assert page.find(class_="dates-indicatives").text == DATES_INDICATIVES
 
 
 def test_simulation_acomptes_guide_example(journey):
@@ -689,8 +697,8 @@ def test_simulation_acomptes_guide_example(journey):
         "Montant de l'avance": mad("5 000,00"),
         "Montant de la mensualité": mad("8 475,32"),
         "Nombre des échéances": "2 mois",
-        "Date de la première échéance": "08/12/2023",
-        "Date de la dernière échéance": "08/01/2024",
+        "Date indicative de la première échéance": "10/01/2024",
+        "Date indicative de la dernière échéance": "10/02/2024",
     }
     assert page.table_rows("echeancier") == [
         [
@@ -708,10 +716,11 @@ def test_simulation_acomptes_guide_example(journey):
     ]
     # The detail: the avance, then the last instalment absorbs the remainder.
     assert page.table_rows("compact")[1:] == [
-        ["Avance", "À la validation", num("5 000,00")],
-        ["1", "08/12/2023", num("8 475,32")],
-        ["2", "08/01/2024", num("8 475,31")],
+        ["Avance", "10/12/2023", num("5 000,00")],
+        ["1", "10/01/2024", num("8 475,32")],
+        ["2", "10/02/2024", num("8 475,31")],
     ]
+    assert page.table_rows("compact")[0] == ["Échéance", "Date indicative", "Montant"]
     # The answers are those of the last simulation.
     assert page.value("avance") == "5 000"
     assert page.value("nombre_echeances") == "2"
@@ -1131,9 +1140,9 @@ def test_instalments_create_one_request_waiting_for_guarantees(journey, app):
     assert [
         (e.rang, e.date_prevue, e.montant, e.definitive, e.statut) for e in demande.echeances
     ] == [
-        (0, date(2023, 11, 8), Decimal("5000.00"), False, "a_prelever"),
-        (1, date(2023, 12, 8), Decimal("8475.32"), False, "a_prelever"),
-        (2, date(2024, 1, 8), Decimal("8475.31"), False, "a_prelever"),
+        (0, date(2023, 12, 10), Decimal("5000.00"), False, "a_prelever"),
+        (1, date(2024, 1, 10), Decimal("8475.32"), False, "a_prelever"),
+        (2, date(2024, 2, 10), Decimal("8475.31"), False, "a_prelever"),
     ]
     assert sum(e.montant for e in demande.echeances) == demande.montant_a_payer
     (event,) = demande.events

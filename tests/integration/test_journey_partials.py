@@ -119,8 +119,8 @@ def test_the_panel_fragment_for_the_guide_example(journey):
     assert recap["Montant à payer"] == mad("21 950,63")
     assert recap["Montant de l'avance"] == mad("5 000,00")
     assert recap["Montant de la mensualité"] == mad("8 475,32")
-    assert recap["Date de la première échéance"] == "08/12/2023"
-    assert recap["Date de la dernière échéance"] == "08/01/2024"
+    assert recap["Date indicative de la première échéance"] == "10/01/2024"
+    assert recap["Date indicative de la dernière échéance"] == "10/02/2024"
     assert page.table_rows("echeancier")[1][3] == "139,12"
     # The Détail des échéances rows come when it is opened (see below).
     assert (
@@ -251,9 +251,9 @@ def test_the_panel_fetches_its_detail_rows_when_opened(journey):
     rows = journey.get(url, headers=HX)
     assert rows.status == 200
     assert rows_of(rows) == [
-        ["Avance", "À la validation", num("5 000,00")],
-        ["1", "08/12/2023", num("8 475,32")],
-        ["2", "08/01/2024", num("8 475,31")],
+        ["Avance", "10/12/2023", num("5 000,00")],
+        ["1", "10/01/2024", num("8 475,32")],
+        ["2", "10/02/2024", num("8 475,31")],
     ]
     without_avance = journey.get(f"/demande/{GUIDE}/simulation/echeances?n=3")
     assert [r[0] for r in rows_of(without_avance)] == ["1", "2", "3"]

@@ -204,7 +204,9 @@ def test_rejected_debit_cancels_and_reinstates_the_remise(client, auth, runner, 
         "Prélèvement de l'avance enregistré : payé."
     ]
     clock.set(datetime(2024, 1, 11, 9, 0))
-    response = client.post(f"/perception/demandes/{ref}/echeances/1", data={"statut": "rejetee"})
+    response = client.post(
+        f"/perception/demandes/{ref}/echeances/1", data={"statut": "rejetee", "confirme": "1"}
+    )
     assert response.status_code == 303
     page = get(client, response.location)
     assert page.flashes() == [

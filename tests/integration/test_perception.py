@@ -776,7 +776,7 @@ def test_preview_simulates_without_creating_anything(client, auth):
     assert figures["Montant de la remise"] == mad("5 756,86")
     assert figures["Montant à payer"] == mad("21 950,63")
     assert figures["Montant de la mensualité"] == mad("8 475,32")
-    assert figures["Date de la première échéance"] == "08/12/2023"
+    assert figures["Date indicative de la première échéance"] == "10/01/2024"
     assert page.value("precedent") == "2" and page.value("avance") == "5 000,00"
 
     with client.session_transaction() as session:

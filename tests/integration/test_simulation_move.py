@@ -3,7 +3,7 @@ forged values refused beside their field, and caches that never answer after a w
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from itertools import product
 from urllib.parse import urlencode
@@ -378,12 +378,12 @@ def _lower_the_rates(app):
         tier.taux_astreintes = tier.taux_astreintes / 2
 
 
-def _move_the_situation(app):
-    affilie = db.session.scalars(select(Affilie).where(Affilie.numero == GUIDE)).one()
-    affilie.date_situation = date(2023, 12, 15)
+def _a_month_later(app):
+    """The indicative dates count from today: next month, the panel's dates move."""
+    app.config["CLOCK"].set(datetime(2023, 12, 20, 10, 30))
 
 
-@pytest.mark.parametrize("write", [_double_the_lines, _lower_the_rates, _move_the_situation])
+@pytest.mark.parametrize("write", [_double_the_lines, _lower_the_rates, _a_month_later])
 def test_a_write_gives_a_fresh_render(kept, app, write):
     before = kept.get(f"{URL}?n=12", headers=MOVE)
     assert kept.get(f"{URL}?n=12", headers=MOVE).get_data() == before.get_data()  # kept
@@ -530,11 +530,12 @@ def test_the_echeancier_as_csv_agrees_with_the_panel(started):
     body = response.get_data()
     assert body.startswith("\ufeff".encode())
     lines = body.decode("utf-8-sig").split("\r\n")
+    # The panel's indicative dates, said so in the header.
     assert lines[:4] == [
-        "Échéance;Date;Montant",
-        "Avance;08/11/2023;5000,00",
-        "1;08/12/2023;8475,32",
-        "2;08/01/2024;8475,31",
+        "Échéance;Date indicative;Montant",
+        "Avance;10/12/2023;5000,00",
+        "1;10/01/2024;8475,32",
+        "2;10/02/2024;8475,31",
     ]
     assert lines[4] == "Montant à payer;;21950,63"
 
@@ -544,12 +545,14 @@ def test_the_echeancier_as_ics(started, app):
     assert response.mimetype == "text/calendar"
     text = response.get_data(as_text=True)
     assert text.startswith("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n")
-    assert text.count("BEGIN:VEVENT") == 2
-    assert "DTSTART;VALUE=DATE:20231208\r\n" in text
+    assert text.count("BEGIN:VEVENT") == 3  # the avance has its date too
+    assert "DTSTART;VALUE=DATE:20231210\r\n" in text
+    assert "DTSTART;VALUE=DATE:20240110\r\n" in text
+    assert text.count("STATUS:TENTATIVE\r\n") == 3
     unfolded = text.replace("\r\n ", "")
     with app.test_request_context():
         amount = mad(Decimal("8475.32")).replace(",", "\\,")
-    assert f"SUMMARY:Échéance 1 sur 2 : {amount}\r\n" in unfolded
+    assert f"SUMMARY:Échéance 1 sur 2 : {amount} (date indicative)\r\n" in unfolded
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
     again = started.get(f"{URL}/echeancier.ics?n=2&avance=5+000").get_data(as_text=True)
     uids = [line for line in text.split("\r\n") if line.startswith("UID:")]
@@ -557,20 +560,22 @@ def test_the_echeancier_as_ics(started, app):
 
 
 def test_the_files_are_safe_against_formulas():
-    from datetime import date, datetime
     from decimal import Decimal
 
-    from web.echeancier_files import echeancier_csv, echeancier_ics
+    from web.echeancier_files import Calendrier, Row, echeancier_csv, echeancier_ics
 
-    schedule = [(1, date(2024, 1, 8), Decimal("1061.08"))]
+    schedule = [Row(1, date(2024, 1, 10), Decimal("1061.08"))]
     labels = dict.fromkeys(("rang", "date", "montant", "avance", "total", "affilie"), "x")
     csv = echeancier_csv(schedule, labels, "=HYPERLINK(1)").decode("utf-8-sig")
     assert ";'=HYPERLINK(1)" in csv and ";=HYPERLINK" not in csv
     ics = echeancier_ics(
         schedule,
-        uid_prefix="1",
-        summary=lambda r, m: "+1",
-        description="@SUM(1)",
-        stamp=datetime(2024, 1, 1),
+        Calendrier(
+            uid_prefix="1",
+            summary=lambda row: "+1",
+            description="\x0b@SUM(1)",
+            stamp=datetime(2024, 1, 1),
+            indicative=True,
+        ),
     ).decode()
     assert "SUMMARY:'+1" in ics and "DESCRIPTION:'@SUM(1)" in ics

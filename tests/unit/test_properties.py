@@ -24,7 +24,7 @@ def plans(draw):
     situation = draw(days)
     try:
         # Without avance first, to learn the montant à payer that bounds it.
-        probe = simulate(totals, DECISION_05_2023, date_situation=situation, nombre_echeances=n)
+        probe = simulate(totals, DECISION_05_2023, starts_on=situation, nombre_echeances=n)
     except SimulationError as exc:
         assert exc.code == "nothing_to_pay"
         assume(False)
@@ -33,7 +33,7 @@ def plans(draw):
     return simulate(
         totals,
         DECISION_05_2023,
-        date_situation=situation,
+        starts_on=situation,
         nombre_echeances=n,
         avance=avance,
     )
@@ -55,7 +55,7 @@ def test_remise_stays_within_penalties_and_astreintes(p, m, a, n):
     totals = Totals(p, m, a)
     # With no principal, a centime of penalties can be remitted entirely.
     assume(p > 0)
-    sim = simulate(totals, DECISION_05_2023, date_situation=date(2024, 1, 1), nombre_echeances=n)
+    sim = simulate(totals, DECISION_05_2023, starts_on=date(2024, 1, 1), nombre_echeances=n)
     assert 0 <= sim.remise <= m + a
     assert sim.montant_a_payer == p + m + a - sim.remise
 

@@ -18,7 +18,7 @@ from domain.simulation import (
 )
 
 D = Decimal
-SITUATION = date(2023, 11, 8)
+SITUATION = date(2023, 11, 8)  # the guide's situation date; here, the day simulated
 FULL = Totals(D("57051.95"), D("57612.13"), D("0"))
 PLAN = Totals(D("16193.77"), D("11513.72"), D("0"))
 AVANCE = D("5000.00")
@@ -28,14 +28,14 @@ def plan(n=2, avance=AVANCE, totals=PLAN):
     return simulate(
         totals,
         DECISION_05_2023,
-        date_situation=SITUATION,
+        starts_on=SITUATION,
         nombre_echeances=n,
         avance=avance,
     )
 
 
 def test_full_payment_worked_example():
-    sim = simulate(FULL, DECISION_05_2023, date_situation=SITUATION)
+    sim = simulate(FULL, DECISION_05_2023, starts_on=SITUATION)
     assert sim.modalite == "integral"
     assert sim.creance_totale == D("114664.08")
     assert (sim.taux_penalites, sim.taux_astreintes) == (D("60.00"), D("90.00"))
@@ -56,13 +56,14 @@ def test_instalments_worked_example():
     assert sim.mensualite == D("8475.32")
     assert sim.derniere_mensualite == D("8475.31")
     assert sim.majorations_generees == D("139.12")
+    # Dated by the debits' rule as if validated that day: the avance on the next 10th.
     assert sim.echeances == (
-        Echeance(0, date(2023, 11, 8), D("5000.00")),
-        Echeance(1, date(2023, 12, 8), D("8475.32")),
-        Echeance(2, date(2024, 1, 8), D("8475.31")),
+        Echeance(0, date(2023, 12, 10), D("5000.00")),
+        Echeance(1, date(2024, 1, 10), D("8475.32")),
+        Echeance(2, date(2024, 2, 10), D("8475.31")),
     )
-    assert sim.date_premiere_echeance == date(2023, 12, 8)
-    assert sim.date_derniere_echeance == date(2024, 1, 8)
+    assert sim.date_premiere_echeance == date(2024, 1, 10)
+    assert sim.date_derniere_echeance == date(2024, 2, 10)
 
 
 def test_as_dict_shape():
@@ -82,15 +83,15 @@ def test_as_dict_shape():
         "mensualite": "8475.32",
         "majorations_generees": "139.12",
         "echeances": [
-            {"rang": 0, "date": "2023-11-08", "montant": "5000.00"},
-            {"rang": 1, "date": "2023-12-08", "montant": "8475.32"},
-            {"rang": 2, "date": "2024-01-08", "montant": "8475.31"},
+            {"rang": 0, "date": "2023-12-10", "montant": "5000.00"},
+            {"rang": 1, "date": "2024-01-10", "montant": "8475.32"},
+            {"rang": 2, "date": "2024-02-10", "montant": "8475.31"},
         ],
     }
 
 
 def test_as_dict_integral():
-    data = simulate(FULL, DECISION_05_2023, date_situation=SITUATION).as_dict()
+    data = simulate(FULL, DECISION_05_2023, starts_on=SITUATION).as_dict()
     assert data["nombre_echeances"] == 0
     assert data["avance"] == data["mensualite"] == data["majorations_generees"] == "0.00"
     assert data["echeances"] == []
@@ -99,7 +100,7 @@ def test_as_dict_integral():
 
 def test_astreintes_get_their_own_rate():
     totals = Totals(D("1000.00"), D("100.00"), D("10.05"))
-    sim = simulate(totals, DECISION_05_2023, date_situation=SITUATION)
+    sim = simulate(totals, DECISION_05_2023, starts_on=SITUATION)
     # 60 % of 100.00 + 90 % of 10.05 = 60.00 + 9.045 → 9.05 (half up)
     assert sim.remise_penalites == D("60.00")
     assert sim.remise_astreintes == D("9.05")
@@ -145,7 +146,7 @@ def test_largest_avance_leaves_one_centime():
 
 def test_nothing_to_pay():
     with pytest.raises(SimulationError) as excinfo:
-        simulate(Totals(D("0"), D("0"), D("0")), DECISION_05_2023, date_situation=SITUATION)
+        simulate(Totals(D("0"), D("0"), D("0")), DECISION_05_2023, starts_on=SITUATION)
     assert excinfo.value.code == "nothing_to_pay"
 
 
@@ -205,8 +206,20 @@ def test_definitive_schedule_without_avance():
     assert [e.montant for e in schedule] == [e.montant for e in sim.echeances]
 
 
+@pytest.mark.parametrize("day", [date(2023, 11, 8), date(2023, 11, 30), date(2024, 1, 31)])
+@pytest.mark.parametrize(("n", "avance"), [(1, D("0")), (3, D("0")), (2, AVANCE), (24, AVANCE)])
+def test_simulated_dates_are_the_debits_if_validated_that_day(day, n, avance):
+    """One rule: a simulation run on ``day`` shows the dates the bank would debit if the
+    request were validated that day, the avance included."""
+    sim = plan(n=n, avance=avance)
+    simulated = simulate(PLAN, DECISION_05_2023, starts_on=day, nombre_echeances=n, avance=avance)
+    assert simulated.echeances == definitive_schedule(sim, day)
+    assert {e.date.day for e in simulated.echeances} == {10}
+    assert simulated.echeances[0].date == next_debit_date(day)
+
+
 def test_definitive_schedule_integral():
-    sim = simulate(FULL, DECISION_05_2023, date_situation=SITUATION)
+    sim = simulate(FULL, DECISION_05_2023, starts_on=SITUATION)
     assert definitive_schedule(sim, date(2023, 11, 8)) == (
         Echeance(1, date(2023, 12, 10), D("80096.80")),
     )

@@ -49,7 +49,7 @@ def test_a_too_large_avance_carries_the_amount_to_pay():
         simulate(
             totals,
             DECISION_05_2023,
-            date_situation=DECISION_05_2023.opens_on,
+            starts_on=DECISION_05_2023.opens_on,
             nombre_echeances=2,
             avance=Decimal("21950.63"),
         )
