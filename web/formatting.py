@@ -51,9 +51,11 @@ def _locale(name: str) -> Locale:
 
 
 def amount(value: Decimal | None) -> str:
-    """27707.49 -> '27 707,49' (fr_MA) or '27.707,49' (ar_MA)."""
-    if value is None:
-        return ""
+    """27707.49 -> '27 707,49' (fr_MA) or '27.707,49' (ar_MA, isolated left to right)."""
+    return _isolate(_page_amount(value)) if value is not None else ""
+
+
+def _page_amount(value: Decimal) -> str:
     return _amount(value, value.is_signed(), babel_locale())
 
 
@@ -81,11 +83,11 @@ def _isolate(text: str) -> str:
 
 def mad(value: Decimal | None) -> str:
     """An amount followed by the currency code, as the guide writes it."""
-    return _isolate(f"{amount(value)}\u00a0MAD") if value is not None else ""
+    return _isolate(f"{_page_amount(value)}\u00a0MAD") if value is not None else ""
 
 
 def percent(value: Decimal | None) -> str:
-    return _isolate(f"{amount(value)}\u00a0%") if value is not None else ""
+    return _isolate(f"{_page_amount(value)}\u00a0%") if value is not None else ""
 
 
 def day(value: date | None) -> str:

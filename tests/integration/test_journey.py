@@ -46,6 +46,10 @@ GARANTIES_REQUIRED = (
 AVANCE_INVALID = "Le montant de l'avance doit être un nombre, par exemple 5 000,00."
 AVANCE_NEGATIVE = "Le montant de l'avance ne peut pas être négatif."
 AVANCE_DECIMALS = "Le montant de l'avance ne peut pas avoir plus de 2 décimales."
+AVANCE_AMBIGUOUS = (
+    "Le montant de l'avance est ambigu : écrivez 5 000 pour cinq mille dirhams,"
+    " 5,00 pour cinq dirhams."
+)
 AVANCE_TOO_LARGE = "Le montant de l'avance doit être inférieur au montant à payer."
 AVANCE_ABOVE_TOTAL = (
     "Le montant de l'avance doit être inférieur au montant à payer (21\u202f950,63\u00a0MAD)."
@@ -783,6 +787,8 @@ def test_crossing_24_instalments_changes_the_rates(
         ("5\u202f000,00", "5 000,00", "8 475,32"),  # copied from our own page
         ("5000.5", "5 000,50", "8 475,07"),
         ("٥٠٠٠", "5 000,00", "8 475,32"),  # typed on an Arabic keyboard
+        ("5.000,00", "5 000,00", "8 475,32"),  # as the Arabic pages write it
+        ("5 000.50", "5 000,50", "8 475,07"),
         ("", "0,00", "10 975,32"),
         ("0", "0,00", "10 975,32"),
     ],
@@ -817,6 +823,8 @@ def test_avance_accepted_formats(journey, avance, shown, mensualite):
         ("1e5", AVANCE_INVALID),
         ("0x10", AVANCE_INVALID),
         ("5,000.00", AVANCE_INVALID),
+        ("5.000", AVANCE_AMBIGUOUS),  # five thousand, or five with three decimals?
+        ("50 00", AVANCE_INVALID),
         ("9" * 80, AVANCE_TOO_LARGE),  # cut to 64 characters, then too many digits
         ("99999999999999", AVANCE_TOO_LARGE),
     ],
@@ -840,6 +848,35 @@ def test_avance_refused_with_its_message_and_answers_kept(journey, app, avance, 
     again = journey.get(f"/demande/{GUIDE}/simulation")
     assert again.status == 200 and again.value("nombre_echeances") == "6"
     assert count_demandes(app) == 1
+
+
+@pytest.mark.parametrize(
+    "avance, shown",
+    [
+        ("5.000,00", "5.000,00"),  # the Arabic pages' own format
+        ("5.000", "5.000,00"),  # a dot before three digits groups thousands, in Arabic
+        ("5 000,00", "5.000,00"),  # the French format too
+        ("1 000,50", "1.000,50"),
+        ("٥٬٠٠٠٫٥٠", "5.000,50"),
+    ],
+)
+def test_avance_in_arabic_accepts_the_page_format(journey, client, avance, shown):
+    journey.start(GUIDE, "acomptes")
+    client.post("/langue", data={"lang": "ar"})
+    page = journey.follow(journey.simuler(GUIDE, avance=avance, n=2))
+    assert page.error_summary() == []
+    assert page.recap()["مبلغ التسبيق"] == f"\u2066{shown}\u00a0MAD\u2069"
+    # Typed and shown left to right inside the right-to-left page.
+    assert page.by_id("avance").attrs["dir"] == "ltr"
+
+
+def test_avance_in_arabic_refuses_three_decimals_in_arabic(journey, client):
+    journey.start(GUIDE, "acomptes")
+    client.post("/langue", data={"lang": "ar"})
+    page = Page(journey.simuler(GUIDE, avance="5,000", n=2))
+    assert page.status == 422
+    message = "لا يمكن أن يتضمن مبلغ التسبيق أكثر من رقمين بعد الفاصلة."
+    assert page.field_error("avance").endswith(message)
 
 
 def test_avance_just_below_the_amount_to_pay(journey):
