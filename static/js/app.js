@@ -88,6 +88,9 @@
     var active = document.activeElement;
     kept = {
       id: target.id,
+      // A pager control is found again by what it does, not by its rank: the links
+      // around the current page are not the same on the next page.
+      pager: active && target.contains(active) && active.getAttribute("data-pager"),
       focus: active && active !== target && target.contains(active)
         ? Array.prototype.indexOf.call(target.querySelectorAll(FOCUSABLE), active) : -1,
       open: Array.prototype.map.call(target.querySelectorAll("details"), function (d) { return d.open; })
@@ -102,10 +105,29 @@
     var active = document.activeElement;
     var fell = !active || active === document.body || !active.isConnected;
     if (fell) {
-      var again = panel.querySelectorAll(FOCUSABLE)[kept.focus];
+      var again = kept.pager ? pagerControl(panel, kept.pager)
+        : panel.querySelectorAll(FOCUSABLE)[kept.focus];
       (again || panel).focus();
     }
   });
+
+  // The pager control pressed, in the new pager: the same link; a page number pressed is
+  // now the current page, focused where it stands; a link gone at either end of the list
+  // (Suivant on the last page) hands the focus to the nearest one left on that side.
+  var PAGER_NEIGHBOURS = { first: ["next", "last"], previous: ["next", "last"],
+                           next: ["previous", "first"], last: ["previous", "first"] };
+  function pagerControl(panel, key) {
+    var keys = [key].concat(PAGER_NEIGHBOURS[key] || []);
+    for (var i = 0; i < keys.length; i++) {
+      var control = panel.querySelector('[data-pager="' + keys[i] + '"]');
+      if (control && control.tagName === "A") return control;
+      if (control && control.getAttribute("aria-current") === "page") {
+        control.setAttribute("tabindex", "-1");
+        return control;
+      }
+    }
+    return null;
+  }
 
   // The détail reopened once htmx has processed the new panel (it fetches its rows).
   document.addEventListener("htmx:afterSettle", function () {
