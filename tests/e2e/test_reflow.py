@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from commands.demo import seed_back_office_cases
 from tests.e2e.a11y_support import (
     GUIDE_NUMERO,
     choose_language,
@@ -97,3 +98,21 @@ def test_text_at_200_percent_still_fits(page: Page, live_server):
         shot(page, state)
 
     walk(page, check)
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_a_validated_request_fits_320_pixels(page: Page, live_server, lang):
+    """The récapitulatif of a validated request, with its Échéancier définitif: the
+    tables scroll in their own regions, the page does not."""
+    with live_server.app.app_context():
+        seed_back_office_cases()
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto("/connexion")
+    choose_language(page, lang)
+    sign_in(page)
+    page.goto("/demandes/RM-DEMO-CAS-VALIDEE")
+    expect(page.locator("h1")).to_contain_text("RM-DEMO-CAS-VALIDEE")
+    definitive = page.locator("table", has=page.locator("td", has_text="10/"))
+    expect(definitive.first).to_be_visible()
+    assert_no_horizontal_scroll(page, f"{lang} validée", 320)
+    shot(page, f"validee-{lang}")
