@@ -273,7 +273,7 @@ def garanties(reference: str):
             demande,
             actor=_agent(),
             type_garantie=typed["garantie_type"],
-            type_label=str(labels.GARANTIE[typed["garantie_type"]]),
+            type_label=labels.french(labels.GARANTIE[typed["garantie_type"]]),
             reference=typed["garantie_reference"],
             deposee_le=deposee_le,
             commentaire=typed["commentaire"],
