@@ -152,6 +152,8 @@ def recapitulatif(reference: str):
         status=demande.effective_status(now().date()),
         confirmee=request.args.get("confirmee") == "1",
         debit_date=next_debit_date(demande.confirmed_at.date()),
+        # One instalment has one date, said as such (the month after the avance's).
+        single_debit_date=next_debit_date(next_debit_date(demande.confirmed_at.date())),
         deadline=demande.guarantee_deadline,
         mask_rib=mask_rib,
     )

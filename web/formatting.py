@@ -87,7 +87,11 @@ def mad(value: Decimal | None) -> str:
 
 
 def percent(value: Decimal | None) -> str:
-    return _isolate(f"{_page_amount(value)}\u00a0%") if value is not None else ""
+    """ "50,00 %"; in Arabic the figure isolated left to right, then the sign, so that
+    a right-to-left reader meets the number first and the sign after it."""
+    if value is None:
+        return ""
+    return f"{_isolate(_page_amount(value))}\u00a0%"
 
 
 def day(value: date | None) -> str:

@@ -1,8 +1,10 @@
 """Translated labels of domain codes (literal strings, so pybabel extracts them)."""
 
 import re
+from functools import cache
 
-from flask_babel import force_locale, get_locale
+from babel.core import Locale
+from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -217,6 +219,26 @@ def _motif(kind: str, v: dict) -> str:
     )
 
 
+def plural_forms(singular: str, plural: str) -> dict[str, str]:
+    """ngettext's text for each CLDR plural category of the page's language, the count
+    as "{n}": the script says "6 أشهر", "11 شهرا", "شهران" as a slider moves, choosing
+    the category with Intl.PluralRules (Arabic has six, French three)."""
+    from web.formatting import babel_locale
+
+    rule = _locale(babel_locale()).plural_form
+    forms: dict[str, str] = {}
+    for n in (*range(0, 112), 1_000_000):
+        category = rule(n)
+        if category not in forms:
+            forms[category] = ngettext(singular, plural, n).replace(str(n), "{n}")
+    return forms
+
+
+@cache
+def _locale(name: str) -> Locale:
+    return Locale.parse(name)
+
+
 def register(app) -> None:
     app.jinja_env.globals.update(
         status_label=status_label,
@@ -225,6 +247,7 @@ def register(app) -> None:
         regime_label=regime_label,
         palier=palier,
         motif=motif,
+        plural_forms=plural_forms,
         rubrique_labels=RUBRIQUE,
         nature_labels=NATURE,
         modalite_labels=MODALITE,

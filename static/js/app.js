@@ -8,11 +8,14 @@
     var field = document.getElementById("nombre_echeances");
     if (range && range.value !== String(n)) range.value = n;
     if (field && field.value !== String(n)) field.value = n;
-    // "N mois" in the page's language: the server's translation with a {n} placeholder,
-    // or else the server's last "N mois" with the new number.
+    // "N mois" in the page's language: the server's text for the plural category of N
+    // ("شهر واحد", "شهران", "6 أشهر", "11 شهرا"...), or else its last text, new number.
     if (range) {
-      var text = range.dataset.valuetext
-        ? range.dataset.valuetext.replace("{n}", n)
+      var forms = range.dataset.valuetexts ? JSON.parse(range.dataset.valuetexts) : null;
+      var category = forms && window.Intl && Intl.PluralRules
+        ? new Intl.PluralRules(document.documentElement.lang).select(Number(n)) : "other";
+      var text = forms && (forms[category] || forms.other)
+        ? (forms[category] || forms.other).replace("{n}", n)
         : (range.getAttribute("aria-valuetext") || "{n}").replace(/[0-9]+|\{n\}/, n);
       range.setAttribute("aria-valuetext", text);
     }

@@ -1431,3 +1431,33 @@ def test_an_agent_is_forbidden_the_journey(journey, auth, app, method, url):
 def test_an_agent_does_not_see_affiliate_requests(journey, auth):
     auth.login("agent.casa")
     assert journey.client.get("/demandes/RM-DEMO-000001").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "lang, expected",
+    [
+        (
+            "fr",
+            "Après la validation, l'avance ({avance}) est prélevée le 10 du mois suivant, au "
+            "plus tôt le 10/12/2023, puis l'échéance unique ({montant}) le 10 du mois d'après, "
+            "au plus tôt le 10/01/2024.",
+        ),
+        (
+            "ar",
+            "بعد المصادقة، يُقتطع التسبيق ({avance}) في 10 من الشهر الموالي، ابتداء من "
+            "10/12/2023 على أقرب تقدير، ثم القسط الوحيد ({montant}) في 10 من الشهر الذي يليه، "
+            "ابتداء من 10/01/2024 على أقرب تقدير.",
+        ),
+    ],
+)
+def test_one_instalment_is_said_with_its_one_date(journey, client, lang, expected):
+    journey.start(GUIDE, "acomptes")
+    token = journey.valider(GUIDE, avance="5 000", n=1).token()
+    recap = location(journey.confirmer(GUIDE, token))
+    client.post("/langue", data={"lang": lang})
+    steps = [li.text for li in journey.get(recap).find("ol", class_="next-steps").find_all("li")]
+    if lang == "fr":
+        avance, montant = mad("5 000,00"), mad("16 950,63")
+    else:
+        avance, montant = "\u20665.000,00\u00a0MAD\u2069", "\u206616.950,63\u00a0MAD\u2069"
+    assert expected.format(avance=avance, montant=montant) in steps
