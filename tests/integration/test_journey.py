@@ -311,10 +311,10 @@ def test_choisir_un_affilie_lists_the_55_affilies_ten_at_a_time(journey, auth):
         # Out-of-range and garbage values fall back to something sensible, never a 500.
         ("page=99", "Affichage de l'élément 51 à 55 sur 55 éléments", 5),
         ("page=abc&taille=7", "Affichage de l'élément 1 à 10 sur 55 éléments", 10),
-        ("q=IQIQEN", "Affichage de l'élément 1 à 1 sur 1 éléments", 1),
-        ("q=iqiqen", "Affichage de l'élément 1 à 1 sur 1 éléments", 1),
-        (f"q={GUIDE}", "Affichage de l'élément 1 à 1 sur 1 éléments", 1),
-        ("q=introuvable", "Affichage de l'élément 0 à 0 sur 0 éléments", 0),
+        ("q=IQIQEN", "Affichage de l'élément 1 sur 1 élément", 1),
+        ("q=iqiqen", "Affichage de l'élément 1 sur 1 élément", 1),
+        (f"q={GUIDE}", "Affichage de l'élément 1 sur 1 élément", 1),
+        ("q=introuvable", "Aucun élément à afficher", 0),
     ],
 )
 def test_choisir_un_affilie_pages_and_searches(journey, auth, query, info, count):

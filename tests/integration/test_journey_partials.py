@@ -48,7 +48,7 @@ def assert_fragment(page: Page) -> None:
         ("", "Affichage de l'élément 1 à 10 sur 55 éléments"),
         ("?taille=25", "Affichage de l'élément 1 à 25 sur 55 éléments"),
         ("?taille=50&page=2", "Affichage de l'élément 51 à 55 sur 55 éléments"),
-        ("?q=IQIQEN", "Affichage de l'élément 1 à 1 sur 1 éléments"),
+        ("?q=IQIQEN", "Affichage de l'élément 1 sur 1 élément"),
         ("?page=3", "Affichage de l'élément 21 à 30 sur 55 éléments"),
     ],
 )
