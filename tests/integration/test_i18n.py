@@ -25,6 +25,9 @@ def test_every_message_has_an_arabic_translation():
 def test_french_is_the_default(client):
     page = client.get("/connexion")
     assert '<html lang="fr" dir="ltr">' in page.text
+    # The guide's word for the login step.
+    assert "<title>Authentification — Espace Recouvrement</title>" in page.text
+    assert "<h1>Authentification</h1>" in page.text
     assert "Mot de passe" in page.text
     assert 'hreflang="ar"' in page.text
 

@@ -698,7 +698,7 @@ def test_simulation_acomptes_guide_example(journey):
     }
     assert page.table_rows("echeancier") == [
         [
-            "Echéancier",
+            "Échéancier",
             "Créance en principal",
             "Majorations, astreintes, et frais de recouvrement",
             "Majorations générées suite à paiement par acomptes",
@@ -1461,3 +1461,15 @@ def test_one_instalment_is_said_with_its_one_date(journey, client, lang, expecte
     else:
         avance, montant = "\u20665.000,00\u00a0MAD\u2069", "\u206616.950,63\u00a0MAD\u2069"
     assert expected.format(avance=avance, montant=montant) in steps
+
+
+def test_the_simulation_names_each_part_once(journey):
+    """Two landmarks or groups of the same name cannot be told apart by their names."""
+    page = journey.start(GUIDE, "acomptes")
+    names = [page.find("legend").text, page.by_id("simulation-titre").text]
+    names += [
+        node.attrs["aria-label"]
+        for node in page.find_all(role="region")
+        if "aria-label" in node.attrs
+    ]
+    assert names == ["Paramètres de la simulation", "Récapitulatif", "Échéancier"]
