@@ -43,6 +43,11 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "Africa/Casablanca"
     LANGUAGES = ("fr", "ar")
 
+    # The accessibility statement's contact and the CNSS's complaints page: configurable,
+    # both optional (unset, the statement names the perception and the channels in words).
+    ACCESSIBILITE_CONTACT = os.environ.get("ACCESSIBILITE_CONTACT", "")
+    RECLAMATION_URL = os.environ.get("RECLAMATION_URL", "")
+
     REDIS_URL = os.environ.get("REDIS_URL")
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers to trust.
     PROXY_HOPS = os.environ.get("PROXY_HOPS", "0")
