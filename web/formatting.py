@@ -108,7 +108,10 @@ def plain_mad(value: Decimal) -> str:
 def register(app) -> None:
     from web.picture import picture_of
 
+    from web.clock import today
+
     app.jinja_env.globals["picture_of"] = picture_of
+    app.jinja_env.globals["today"] = today
     app.add_template_filter(amount, "amount")
     app.add_template_filter(number, "number")
     app.add_template_filter(mad, "mad")

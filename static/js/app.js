@@ -2,6 +2,16 @@
 (function () {
   "use strict";
 
+  // The print header's day is the day of printing, not of the page's loading.
+  window.addEventListener("beforeprint", function () {
+    var line = document.querySelector("[data-print-date]");
+    if (!line) return;
+    var d = new Date();
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    line.textContent = line.getAttribute("data-print-date")
+      .replace("{date}", two(d.getDate()) + "/" + two(d.getMonth() + 1) + "/" + d.getFullYear());
+  });
+
   // Keep the slider and the number field in step, and say "N mois" as it moves.
   function syncCount(n) {
     var range = document.getElementById("curseur");
