@@ -106,9 +106,8 @@ def plain_mad(value: Decimal) -> str:
 
 
 def register(app) -> None:
-    from web.picture import picture_of
-
     from web.clock import today
+    from web.picture import picture_of
 
     app.jinja_env.globals["picture_of"] = picture_of
     app.jinja_env.globals["today"] = today
