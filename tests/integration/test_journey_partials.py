@@ -205,8 +205,9 @@ def test_panel_errors_go_next_to_their_field(journey, fields, zone, message):
     assert page.by_id("simulation-panel").text == (
         "Récapitulatif Corrigez les champs signalés puis cliquez sur « Simuler »."
     )
+    # The field's own message is announced, after the line that says what happened.
     assert page.by_id("simulation-annonce").text == (
-        "Simulation impossible : corrigez les champs signalés."
+        f"Simulation impossible : corrigez les champs signalés. {message}"
     )
     # The last good simulation stays the draft's.
     assert journey.get(f"/demande/{GUIDE}/simulation").value("nombre_echeances") == "6"
