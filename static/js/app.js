@@ -174,7 +174,10 @@
       else field.removeAttribute("aria-describedby");
     });
     var dialog = event.target.querySelector && event.target.querySelector("dialog[data-open-modal]");
-    if (dialog && !dialog.open) dialog.showModal();
+    if (dialog && !dialog.open) {
+      dialog.showModal();
+      dialog.scrollTop = 0;
+    }
   });
 
   // The Détail des échéances could not be fetched (connection lost, session over): say

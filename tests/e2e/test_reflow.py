@@ -116,3 +116,21 @@ def test_a_validated_request_fits_320_pixels(page: Page, live_server, lang):
     expect(definitive.first).to_be_visible()
     assert_no_horizontal_scroll(page, f"{lang} validée", 320)
     shot(page, f"validee-{lang}")
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_the_validation_dialog_opens_at_its_title_at_320_pixels(page: Page, live_server, lang):
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto("/connexion")
+    choose_language(page, lang)
+    sign_in(page)
+    start_request(page, GUIDE_NUMERO, "acomptes")
+    page.locator("#cgu").check()
+    page.locator('button[name="action"][value="valider"]').click()
+    dialog = page.locator("#confirmation-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#confirmation-titre")).to_be_focused()
+    assert dialog.evaluate("(d) => d.scrollTop") == 0
+    title = page.locator("#confirmation-titre").bounding_box()
+    assert 0 <= title["y"] < 640, title
+    shot(page, f"validation-320-{lang}")
