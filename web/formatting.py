@@ -110,7 +110,7 @@ def register(app) -> None:
     from web.picture import picture_of
 
     app.jinja_env.globals["picture_of"] = picture_of
-    app.jinja_env.globals["today"] = today
+    app.jinja_env.globals["current_day"] = today
     app.add_template_filter(amount, "amount")
     app.add_template_filter(number, "number")
     app.add_template_filter(mad, "mad")
