@@ -46,6 +46,12 @@ class Config:
     # The names the site answers to, comma-separated (the public name, and each instance's
     # own address where Prometheus or a health check reaches it): any other Host is a 400.
     TRUSTED_HOSTS = os.environ.get("TRUSTED_HOSTS")
+
+    # The accessibility statement's contact and the CNSS's complaints page: configurable,
+    # both optional (unset, the statement names the perception and the channels in words).
+    ACCESSIBILITE_CONTACT = os.environ.get("ACCESSIBILITE_CONTACT", "")
+    RECLAMATION_URL = os.environ.get("RECLAMATION_URL", "")
+
     REDIS_URL = os.environ.get("REDIS_URL")
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers to trust.
     PROXY_HOPS = os.environ.get("PROXY_HOPS", "0")

@@ -7,7 +7,7 @@ import base64
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, current_app, render_template
 from flask_login import current_user
 
 bp = Blueprint("aide", __name__)
@@ -25,7 +25,11 @@ def aide():
 @bp.get("/accessibilite")
 def accessibilite():
     """Déclaration d'accessibilité."""
-    return render_template("accessibilite.html")
+    return render_template(
+        "accessibilite.html",
+        contact=current_app.config.get("ACCESSIBILITE_CONTACT") or None,
+        reclamation_url=current_app.config.get("RECLAMATION_URL") or None,
+    )
 
 
 @bp.get("/conditions-generales")

@@ -153,6 +153,8 @@ def recapitulatif(reference: str):
         status=demande.effective_status(now().date()),
         confirmee=request.args.get("confirmee") == "1",
         debit_date=schedule.first_debit,
+        # One instalment has one date, said as such (the one after the avance's).
+        single_debit_date=schedule.rows[-1].date_prevue,
         deadline=demande.guarantee_deadline,
         mask_rib=mask_rib,
     )

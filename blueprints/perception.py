@@ -20,6 +20,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -276,7 +277,7 @@ def garanties(reference: str):
             demande,
             actor=_agent(),
             type_garantie=typed["garantie_type"],
-            type_label=str(labels.GARANTIE[typed["garantie_type"]]),
+            type_label=labels.french(labels.GARANTIE[typed["garantie_type"]]),
             reference=typed["garantie_reference"],
             deposee_le=deposee_le,
             commentaire=typed["commentaire"],
@@ -502,7 +503,20 @@ def affilie(numero: str):
         "campaign": campaign,
     }
     if partial_request() and simulable:
-        return render_template("partials/_perception_simulation.html", oob=True, **panel)
+        response = make_response(
+            render_template("partials/_perception_simulation.html", oob=True, **panel)
+        )
+        if not errors:
+            # The address follows the preview (replaced, not pushed: a drag is many
+            # moves), so that a reload or a bookmark shows the same settings.
+            response.headers["HX-Replace-Url"] = url_for(
+                ".affilie",
+                numero=affilie.numero,
+                modalite=modalite,
+                precedent=typed["n"] if modalite == lifecycle.ACOMPTES else None,
+                avance=typed["avance"] or None,
+            )
+        return response
     reintegrations = backoffice.reintegrations_of(affilie.id)
     context = {
         "affilie": affilie,

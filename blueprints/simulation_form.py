@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -22,6 +23,10 @@ DEFAULT_ECHEANCES = 6
 AVANCE_MESSAGES = {
     "invalid": _l("Le montant de l'avance doit être un nombre, par exemple 5 000,00."),
     "negative": _l("Le montant de l'avance ne peut pas être négatif."),
+    "ambiguous": _l(
+        "Le montant de l'avance est ambigu : écrivez 5 000 pour cinq mille dirhams,"
+        " 5,00 pour cinq dirhams."
+    ),
     "too_many_decimals": _l("Le montant de l'avance ne peut pas avoir plus de 2 décimales."),
     "too_large": _l("Le montant de l'avance doit être inférieur au montant à payer."),
 }
@@ -63,7 +68,8 @@ def read_avance(text: str) -> tuple[Decimal | None, str | None]:
     if not text.strip():
         return Decimal("0.00"), None
     try:
-        return parse_amount(text), None
+        # The page's language decides "5.000": five thousand as the Arabic pages write it.
+        return parse_amount(text, locale=str(get_locale() or "fr")), None
     except AmountError as exc:
         return None, str(AVANCE_MESSAGES.get(exc.code, AVANCE_MESSAGES["invalid"]))
 

@@ -51,9 +51,11 @@ def _locale(name: str) -> Locale:
 
 
 def amount(value: Decimal | None) -> str:
-    """27707.49 -> '27 707,49' (fr_MA) or '27.707,49' (ar_MA)."""
-    if value is None:
-        return ""
+    """27707.49 -> '27 707,49' (fr_MA) or '27.707,49' (ar_MA, isolated left to right)."""
+    return _isolate(_page_amount(value)) if value is not None else ""
+
+
+def _page_amount(value: Decimal) -> str:
     return _amount(value, value.is_signed(), babel_locale())
 
 
@@ -81,11 +83,15 @@ def _isolate(text: str) -> str:
 
 def mad(value: Decimal | None) -> str:
     """An amount followed by the currency code, as the guide writes it."""
-    return _isolate(f"{amount(value)}\u00a0MAD") if value is not None else ""
+    return _isolate(f"{_page_amount(value)}\u00a0MAD") if value is not None else ""
 
 
 def percent(value: Decimal | None) -> str:
-    return _isolate(f"{amount(value)}\u00a0%") if value is not None else ""
+    """ "50,00 %"; in Arabic the figure isolated left to right, then the sign, so that
+    a right-to-left reader meets the number first and the sign after it."""
+    if value is None:
+        return ""
+    return f"{_isolate(_page_amount(value))}\u00a0%"
 
 
 def day(value: date | None) -> str:
@@ -100,9 +106,11 @@ def plain_mad(value: Decimal) -> str:
 
 
 def register(app) -> None:
+    from web.clock import today
     from web.picture import picture_of
 
     app.jinja_env.globals["picture_of"] = picture_of
+    app.jinja_env.globals["current_day"] = today
     app.add_template_filter(amount, "amount")
     app.add_template_filter(number, "number")
     app.add_template_filter(mad, "mad")

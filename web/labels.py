@@ -1,9 +1,16 @@
 """Translated labels of domain codes (literal strings, so pybabel extracts them)."""
 
+import re
+from functools import cache
+
+from babel.core import Locale
+from flask_babel import force_locale, get_locale, ngettext
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from domain import lifecycle
+from domain.money import AmountError, parse_amount
 
 STATUS = {
     lifecycle.ACCEPTEE: _l("Acceptée"),
@@ -97,6 +104,142 @@ def palier(campaign, n: int) -> dict:
     return {"rates": tier.rates, "upto": tier.max_echeances, "above": above}
 
 
+# The audit trail stores each motif as French text (services/audit.py and its callers
+# write them): the French pages show it as stored, the Arabic pages read its known
+# shapes back and say them in Arabic, with the stored figures, dates and references.
+_DAY = r"(?P<date>\d\d/\d\d/\d{4})"
+_ECHEANCE = r"(?:l')?(?P<echeance>avance|échéance (?P<rang>\d+))"
+_MAD = r"(?P<{}>[0-9][0-9 ]*,[0-9]{{2}}) MAD"
+_MOTIFS = [
+    (re.compile(r"Demande confirmée sur le portail"), "confirmation"),
+    (re.compile(r"Aucune garantie déposée dans le délai de (?P<jours>\d+) jours"), "expiration"),
+    (
+        re.compile(rf"Garanties déposées le {_DAY} : (?P<type>[^,]+), référence (?P<ref>.*)"),
+        "validation",
+    ),
+    (
+        re.compile(
+            rf"Prélèvement de {_ECHEANCE} du {_DAY} \({_MAD.format('montant')}\) : "
+            r"(?P<resultat>payée|rejetée) "
+            r"\((?P<source>saisie de l'agent|fichier retour de la banque)\)"
+        ),
+        "prelevement",
+    ),
+    (
+        re.compile(
+            rf"Prélèvement rejeté \({_ECHEANCE} du {_DAY}\) : remise de {_MAD.format('remise')} "
+            rf"et majorations générées de {_MAD.format('majorations')} réintégrées "
+            rf"\({_MAD.format('total')}\)"
+        ),
+        "defaut",
+    ),
+    (re.compile(r"Toutes les échéances ont été payées"), "solde"),
+]
+_SOURCES = {
+    "saisie de l'agent": _l("saisie de l'agent"),
+    "fichier retour de la banque": _l("fichier retour de la banque"),
+}
+
+
+def french(label) -> str:
+    """A label in French whatever the page's language: the audit trail stores French."""
+    with force_locale("fr"):
+        return str(label)
+
+
+def motif(reason: str) -> str:
+    """An audit event's motif in the page's language (French: as stored)."""
+    if not reason or str(get_locale() or "fr") == "fr":
+        return reason
+    for pattern, kind in _MOTIFS:
+        found = pattern.fullmatch(reason)
+        if found:
+            try:
+                return _motif(kind, found.groupdict())
+            except AmountError:  # not a figure the formatter wrote: keep the text
+                return reason
+    return reason
+
+
+def _motif(kind: str, v: dict) -> str:
+    from web.formatting import mad
+
+    def money(name: str) -> str:
+        return mad(parse_amount(v[name]))
+
+    if kind == "confirmation":
+        return _("Demande confirmée sur le portail")
+    if kind == "expiration":
+        return _("Aucune garantie déposée dans le délai de %(jours)s jours", jours=v["jours"])
+    if kind == "validation":
+        codes = {french(label): code for code, label in GARANTIE.items()}
+        garantie = GARANTIE[codes[v["type"]]] if v["type"] in codes else v["type"]
+        return _(
+            "Garanties déposées le %(date)s : %(type)s, référence %(reference)s",
+            date=v["date"],
+            type=garantie,
+            reference=v["ref"],
+        )
+    if kind == "solde":
+        return _("Toutes les échéances ont été payées")
+    if kind == "prelevement":
+        values = {
+            "date": v["date"],
+            "montant": money("montant"),
+            "resultat": _("payée") if v["resultat"] == "payée" else _("rejetée"),
+            "source": _SOURCES[v["source"]],
+        }
+        if v["rang"] is None:
+            return _(
+                "Prélèvement de l'avance du %(date)s (%(montant)s) : %(resultat)s (%(source)s)",
+                **values,
+            )
+        return _(
+            "Prélèvement de l'échéance %(rang)s du %(date)s (%(montant)s) : "
+            "%(resultat)s (%(source)s)",
+            rang=v["rang"],
+            **values,
+        )
+    values = {
+        "date": v["date"],
+        "remise": money("remise"),
+        "majorations": money("majorations"),
+        "total": money("total"),
+    }
+    if v["rang"] is None:
+        return _(
+            "Prélèvement rejeté (avance du %(date)s) : remise de %(remise)s et majorations "
+            "générées de %(majorations)s réintégrées (%(total)s)",
+            **values,
+        )
+    return _(
+        "Prélèvement rejeté (échéance %(rang)s du %(date)s) : remise de %(remise)s et "
+        "majorations générées de %(majorations)s réintégrées (%(total)s)",
+        rang=v["rang"],
+        **values,
+    )
+
+
+def plural_forms(singular: str, plural: str) -> dict[str, str]:
+    """ngettext's text for each CLDR plural category of the page's language, the count
+    as "{n}": the script says "6 أشهر", "11 شهرا", "شهران" as a slider moves, choosing
+    the category with Intl.PluralRules (Arabic has six, French three)."""
+    from web.formatting import babel_locale
+
+    rule = _locale(babel_locale()).plural_form
+    forms: dict[str, str] = {}
+    for n in (*range(0, 112), 1_000_000):
+        category = rule(n)
+        if category not in forms:
+            forms[category] = ngettext(singular, plural, n).replace(str(n), "{n}")
+    return forms
+
+
+@cache
+def _locale(name: str) -> Locale:
+    return Locale.parse(name)
+
+
 def register(app) -> None:
     app.jinja_env.globals.update(
         status_label=status_label,
@@ -104,6 +247,8 @@ def register(app) -> None:
         etape_label=etape_label,
         regime_label=regime_label,
         palier=palier,
+        motif=motif,
+        plural_forms=plural_forms,
         rubrique_labels=RUBRIQUE,
         nature_labels=NATURE,
         modalite_labels=MODALITE,

@@ -2,17 +2,30 @@
 (function () {
   "use strict";
 
+  // The print header's day is the day of printing, not of the page's loading.
+  window.addEventListener("beforeprint", function () {
+    var line = document.querySelector("[data-print-date]");
+    if (!line) return;
+    var d = new Date();
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    line.textContent = line.getAttribute("data-print-date")
+      .replace("{date}", two(d.getDate()) + "/" + two(d.getMonth() + 1) + "/" + d.getFullYear());
+  });
+
   // Keep the slider and the number field in step, and say "N mois" as it moves.
   function syncCount(n) {
     var range = document.getElementById("curseur");
     var field = document.getElementById("nombre_echeances");
     if (range && range.value !== String(n)) range.value = n;
     if (field && field.value !== String(n)) field.value = n;
-    // "N mois" in the page's language: the server's translation with a {n} placeholder,
-    // or else the server's last "N mois" with the new number.
+    // "N mois" in the page's language: the server's text for the plural category of N
+    // ("شهر واحد", "شهران", "6 أشهر", "11 شهرا"...), or else its last text, new number.
     if (range) {
-      var text = range.dataset.valuetext
-        ? range.dataset.valuetext.replace("{n}", n)
+      var forms = range.dataset.valuetexts ? JSON.parse(range.dataset.valuetexts) : null;
+      var category = forms && window.Intl && Intl.PluralRules
+        ? new Intl.PluralRules(document.documentElement.lang).select(Number(n)) : "other";
+      var text = forms && (forms[category] || forms.other)
+        ? (forms[category] || forms.other).replace("{n}", n)
         : (range.getAttribute("aria-valuetext") || "{n}").replace(/[0-9]+|\{n\}/, n);
       range.setAttribute("aria-valuetext", text);
     }
@@ -88,6 +101,9 @@
     var active = document.activeElement;
     kept = {
       id: target.id,
+      // A pager control is found again by what it does, not by its rank: the links
+      // around the current page are not the same on the next page.
+      pager: active && target.contains(active) && active.getAttribute("data-pager"),
       focus: active && active !== target && target.contains(active)
         ? Array.prototype.indexOf.call(target.querySelectorAll(FOCUSABLE), active) : -1,
       open: Array.prototype.map.call(target.querySelectorAll("details"), function (d) { return d.open; })
@@ -102,10 +118,29 @@
     var active = document.activeElement;
     var fell = !active || active === document.body || !active.isConnected;
     if (fell) {
-      var again = panel.querySelectorAll(FOCUSABLE)[kept.focus];
+      var again = kept.pager ? pagerControl(panel, kept.pager)
+        : panel.querySelectorAll(FOCUSABLE)[kept.focus];
       (again || panel).focus();
     }
   });
+
+  // The pager control pressed, in the new pager: the same link; a page number pressed is
+  // now the current page, focused where it stands; a link gone at either end of the list
+  // (Suivant on the last page) hands the focus to the nearest one left on that side.
+  var PAGER_NEIGHBOURS = { first: ["next", "last"], previous: ["next", "last"],
+                           next: ["previous", "first"], last: ["previous", "first"] };
+  function pagerControl(panel, key) {
+    var keys = [key].concat(PAGER_NEIGHBOURS[key] || []);
+    for (var i = 0; i < keys.length; i++) {
+      var control = panel.querySelector('[data-pager="' + keys[i] + '"]');
+      if (control && control.tagName === "A") return control;
+      if (control && control.getAttribute("aria-current") === "page") {
+        control.setAttribute("tabindex", "-1");
+        return control;
+      }
+    }
+    return null;
+  }
 
   // The détail reopened once htmx has processed the new panel (it fetches its rows).
   document.addEventListener("htmx:afterSettle", function () {
@@ -139,7 +174,10 @@
       else field.removeAttribute("aria-describedby");
     });
     var dialog = event.target.querySelector && event.target.querySelector("dialog[data-open-modal]");
-    if (dialog && !dialog.open) dialog.showModal();
+    if (dialog && !dialog.open) {
+      dialog.showModal();
+      dialog.scrollTop = 0;
+    }
   });
 
   // The Détail des échéances could not be fetched (connection lost, session over): say

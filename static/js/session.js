@@ -18,6 +18,8 @@
   var mine = Date.now();
   var warnTimer = null;
   var endTimer = null;
+  var countdown = null;
+  var spoken = null;
 
   function lastActivity() {
     var shared = 0;
@@ -37,6 +39,7 @@
   function touch() {
     mine = Date.now();
     try { window.localStorage.setItem(KEY, String(mine)); } catch (e) { /* private mode */ }
+    stopCountdown();
     if (dialog.open) dialog.close();
     schedule();
   }
@@ -44,6 +47,43 @@
   function warn() {
     if (Date.now() - lastActivity() < total - warnBefore) { schedule(); return; }
     if (!dialog.open) dialog.showModal();
+    spoken = null;
+    tick();
+    clearInterval(countdown);
+    countdown = setInterval(tick, 1000);
+  }
+
+  function stopCountdown() {
+    clearInterval(countdown);
+    countdown = null;
+  }
+
+  // "45 secondes", "2 minutes", "ثانيتان"...: the server's text for the plural category.
+  function words(span, seconds) {
+    var inMinutes = seconds >= 60;
+    var n = inMinutes ? Math.ceil(seconds / 60) : seconds;
+    var forms = JSON.parse(span.getAttribute(inMinutes ? "data-minutes" : "data-secondes") || "{}");
+    var category = window.Intl && Intl.PluralRules
+      ? new Intl.PluralRules(document.documentElement.lang).select(n) : "other";
+    var form = forms[category] || forms.other;
+    return form ? form.replace("{n}", n) : null;
+  }
+
+  // The time left, on screen every second; spoken only at the minutes, 30 and 10 seconds
+  // (the dialog's description says it when it opens): a reader is not talked over.
+  function tick() {
+    var span = document.getElementById("session-decompte");
+    var left = Math.max(0, Math.ceil((lastActivity() + total - Date.now()) / 1000));
+    var text = span && words(span, left);
+    if (text) span.textContent = text;
+    var status = document.getElementById("session-decompte-annonce");
+    var sentence = document.getElementById("session-alerte-texte");
+    if (spoken === null) spoken = left;  // the opening, read with the dialog
+    if (status && sentence && left !== spoken && (left % 60 === 0 || left === 30 || left === 10)) {
+      spoken = left;
+      status.textContent = sentence.textContent;
+    }
+    if (!left) stopCountdown();
   }
 
   function end() {

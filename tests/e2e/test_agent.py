@@ -164,3 +164,21 @@ def test_agent_pages_work_without_javascript(js_disabled_page, live_server, plan
     page.get_by_role("button", name="Une échéance de plus").click()
     expect(page.locator("#simulation-panel")).to_contain_text("8 mois")
     shot(page, "sans-javascript")
+
+
+def test_agent_preview_survives_a_reload(page, live_server):
+    login(page, live_server.url, AGENT, DEMO_PASSWORD)
+    page.goto(f"{live_server.url}/perception/affilies/{GUIDE}")
+    panel = page.locator("#simulation-panel")
+    page.get_by_role("button", name="Une échéance de plus").click()
+    expect(panel).to_contain_text("7 mois")
+    page.get_by_label("Montant de l'avance :").fill("5 000,00")
+    expect(panel).to_contain_text("5\u202f000,00\u00a0MAD")
+    expect(page).to_have_url(
+        re.compile(r"precedent=7&avance=5\+000%2C00|precedent=7&avance=5\+000,00")
+    )
+    page.reload()
+    expect(page.locator("#nombre_echeances")).to_have_value("7")
+    expect(page.locator("#avance")).to_have_value("5 000,00")
+    expect(panel).to_contain_text("5\u202f000,00\u00a0MAD")
+    shot(page, "apres-rechargement")

@@ -94,10 +94,21 @@ def test_simulation_errors_with_javascript_follow_the_swapped_messages(page: Pag
     expect(page.locator("#avance-erreur")).to_have_text(
         "Erreur : Le montant de l'avance doit être un nombre, par exemple 5 000,00."
     )
+    # The field's own message is announced with the line that says what happened.
     expect(page.locator("#simulation-annonce")).to_have_text(
-        "Simulation impossible : corrigez les champs signalés."
+        "Simulation impossible : corrigez les champs signalés. Le montant de l'avance doit"
+        " être un nombre, par exemple 5 000,00."
     )
     expect(page.get_by_role("status").filter(has_text="Simulation impossible")).to_have_count(1)
+    # And its border turns red (--red), not the ink of a field without error.
+    red = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--red')")
+    border = avance.evaluate("(el) => getComputedStyle(el).borderTopColor")
+    swatch = page.evaluate(
+        "(c) => { const s = document.createElement('span'); s.style.color = c;"
+        " document.body.append(s); const v = getComputedStyle(s).color; s.remove(); return v; }",
+        red.strip(),
+    )
+    assert border == swatch, (border, swatch)
 
     wait_for_swap(page, lambda: avance.fill("5000"))
     expect(avance).to_have_attribute("aria-invalid", "false")

@@ -160,12 +160,12 @@ def test_the_instalments_journey_by_keyboard_alone(page: Page, live_server):
     expect(page.locator("#cgu")).to_be_checked()
     assert focused(page, "#cgu")
 
-    # Valider → the confirmation dialog (focus on Annuler) → Confirmer.
+    # Valider → the confirmation dialog (focus on its title) → Confirmer.
     tab_to(page, 'button[name="action"][value="valider"]')
     page.keyboard.press("Enter")
     dialog = page.locator("#confirmation-dialog")
     expect(dialog).to_be_visible()
-    assert focused(page, "#confirmation-dialog [data-close-dialog]")
+    assert focused(page, "#confirmation-titre")
     shot(page, "2-confirmation")
     tab_to(page, "#confirmation-dialog button[data-once]")
     with page.expect_navigation():

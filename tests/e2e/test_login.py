@@ -33,7 +33,7 @@ def test_login_lands_on_the_home_page_and_logout_ends_the_session(
 ):
     page = request.getfixturevalue(page_fixture)
     page.goto("/connexion")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Login")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Authentification")
     shot(page, "1-connexion")
 
     response = login(page, live_server.url, "groupe", DEMO_PASSWORD)

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from commands.demo import seed_back_office_cases
 from tests.e2e.a11y_support import (
     GUIDE_NUMERO,
     choose_language,
@@ -111,3 +112,39 @@ def test_text_at_200_percent_still_fits(page: Page, live_server):
         shot(page, state)
 
     walk(page, check)
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_a_validated_request_fits_320_pixels(page: Page, live_server, lang):
+    """The récapitulatif of a validated request, with its Échéancier définitif: the
+    tables scroll in their own regions, the page does not."""
+    with live_server.app.app_context():
+        seed_back_office_cases()
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto("/connexion")
+    choose_language(page, lang)
+    sign_in(page)
+    page.goto("/demandes/RM-DEMO-CAS-VALIDEE")
+    expect(page.locator("h1")).to_contain_text("RM-DEMO-CAS-VALIDEE")
+    definitive = page.locator("table", has=page.locator("td", has_text="10/"))
+    expect(definitive.first).to_be_visible()
+    assert_no_horizontal_scroll(page, f"{lang} validée", 320)
+    shot(page, f"validee-{lang}")
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_the_validation_dialog_opens_at_its_title_at_320_pixels(page: Page, live_server, lang):
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto("/connexion")
+    choose_language(page, lang)
+    sign_in(page)
+    start_request(page, GUIDE_NUMERO, "acomptes")
+    page.locator("#cgu").check()
+    page.locator('button[name="action"][value="valider"]').click()
+    dialog = page.locator("#confirmation-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#confirmation-titre")).to_be_focused()
+    assert dialog.evaluate("(d) => d.scrollTop") == 0
+    title = page.locator("#confirmation-titre").bounding_box()
+    assert 0 <= title["y"] < 640, title
+    shot(page, f"validation-320-{lang}")

@@ -84,7 +84,8 @@ def test_the_warning_renews_the_session_and_the_end_is_explained(page: Page, sho
     expect(warning).to_be_visible(timeout=(LIFETIME + 1) * 1000)
     assert time.monotonic() - loaded >= LIFETIME - WARNING - 0.5
     expect(warning).to_have_accessible_description(
-        re.compile(r"^Sans action de votre part, vous serez déconnecté dans 4\ssecondes\.")
+        # The count down has begun: 4 seconds, or fewer already.
+        re.compile(r"^Sans action de votre part, vous serez déconnecté dans [1-4]\ssecondes?\.")
     )
     stay = warning.get_by_role("button", name="Rester connecté")
     expect(stay).to_be_focused()
@@ -130,3 +131,31 @@ def test_the_warning_renews_the_session_and_the_end_is_explained(page: Page, sho
     page.goto(f"/demande/{GUIDE_NUMERO}/simulation")
     expect(page).to_have_url(re.compile(rf"/demande/{GUIDE_NUMERO}/parametrage$"))
     assert count_demandes(short_session.app) == before
+
+
+def test_the_warning_counts_down_and_speaks_only_now_and_then(page: Page, live_server):
+    """On screen the seconds left change every second; the status line speaks them at 30
+    seconds (and at the minutes, and 10 s), not at every tick."""
+    live_server.app.config.update(
+        # The warning comes at most half-way through the session.
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=66),
+        SESSION_WARNING_SECONDS=33,
+    )
+    login(page, live_server.url, "groupe", DEMO_PASSWORD)
+    warning = page.get_by_role("alertdialog", name="Votre session va bientôt expirer")
+    expect(warning).to_be_visible(timeout=45_000)
+    left = page.locator("#session-decompte")
+    spoken = page.locator("#session-decompte-annonce")
+    first = left.inner_text()
+    assert re.fullmatch(r"3[1-3] secondes", first), first
+    expect(spoken).to_have_text("")
+    expect(left).not_to_have_text(first, timeout=2500)  # a second later, one less
+    expect(left).to_have_text("30 secondes", timeout=5000)
+    expect(spoken).to_have_text(
+        "Sans action de votre part, vous serez déconnecté dans 30 secondes. "
+        "Ce que vous n'avez pas encore confirmé sera alors perdu."
+    )
+    # One second on: the screen moves on, the status line does not speak again.
+    expect(left).to_have_text("29 secondes", timeout=2500)
+    expect(spoken).to_contain_text("30 secondes")
+    shot(page, "decompte")

@@ -58,3 +58,35 @@ def test_pages_read_from_the_end_are_the_pages_read_from_the_start(app):
                 a.numero for a in backoffice.search_affilies(casa, "", page=page, size=size).rows
             ]
         assert seen == everything, size
+
+
+def counters(page) -> tuple[str, str]:
+    """The pager's sentence and the table's caption."""
+    return page.root.find(class_="table-info").text, page.root.find("caption").text
+
+
+def test_counters_say_one_and_none_in_words(client, auth):
+    reference = make_demande(GUIDE).reference
+    auth.login(AGENT_CASA)
+    assert counters(get(client, f"/perception/demandes?q={reference}")) == (
+        "Affichage de l'élément 1 sur 1 élément",
+        "Demandes de remise — 1 demande",
+    )
+    assert counters(get(client, "/perception/affilies?q=personne-de-ce-nom")) == (
+        "Aucun élément à afficher",
+        "Affiliés de la perception — aucun affilié",
+    )
+    assert counters(get(client, "/perception/demandes?q=personne-de-ce-nom")) == (
+        "Aucun élément à afficher",
+        "Demandes de remise — aucune demande",
+    )
+
+
+def test_counters_in_arabic_follow_arabic_plurals(client, auth):
+    reference = make_demande(GUIDE).reference
+    auth.login(AGENT_CASA)
+    client.post("/langue", data={"lang": "ar"})
+    info, _caption = counters(get(client, f"/perception/demandes?q={reference}"))
+    assert info == "عرض العنصر 1 من أصل عنصر واحد"
+    info, _caption = counters(get(client, "/perception/affilies"))
+    assert info == "عرض العناصر من 1 إلى 18 من أصل 18 عنصرا"  # 11 to 99: the "many" form

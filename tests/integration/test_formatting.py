@@ -12,7 +12,7 @@ from web import formatting
     "lang, value, printed",
     [
         ("fr", "27707.49", "27\u202f707,49"),
-        ("ar", "27707.49", "27.707,49"),
+        ("ar", "27707.49", "\u206627.707,49\u2069"),
         ("fr", "0.00", "0,00"),
         ("fr", "-0.00", "-0,00"),
         ("fr", "1.5", "1,50"),
@@ -43,6 +43,7 @@ def test_the_same_amount_follows_the_language_of_each_request(app):
     with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "fr"}):
         assert formatting.amount(value) == "5\u202f756,86"
     with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "ar"}):
-        assert formatting.amount(value) == "5.756,86"
+        # Isolated, so that a figure in a right-to-left cell reads left to right.
+        assert formatting.amount(value) == "\u20665.756,86\u2069"
         assert formatting.mad(value) == "\u20665.756,86\u00a0MAD\u2069"
         assert formatting.day(date(2023, 12, 8)) == "08/12/2023"

@@ -1,8 +1,12 @@
 """French and Arabic: language choice, right-to-left pages, translated messages."""
 
+import json
 from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po
+
+from tests.integration.pages import Page
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "translations" / "ar" / "LC_MESSAGES"
 
@@ -21,6 +25,9 @@ def test_every_message_has_an_arabic_translation():
 def test_french_is_the_default(client):
     page = client.get("/connexion")
     assert '<html lang="fr" dir="ltr">' in page.text
+    # The guide's word for the login step.
+    assert "<title>Authentification — Espace Recouvrement</title>" in page.text
+    assert "<h1>Authentification</h1>" in page.text
     assert "Mot de passe" in page.text
     assert 'hreflang="ar"' in page.text
 
@@ -76,3 +83,47 @@ def test_amounts_in_french_use_the_guide_format(client, auth):
     page = client.get("/demande/4317542/parametrage")
     assert "27\u202f707,49" in page.text
     assert "Remise suite à la décision ministérielle N° 05/2023 du 17/10/2023" in page.text
+
+
+def arabic_simulation(client, auth, n: str = "6"):
+    auth.login()
+    client.post(
+        "/demande/4317542/parametrage",
+        data={"modalite": "acomptes", "garanties": "1", "compte": "1"},
+    )
+    client.post("/langue", data={"lang": "ar"})
+    return Page(client.get("/demande/4317542/simulation", query_string={"n": n}))
+
+
+@pytest.mark.parametrize(
+    "n, months",
+    [("1", "شهر واحد"), ("2", "شهران"), ("6", "6 أشهر"), ("12", "12 شهرا")],
+)
+def test_months_in_arabic_use_arabic_plurals(client, auth, n, months):
+    page = arabic_simulation(client, auth, n)
+    assert page.by_id("curseur").attrs["aria-valuetext"] == months
+    assert page.by_id("nombre-mois").text == months
+    assert f"لمدة {months}." in page.by_id("picture-texte").text
+    # The script's forms, one per plural category, for the moves it makes itself.
+    assert json.loads(page.by_id("curseur").attrs["data-valuetexts"]) == {
+        "zero": "{n} شهر",
+        "one": "شهر واحد",
+        "two": "شهران",
+        "few": "{n} أشهر",
+        "many": "{n} شهرا",
+        "other": "{n} شهر",
+    }
+
+
+def test_rates_in_arabic_write_the_number_then_the_sign(client, auth):
+    page = arabic_simulation(client, auth)
+    # The figure isolated left to right, the sign after it in the Arabic sentence.
+    assert page.by_id("palier").text.startswith(
+        "نسب الإعفاء المطبقة: \u206650,00\u2069\u00a0% على الغرامات والمصاريف،"
+        " \u206680,00\u2069\u00a0% على الغرامات التهديدية"
+    )
+
+
+def test_session_extension_in_arabic_reads_for_a_duration(client, auth):
+    page = arabic_simulation(client, auth)
+    assert page.by_id("session-annonce").attrs["data-message"] == "تم تمديد جلستكم لمدة 20 دقيقة."

@@ -52,6 +52,10 @@ GARANTIES_REQUIRED = (
 AVANCE_INVALID = "Le montant de l'avance doit être un nombre, par exemple 5 000,00."
 AVANCE_NEGATIVE = "Le montant de l'avance ne peut pas être négatif."
 AVANCE_DECIMALS = "Le montant de l'avance ne peut pas avoir plus de 2 décimales."
+AVANCE_AMBIGUOUS = (
+    "Le montant de l'avance est ambigu : écrivez 5 000 pour cinq mille dirhams,"
+    " 5,00 pour cinq dirhams."
+)
 AVANCE_TOO_LARGE = "Le montant de l'avance doit être inférieur au montant à payer."
 AVANCE_ABOVE_TOTAL = (
     "Le montant de l'avance doit être inférieur au montant à payer (21\u202f950,63\u00a0MAD)."
@@ -313,10 +317,10 @@ def test_choisir_un_affilie_lists_the_55_affilies_ten_at_a_time(journey, auth):
         # Out-of-range and garbage values fall back to something sensible, never a 500.
         ("page=99", "Affichage de l'élément 51 à 55 sur 55 éléments", 5),
         ("page=abc&taille=7", "Affichage de l'élément 1 à 10 sur 55 éléments", 10),
-        ("q=IQIQEN", "Affichage de l'élément 1 à 1 sur 1 éléments", 1),
-        ("q=iqiqen", "Affichage de l'élément 1 à 1 sur 1 éléments", 1),
-        (f"q={GUIDE}", "Affichage de l'élément 1 à 1 sur 1 éléments", 1),
-        ("q=introuvable", "Affichage de l'élément 0 à 0 sur 0 éléments", 0),
+        ("q=IQIQEN", "Affichage de l'élément 1 sur 1 élément", 1),
+        ("q=iqiqen", "Affichage de l'élément 1 sur 1 élément", 1),
+        (f"q={GUIDE}", "Affichage de l'élément 1 sur 1 élément", 1),
+        ("q=introuvable", "Aucun élément à afficher", 0),
     ],
 )
 def test_choisir_un_affilie_pages_and_searches(journey, auth, query, info, count):
@@ -702,7 +706,7 @@ def test_simulation_acomptes_guide_example(journey):
     }
     assert page.table_rows("echeancier") == [
         [
-            "Echéancier",
+            "Échéancier",
             "Créance en principal",
             "Majorations, astreintes, et frais de recouvrement",
             "Majorations générées suite à paiement par acomptes",
@@ -792,6 +796,8 @@ def test_crossing_24_instalments_changes_the_rates(
         ("5\u202f000,00", "5 000,00", "8 475,32"),  # copied from our own page
         ("5000.5", "5 000,50", "8 475,07"),
         ("٥٠٠٠", "5 000,00", "8 475,32"),  # typed on an Arabic keyboard
+        ("5.000,00", "5 000,00", "8 475,32"),  # as the Arabic pages write it
+        ("5 000.50", "5 000,50", "8 475,07"),
         ("", "0,00", "10 975,32"),
         ("0", "0,00", "10 975,32"),
     ],
@@ -826,6 +832,8 @@ def test_avance_accepted_formats(journey, avance, shown, mensualite):
         ("1e5", AVANCE_INVALID),
         ("0x10", AVANCE_INVALID),
         ("5,000.00", AVANCE_INVALID),
+        ("5.000", AVANCE_AMBIGUOUS),  # five thousand, or five with three decimals?
+        ("50 00", AVANCE_INVALID),
         ("9" * 80, AVANCE_TOO_LARGE),  # cut to 64 characters, then too many digits
         ("99999999999999", AVANCE_TOO_LARGE),
     ],
@@ -849,6 +857,35 @@ def test_avance_refused_with_its_message_and_answers_kept(journey, app, avance, 
     again = journey.get(f"/demande/{GUIDE}/simulation")
     assert again.status == 200 and again.value("nombre_echeances") == "6"
     assert count_demandes(app) == 1
+
+
+@pytest.mark.parametrize(
+    "avance, shown",
+    [
+        ("5.000,00", "5.000,00"),  # the Arabic pages' own format
+        ("5.000", "5.000,00"),  # a dot before three digits groups thousands, in Arabic
+        ("5 000,00", "5.000,00"),  # the French format too
+        ("1 000,50", "1.000,50"),
+        ("٥٬٠٠٠٫٥٠", "5.000,50"),
+    ],
+)
+def test_avance_in_arabic_accepts_the_page_format(journey, client, avance, shown):
+    journey.start(GUIDE, "acomptes")
+    client.post("/langue", data={"lang": "ar"})
+    page = journey.follow(journey.simuler(GUIDE, avance=avance, n=2))
+    assert page.error_summary() == []
+    assert page.recap()["مبلغ التسبيق"] == f"\u2066{shown}\u00a0MAD\u2069"
+    # Typed and shown left to right inside the right-to-left page.
+    assert page.by_id("avance").attrs["dir"] == "ltr"
+
+
+def test_avance_in_arabic_refuses_three_decimals_in_arabic(journey, client):
+    journey.start(GUIDE, "acomptes")
+    client.post("/langue", data={"lang": "ar"})
+    page = Page(journey.simuler(GUIDE, avance="5,000", n=2))
+    assert page.status == 422
+    message = "لا يمكن أن يتضمن مبلغ التسبيق أكثر من رقمين بعد الفاصلة."
+    assert page.field_error("avance").endswith(message)
 
 
 def test_avance_just_below_the_amount_to_pay(journey):
@@ -1403,3 +1440,45 @@ def test_an_agent_is_forbidden_the_journey(journey, auth, app, method, url):
 def test_an_agent_does_not_see_affiliate_requests(journey, auth):
     auth.login("agent.casa")
     assert journey.client.get("/demandes/RM-DEMO-000001").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "lang, expected",
+    [
+        (
+            "fr",
+            "Après la validation, l'avance ({avance}) est prélevée le 10 du mois suivant, au "
+            "plus tôt le 10/12/2023, puis l'échéance unique ({montant}) le 10 du mois d'après, "
+            "au plus tôt le 10/01/2024.",
+        ),
+        (
+            "ar",
+            "بعد المصادقة، يُقتطع التسبيق ({avance}) في 10 من الشهر الموالي، ابتداء من "
+            "10/12/2023 على أقرب تقدير، ثم القسط الوحيد ({montant}) في 10 من الشهر الذي يليه، "
+            "ابتداء من 10/01/2024 على أقرب تقدير.",
+        ),
+    ],
+)
+def test_one_instalment_is_said_with_its_one_date(journey, client, lang, expected):
+    journey.start(GUIDE, "acomptes")
+    token = journey.valider(GUIDE, avance="5 000", n=1).token()
+    recap = location(journey.confirmer(GUIDE, token))
+    client.post("/langue", data={"lang": lang})
+    steps = [li.text for li in journey.get(recap).find("ol", class_="next-steps").find_all("li")]
+    if lang == "fr":
+        avance, montant = mad("5 000,00"), mad("16 950,63")
+    else:
+        avance, montant = "\u20665.000,00\u00a0MAD\u2069", "\u206616.950,63\u00a0MAD\u2069"
+    assert expected.format(avance=avance, montant=montant) in steps
+
+
+def test_the_simulation_names_each_part_once(journey):
+    """Two landmarks or groups of the same name cannot be told apart by their names."""
+    page = journey.start(GUIDE, "acomptes")
+    names = [page.find("legend").text, page.by_id("simulation-titre").text]
+    names += [
+        node.attrs["aria-label"]
+        for node in page.find_all(role="region")
+        if "aria-label" in node.attrs
+    ]
+    assert names == ["Paramètres de la simulation", "Récapitulatif", "Échéancier"]

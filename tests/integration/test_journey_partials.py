@@ -48,7 +48,7 @@ def assert_fragment(page: Page) -> None:
         ("", "Affichage de l'élément 1 à 10 sur 55 éléments"),
         ("?taille=25", "Affichage de l'élément 1 à 25 sur 55 éléments"),
         ("?taille=50&page=2", "Affichage de l'élément 51 à 55 sur 55 éléments"),
-        ("?q=IQIQEN", "Affichage de l'élément 1 à 1 sur 1 éléments"),
+        ("?q=IQIQEN", "Affichage de l'élément 1 sur 1 élément"),
         ("?page=3", "Affichage de l'élément 21 à 30 sur 55 éléments"),
     ],
 )
@@ -205,8 +205,9 @@ def test_panel_errors_go_next_to_their_field(journey, fields, zone, message):
     assert page.by_id("simulation-panel").text == (
         "Récapitulatif Corrigez les champs signalés puis cliquez sur « Simuler »."
     )
+    # The field's own message is announced, after the line that says what happened.
     assert page.by_id("simulation-annonce").text == (
-        "Simulation impossible : corrigez les champs signalés."
+        f"Simulation impossible : corrigez les champs signalés. {message}"
     )
     # The last good simulation stays the draft's.
     assert journey.get(f"/demande/{GUIDE}/simulation").value("nombre_echeances") == "6"

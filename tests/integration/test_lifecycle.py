@@ -278,6 +278,31 @@ def test_rejected_debit_cancels_and_reinstates_the_remise(client, auth, runner, 
     assert snapshot(demande) == figures
 
 
+def test_the_history_motifs_in_arabic(client, auth, clock):
+    """The trail stores its motifs in French; an agent reading in Arabic reads them in
+    Arabic, with the same dates, figures and references."""
+    demande = confirm_plan(client, auth)
+    ref = demande.reference
+    record_guarantees(client, auth, demande)
+    clock.set(datetime(2023, 12, 11, 9, 0))
+    client.post(f"/perception/demandes/{ref}/echeances/0", data={"statut": "payee"})
+    clock.set(datetime(2024, 1, 11, 9, 0))
+    client.post(f"/perception/demandes/{ref}/echeances/1", data={"statut": "rejetee"})
+    client.post("/langue", data={"lang": "ar"})
+
+    history = get(client, f"/perception/demandes/{ref}").rows_after("historique")
+    motifs = [row[4] for row in history[1:]]  # after the header
+    assert motifs == [
+        "تم تأكيد الطلب عبر البوابة",
+        "تم إيداع الضمانات بتاريخ 20/11/2023: كفالة بنكية، المرجع CB-2023-0042",
+        "اقتطاع التسبيق بتاريخ 10/12/2023 (\u20665.000,00\u00a0MAD\u2069): مؤداة (إدخال العون)",
+        "اقتطاع القسط 1 بتاريخ 10/01/2024 (\u20668.475,32\u00a0MAD\u2069): مرفوضة (إدخال العون)",
+        "اقتطاع مرفوض (القسط 1 بتاريخ 10/01/2024): أعيد إدماج الإعفاء البالغ "
+        "\u20665.756,86\u00a0MAD\u2069 والزيادات المترتبة البالغة \u2066139,12\u00a0MAD\u2069 "
+        "(\u20665.895,98\u00a0MAD\u2069)",
+    ]
+
+
 def test_plan_without_guarantees_expires_on_day_31_not_30(client, auth, runner, clock):
     demande = confirm_plan(client, auth)
     ref = demande.reference

@@ -821,6 +821,31 @@ def test_preview_panel_alone_with_htmx(client, auth):
     )
 
 
+def test_preview_settings_are_in_the_address_and_a_reload_keeps_them(client, auth):
+    auth.login(AGENT_CASA)
+    moved = get(
+        client,
+        f"/perception/affilies/{GUIDE}?modalite=acomptes&precedent=6&nombre_echeances=6"
+        "&curseur=6&avance=5+000%2C00&action=plus",
+        headers=HTMX,
+    )
+    address = moved.response.headers["HX-Replace-Url"]
+    assert address == (
+        f"/perception/affilies/{GUIDE}?modalite=acomptes&precedent=7&avance=5+000,00"
+    )
+    reloaded = get(client, address)
+    assert reloaded.value("nombre_echeances") == "7"
+    assert reloaded.value("avance") == "5 000,00"
+    assert recap(reloaded)["Nombre des échéances"] == "7 mois"
+    # A refused setting is not written in the address: a reload shows the last good one.
+    refused = get(
+        client,
+        f"/perception/affilies/{GUIDE}?modalite=acomptes&precedent=7&avance=abc",
+        headers=HTMX,
+    )
+    assert "HX-Replace-Url" not in refused.response.headers
+
+
 def test_preview_full_payment_and_errors(client, auth):
     auth.login(AGENT_CASA)
     page = get(client, f"/perception/affilies/{INTEGRAL}?modalite=integral")

@@ -43,7 +43,8 @@ def test_a_signed_in_page_carries_the_timings_and_the_warning(client, auth):
     }
     assert 'role="alertdialog"' in html
     assert "Votre session va bientôt expirer" in html
-    assert "vous serez déconnecté dans 2 minutes" in html
+    assert 'vous serez déconnecté dans <span id="session-decompte"' in html
+    assert ">2 minutes</span>. Ce que vous" in html
     assert 'id="session-annonce"' in html and 'role="status"' in html
     assert re.search(r'<script src="/static/js/session\.js\?v=\w+" defer></script>', html)
     # No inline script: the CSP (script-src 'self') would block it.
@@ -157,4 +158,4 @@ def test_a_refused_login_says_erreur_in_the_title(client, auth):
     response = auth.login(password="pas-le-bon")
 
     title = re.search(r"<title>(.*?)</title>", response.get_data(as_text=True)).group(1)
-    assert title.startswith("Erreur : Login")
+    assert title.startswith("Erreur : Authentification")

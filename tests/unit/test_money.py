@@ -1,8 +1,11 @@
 """Parsing and rounding of amounts."""
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import pytest
+from babel.numbers import format_decimal
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.money import AmountError, money_str, parse_amount, parse_csv_amount, q2
 
@@ -47,6 +50,12 @@ def test_money_str_has_two_decimals_and_no_negative_zero():
         ("۵۰۰۰", "5000.00"),  # Eastern Arabic-Indic digits
         ("٥٠٠٠٫٥٠", "5000.50"),  # Arabic decimal separator
         ("999999999999,99", "999999999999.99"),
+        # The Arabic pages' own format, accepted in both languages.
+        ("5.000,00", "5000.00"),
+        ("1.234.567,89", "1234567.89"),
+        ("1.234.567", "1234567.00"),
+        ("5 000.50", "5000.50"),
+        ("5  000", "5000.00"),
         ("000000000000001", "1.00"),
     ],
 )
@@ -68,6 +77,13 @@ def test_parse_amount_accepts(text, expected):
         ("+-5", "invalid"),
         ("+5", "invalid"),
         ("5.000.00", "invalid"),
+        ("5 000.000,00", "invalid"),
+        ("5.00,00", "invalid"),
+        ("50 00", "invalid"),  # groups are of three digits
+        ("5000 000", "invalid"),
+        ("5.000", "ambiguous"),  # in French: five thousand, or five with 3 decimals?
+        ("12.500", "ambiguous"),
+        ("-5.000", "negative"),
         ("5,000.00", "invalid"),
         ("5000.", "invalid"),
         ("abc", "invalid"),
@@ -90,6 +106,48 @@ def test_parse_amount_refuses(text, code):
     with pytest.raises(AmountError) as excinfo:
         parse_amount(text)
     assert excinfo.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5.000", "5000.00"),  # what the Arabic pages write, grouped by a dot
+        ("12.500", "12500.00"),
+        ("5.000,00", "5000.00"),
+        ("5 000,00", "5000.00"),
+        ("5,5", "5.50"),
+        ("5.5", "5.50"),
+        ("5.50", "5.50"),
+        ("٥٬٠٠٠٫٥٠", "5000.50"),  # Arabic thousands and decimal separators
+    ],
+)
+def test_parse_amount_in_arabic(text, expected):
+    assert str(parse_amount(text, locale="ar")) == expected
+
+
+def test_parse_amount_in_arabic_still_refuses_three_decimals_after_a_comma():
+    with pytest.raises(AmountError) as excinfo:
+        parse_amount("5,000", locale="ar")
+    assert excinfo.value.code == "too_many_decimals"
+
+
+_AMOUNTS = st.decimals(min_value=0, max_value=Decimal("999999999999.99"), places=2)
+
+
+@given(value=_AMOUNTS, locale=st.sampled_from(["fr", "ar"]))
+def test_what_the_pages_write_parses_back(value, locale):
+    # The pages' pattern (web.formatting) in both locales: what a user copies from
+    # the page, or types as the page writes it, is the same amount.
+    written = format_decimal(value, "#,##0.00", locale=f"{locale}_MA")
+    assert parse_amount(written, locale=locale) == value
+
+
+@given(value=_AMOUNTS, locale=st.sampled_from(["fr", "ar"]))
+def test_integers_as_the_pages_group_them_parse_back(value, locale):
+    # "5.000" in Arabic, "5 000" in French: no decimals typed.
+    whole = value.to_integral_value(rounding=ROUND_DOWN)
+    written = format_decimal(whole, "#,##0", locale=f"{locale}_MA")
+    assert parse_amount(written, locale=locale) == whole
 
 
 def test_parse_amount_max_digits():
