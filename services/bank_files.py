@@ -61,6 +61,7 @@ from services.csv_lines import (
     split_fields,
 )
 from services.importer import MAX_REPORTED, stage_in_batches, staging_loader
+from services.notices import outbox
 from web import observability
 from web.clock import now
 from web.formatting import day, plain_mad
@@ -539,6 +540,7 @@ def _apply(loader, checked: ReturnSummary, actor: User | None) -> ReturnSummary:
     _record_debits(loader, at, actor)
     soldees, references_soldees = _settle_paid(at, actor)
     annulees, references_annulees = _cancel_rejected(actor)
+    outbox.queue_after_return_file(select(_checked.c.demande_id).where(_checked.c.refusee == 0))
     return ReturnSummary(
         payees=checked.payees,
         rejetees=checked.rejetees,

@@ -79,6 +79,8 @@ def make_app(database_url: str, clock: Clock | None = None, **extra):
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
         "CLOCK": clock or Clock(),
+        # Said explicitly, so that the tests that start a production app start.
+        "MAIL_BACKEND": "file",
     }
     config.update(extra)
     app = create_app(config)

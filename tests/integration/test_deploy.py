@@ -214,6 +214,7 @@ def deployment(database_url, tmp_path):
         "REDIS_URL": REDIS_URL,
         "PROXY_HOPS": "1",
         "METRICS_TOKEN": METRICS_TOKEN,
+        "MAIL_BACKEND": "disabled",
     }
     ports = [free_port(), free_port()]
     https_port, http_port = free_port(), free_port()
