@@ -171,7 +171,8 @@ def check_mail(config, production: bool) -> None:
     if config["MAIL_SECURITY"] not in ("starttls", "tls", "none"):
         raise ConfigurationError("MAIL_SECURITY vaut starttls, tls ou none")
     if backend == "smtp":
-        for name in ("MAIL_HOST", "MAIL_FROM"):
+        # Development may send from the demo's address; production says its own.
+        for name in ("MAIL_HOST", "MAIL_FROM") if production else ("MAIL_HOST",):
             if not config.get(name):
                 raise ConfigurationError(f"{name} n'est pas définie (MAIL_BACKEND=smtp)")
     config["MAIL_FROM"] = config.get("MAIL_FROM") or DEV_MAIL_FROM

@@ -67,7 +67,6 @@ def build(notice: Notice) -> EmailMessage:
     message["To"] = notice.email
     message["Date"] = format_datetime(now().replace(tzinfo=CASABLANCA))
     message["Message-ID"] = message_id(notice)
-    message["Content-Language"] = lang
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
@@ -79,6 +78,7 @@ def build(notice: Notice) -> EmailMessage:
             filename=f"echeancier-{notice.demande.reference}.ics",
             params={"method": "PUBLISH"},
         )
+    message["Content-Language"] = lang  # after the parts: set_content moves Content-*
     return message
 
 

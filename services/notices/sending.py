@@ -240,7 +240,6 @@ def send_due(backend, limit: int | None = None) -> Report:
                     report.failed += 1
                 elif status == outbox.QUEUED:
                     report.retried += 1
-            db.session.expunge_all()
     finally:
         backend.close()
     return report
