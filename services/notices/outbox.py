@@ -7,12 +7,16 @@ request without an address (``demandes.email``) gets no notice.
 
 from __future__ import annotations
 
+from flask_babel import force_locale
 from sqlalchemy import Integer, String, case, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from db.models import AuditEvent, Demande, Notice
 from domain import lifecycle
+from domain.identifiers import mask_email
 from extensions import db
+from services import audit
+from web import labels
 from web.clock import now
 
 ACCUSE = "accuse"
@@ -128,8 +132,25 @@ def notices_of(demande: Demande) -> list[Notice]:
     )
 
 
-def resend(notice: Notice) -> None:
-    """Queue a notice again now, whatever became of it (an agent's resend)."""
+def resend(demande: Demande, notice_id: int, actor) -> Notice | None:
+    """An agent sends one of the request's notices again: queued anew now, recorded in
+    the request's trail, committed. None if the request has no such notice."""
+    notice = db.session.scalars(
+        select(Notice).where(Notice.id == notice_id, Notice.demande_id == demande.id)
+    ).first()
+    if notice is None:
+        return None
+    _queue_again(notice)
+    with force_locale("fr"):  # the trail is written in French, as every reason
+        kind = str(labels.NOTICE_KIND[notice.kind])
+    audit.record(
+        demande, actor, "avis_renvoi", f"Avis « {kind} » renvoyé à {mask_email(notice.email)}"
+    )
+    db.session.commit()
+    return notice
+
+
+def _queue_again(notice: Notice) -> None:
     at = now()
     notice.status = QUEUED
     notice.attempts = 0

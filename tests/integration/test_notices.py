@@ -20,6 +20,7 @@ from extensions import db
 from services import backoffice, bank_files, demandes
 from services.notices import outbox, planning, sending
 from tests.integration.live_server import free_port
+from tests.integration.pages import Page
 from tests.integration.smtp_server import SmtpServer
 from web import clock as casablanca_clock
 
@@ -377,3 +378,56 @@ def test_file_backend_writes_eml_files(app, tmp_path):
     assert send().sent == 1
     (written,) = (tmp_path / "mail").glob("*.eml")
     assert b"Subject: Demande de remise RM-DEMO-000001" in written.read_bytes()
+
+
+# ---------------------------------------------------------------- agents and metrics
+
+
+def test_agents_see_the_notices_masked_and_resend_one(app, client, auth):
+    receipt = notice(IN_PROGRESS, outbox.ACCUSE)
+    receipt.status, receipt.attempts = outbox.FAILED, 1
+    receipt.last_error = "550 5.1.1 No such mailbox"
+    db.session.commit()
+    auth.login("agent.marrakech")
+    page = Page(client.get(f"/perception/demandes/{IN_PROGRESS}"))
+    rows = [
+        [td.text for td in tr.find_all("td")][:5]
+        for tr in page.find("div", aria_labelledby="avis").find("tbody").find_all("tr")
+    ]
+    assert rows == [
+        [
+            "Accusé de réception",
+            "t•••e@atlas-holding.example.ma",
+            "En échec",
+            "20/11/2023 10:30",
+            "550 5.1.1 No such mailbox",
+        ]
+    ]
+    assert "tresorerie@" not in page.html
+    response = client.post(f"/perception/demandes/{IN_PROGRESS}/avis/{receipt.id}")
+    assert response.status_code == 303
+    assert response.location.endswith(f"/perception/demandes/{IN_PROGRESS}#avis")
+    again = notice(IN_PROGRESS, outbox.ACCUSE)
+    assert (again.status, again.attempts, again.last_error) == (outbox.QUEUED, 0, "")
+    event = demande(IN_PROGRESS).events[-1]
+    assert (event.action, event.actor_label, event.reason) == (
+        "avis_renvoi",
+        "Agent — Perception Marrakech Guéliz",
+        "Avis « Accusé de réception » renvoyé à t•••e@atlas-holding.example.ma",
+    )
+    # Another request's notice, or another perception's request: as if it did not exist.
+    assert client.post(f"/perception/demandes/{IN_PROGRESS}/avis/999999").status_code == 404
+
+
+def test_metrics_count_the_notices_and_the_oldest_queued(make, clock):
+    watched = make(METRICS_TOKEN="jeton-des-metriques")
+    clock.set(clock() + timedelta(minutes=3))
+    text = (
+        watched.test_client()
+        .get("/metrics", headers={"Authorization": "Bearer jeton-des-metriques"})
+        .get_data(as_text=True)
+    )
+    assert 'recouvrement_notices{statut="queued"} 1.0' in text
+    assert 'recouvrement_notices{statut="sent"} 0.0' in text
+    assert 'recouvrement_notices{statut="failed"} 0.0' in text
+    assert "recouvrement_notices_oldest_queued_seconds 180.0" in text
