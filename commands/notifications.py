@@ -8,10 +8,12 @@ twice). docs/DEPLOY.md gives their systemd units.
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 from flask import Flask, current_app
 
+from extensions import db
 from services.notices import planning, sending
 
 
@@ -36,12 +38,22 @@ def plan_cmd() -> None:
 
 @notifications_group.command("send")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Try at most N notices")
-def send_cmd(limit: int | None) -> None:
+@click.option(
+    "--every",
+    type=click.IntRange(1),
+    default=None,
+    help="Keep running, sending every N seconds (make run; production uses the timer)",
+)
+def send_cmd(limit: int | None, every: int | None) -> None:
     """Send the notices due. Exit status 0, or 1 when some failed for good."""
     backend = sending.backend_from_config(current_app.config)
     if backend is None:
         click.echo("Avis désactivés (MAIL_BACKEND=disabled) : rien n'est envoyé.")
         return
+    while every is not None:
+        sending.send_due(backend, limit=limit)
+        db.session.remove()
+        time.sleep(every)
     report = sending.send_due(backend, limit=limit)
     click.echo(
         f"Avis envoyés : {report.sent} ; à réessayer : {report.retried} ; "

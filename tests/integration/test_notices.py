@@ -431,3 +431,42 @@ def test_metrics_count_the_notices_and_the_oldest_queued(make, clock):
     assert 'recouvrement_notices{statut="sent"} 0.0' in text
     assert 'recouvrement_notices{statut="failed"} 0.0' in text
     assert "recouvrement_notices_oldest_queued_seconds 180.0" in text
+
+
+# ---------------------------------------------------------------- the accounts' address
+
+
+def test_operators_set_the_accounts_address_checked_and_recorded_masked(app, runner):
+    done = runner.invoke(args=["user", "set-email", "entreprise", "Compta@Atlas-BTP.ma"])
+    assert done.exit_code == 0, done.output
+    assert done.output == "Adresse des avis de « entreprise » : C•••a@atlas-btp.ma.\n"
+    db.session.expire_all()
+    user = db.session.scalars(select(User).where(User.login == "entreprise")).one()
+    assert user.email == "Compta@atlas-btp.ma"
+    refused = runner.invoke(args=["user", "set-email", "entreprise", "compta@"])
+    assert refused.exit_code != 0 and "adresse électronique invalide" in refused.output
+    created = runner.invoke(
+        args=[
+            "create-user",
+            "tresorier",
+            "--role",
+            "affilie",
+            "--affiliations",
+            "4317542",
+            "--password-stdin",
+            "--email",
+            "tresorier@atlas.ma",
+        ],
+        input="mot-de-passe-long\n",
+    )
+    assert created.exit_code == 0, created.output
+    shown = runner.invoke(args=["audit", "show", "--target", "tresorier"]).output
+    assert "t•••r@atlas.ma" in shown and "tresorier@atlas.ma" not in shown
+
+
+def test_disabled_notices_send_nothing(app, runner):
+    app.config["MAIL_BACKEND"] = "disabled"
+    done = runner.invoke(args=["notifications", "send"])
+    assert done.exit_code == 0
+    assert done.output == "Avis désactivés (MAIL_BACKEND=disabled) : rien n'est envoyé.\n"
+    assert notice(IN_PROGRESS, outbox.ACCUSE).status == outbox.QUEUED
