@@ -15,6 +15,7 @@ sender, the recipient or the data fails the notice at once.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 import uuid
@@ -104,14 +105,22 @@ class SmtpBackend:
 def _by_code(code: int, answer) -> Exception:
     text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
     failure = PermanentFailure if 500 <= code < 600 else TemporaryFailure
-    return failure(f"{code} {text}"[:200])
+    return failure(_masked(f"{code} {text}")[:200])
+
+
+_ADDRESS = re.compile(r"[^\s<>@:;,]+@[^\s<>@:;,]+")
+
+
+def _masked(text: str) -> str:
+    """A server's answer often quotes the recipient: kept (logs, agents) masked."""
+    return _ADDRESS.sub(lambda m: mask_email(m.group()), text)
 
 
 def _describe(exc: Exception) -> str:
     code = getattr(exc, "smtp_code", None)
     if code is not None:
         return _by_code(code, getattr(exc, "smtp_error", b"")).args[0]
-    return f"{type(exc).__name__}: {exc}"[:200]
+    return _masked(f"{type(exc).__name__}: {exc}")[:200]
 
 
 class FileBackend:
