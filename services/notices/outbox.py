@@ -8,7 +8,7 @@ request without an address (``demandes.email``) gets no notice.
 from __future__ import annotations
 
 from flask_babel import force_locale
-from sqlalchemy import Integer, String, case, func, literal, select
+from sqlalchemy import Integer, String, case, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from db.models import AuditEvent, Demande, Notice
@@ -158,12 +158,3 @@ def _queue_again(notice: Notice) -> None:
     notice.claimed_until = None
     notice.claim = None
     notice.last_error = ""
-
-
-def counts() -> tuple[dict[str, int], object]:
-    """Notices by status, and when the oldest queued one was queued."""
-    by_status = dict(
-        db.session.execute(select(Notice.status, func.count()).group_by(Notice.status)).all()
-    )
-    oldest = db.session.scalar(select(func.min(Notice.created_at)).where(Notice.status == QUEUED))
-    return {s: by_status.get(s, 0) for s in STATUSES}, oldest
