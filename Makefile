@@ -47,7 +47,11 @@ run: $(VENV)/.run-deps translations
 	APP_ENV=development $(BIN)/flask db upgrade
 	@# Its events (the demo requests it files) would hide the logins it prints.
 	APP_ENV=development LOG_LEVEL=WARNING $(BIN)/flask seed-demo
-	@echo "Espace Recouvrement: http://127.0.0.1:5000"
+	APP_ENV=development LOG_LEVEL=WARNING $(BIN)/flask notifications plan
+	@echo "Espace Recouvrement: http://127.0.0.1:5000 (e-mail notices: instance/mail/*.eml)"
+	@# The notices are written as .eml files by a sender beside the server, stopped with it.
+	APP_ENV=development LOG_LEVEL=WARNING $(BIN)/flask notifications send --every 5 & \
+	sender=$$!; trap 'kill $$sender' EXIT INT TERM; \
 	APP_ENV=development $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 # Debian's Chromium for the browser tests (Playwright drives it; it cannot download one).

@@ -160,6 +160,41 @@ def check_configuration(config, given: dict) -> None:
                 "connexion ; RATELIMIT_STORAGE_URI=memory:// pour une instance seule)"
             )
         config["RATELIMIT_STORAGE_URI"] = redis_url or "memory://"
+    check_mail(config, production)
+
+
+MAIL_BACKENDS = ("smtp", "file", "disabled")
+DEV_MAIL_FROM = "ne-pas-repondre@recouvrement.cnss.ma"
+
+
+def check_mail(config, production: bool) -> None:
+    """The notices' settings: in production an explicit choice, never a silent default
+    that would leave affiliates without their reminders."""
+    backend = config.get("MAIL_BACKEND")
+    if not backend:
+        if production:
+            raise ConfigurationError(
+                "MAIL_BACKEND n'est pas définie (smtp avec MAIL_HOST et MAIL_FROM, ou "
+                "disabled pour ne pas envoyer d'avis)"
+            )
+        backend = config["MAIL_BACKEND"] = "file"
+    if backend not in MAIL_BACKENDS:
+        raise ConfigurationError("MAIL_BACKEND vaut smtp, file ou disabled")
+    for name in ("MAIL_PORT", "MAIL_TIMEOUT"):
+        config[name] = _whole_number(name, config[name])
+    if not 1 <= config["MAIL_TIMEOUT"] <= 10:
+        raise ConfigurationError("MAIL_TIMEOUT vaut de 1 à 10 secondes")
+    if config["MAIL_SECURITY"] not in ("starttls", "tls", "none"):
+        raise ConfigurationError("MAIL_SECURITY vaut starttls, tls ou none")
+    if backend == "smtp":
+        # Development may send from the demo's address; production says its own.
+        for name in ("MAIL_HOST", "MAIL_FROM") if production else ("MAIL_HOST",):
+            if not config.get(name):
+                raise ConfigurationError(f"{name} n'est pas définie (MAIL_BACKEND=smtp)")
+    config["MAIL_FROM"] = config.get("MAIL_FROM") or DEV_MAIL_FROM
+    if "@" not in config["MAIL_FROM"]:
+        raise ConfigurationError("MAIL_FROM n'est pas une adresse électronique")
+    config["MAIL_FILE_DIR"] = config.get("MAIL_FILE_DIR") or str(BASE_DIR / "instance" / "mail")
 
 
 # A host name or address (a leading dot: every subdomain), or an IPv6 address in brackets.

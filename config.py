@@ -91,6 +91,26 @@ class Config:
     LOGIN_LOCKOUT_MAX_SECONDS = 3600
     LOGIN_FAILURE_WINDOW_SECONDS = 24 * 3600  # the count restarts this long after its first failure
 
+    # E-mail notices (services/notices/): "smtp", "file" (each message an .eml file in
+    # MAIL_FILE_DIR, instance/mail/ by default: development's choice) or "disabled".
+    # Production names its choice: smtp needs MAIL_HOST and MAIL_FROM (app.check_configuration).
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND")
+    MAIL_HOST = os.environ.get("MAIL_HOST")
+    MAIL_PORT = os.environ.get("MAIL_PORT", "587")
+    # starttls (port 587), tls (implicit, port 465) or none (a relay on the host itself).
+    MAIL_SECURITY = os.environ.get("MAIL_SECURITY", "starttls")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    # Seconds for every SMTP operation (connect, each command); 10 at most, so a stuck
+    # server never holds a sender past its claim's lease.
+    MAIL_TIMEOUT = os.environ.get("MAIL_TIMEOUT", "10")
+    MAIL_FROM = os.environ.get("MAIL_FROM")
+    MAIL_FROM_NAME = os.environ.get("MAIL_FROM_NAME", "CNSS — Espace Recouvrement")
+    MAIL_FILE_DIR = os.environ.get("MAIL_FILE_DIR")
+    MAIL_MAX_ATTEMPTS = 8
+    # How long a sender holds the notices it claimed; past it another sender takes them.
+    MAIL_LEASE_SECONDS = 300
+
     # The back office's lists count their rows up to this many, then say "plus de 10 000
     # éléments" (services/pagination.py): an exact count of 300 000 rows costs ~100 ms.
     LIST_COUNT_CAP = 10_000

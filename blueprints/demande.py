@@ -42,7 +42,7 @@ from blueprints.simulation_form import (
 )
 from db.models import Affilie, Demande, user_affilies
 from domain import lifecycle
-from domain.identifiers import mask_rib
+from domain.identifiers import InvalidEmail, mask_email, mask_rib, normalize_email
 from domain.simulation import next_debit_date
 from extensions import db
 from services import backoffice, caches, demandes, queries
@@ -909,7 +909,23 @@ def _check_answers(affilie, draft, sim) -> dict:
         )
         if acomptes
         else None,
+        # Where the notices go (masked), and the other address the affiliate may give.
+        "compte_email": mask_email(current_user.email) if current_user.email else None,
+        "email_saisi": "",
+        "errors": {},
     }
+
+
+def _notice_email():
+    """The address given at Validation for this request's notices: (address or None,
+    error message or None). Empty: the account's own address."""
+    typed = request.form.get("email", "").strip()[:254]
+    if not typed:
+        return None, None
+    try:
+        return normalize_email(typed), None
+    except InvalidEmail:
+        return None, _("Saisissez une adresse électronique valide, par exemple nom@domaine.ma.")
 
 
 def _confirmation_dialog(affilie, draft, sim):
@@ -962,6 +978,11 @@ def confirmer(numero: str):
     compte = _compte_of(affilie, draft)
     if errors or compte is None:
         return redirect(url_for(".simulation", numero=numero))
+    email, refused_email = _notice_email()
+    if refused_email:
+        answers = _check_answers(affilie, draft, sim)
+        answers.update(email_saisi=request.form["email"][:254], errors={"email": refused_email})
+        return render_template("confirmation.html", dialog=False, **answers), 422
     try:
         demande = demandes.confirm(
             user=current_user._get_current_object(),
@@ -972,6 +993,8 @@ def confirmer(numero: str):
             sim=sim,
             token=token,
             conditions_accepted_at=datetime.fromisoformat(draft["cgu_at"]),
+            email=email,
+            langue=str(get_locale() or "fr"),
         )
     except demandes.AlreadyInProgress:
         flash(_("Une demande de remise est déjà en cours pour cet affilié."), "error")

@@ -38,10 +38,11 @@ from blueprints.simulation_form import (
 )
 from db.models import Affilie, Demande
 from domain import lifecycle
-from domain.identifiers import mask_rib
+from domain.identifiers import mask_email, mask_rib
 from extensions import db, login_manager
 from services import backoffice, queries, return_file
 from services.demandes import consolidation_of, current_consolidation
+from services.notices import outbox
 from web import labels
 from web.clock import now
 from web.formatting import day
@@ -241,6 +242,8 @@ def _detail(demande: Demande, *, status: int = 200, **extra):
         "typed": {},
         "errors": {},
         "refusal": None,
+        "notices": outbox.notices_of(demande),
+        "mask_email": mask_email,
     }
     context.update(extra)
     return render_template("perception/demande.html", **context), status
@@ -345,6 +348,24 @@ def _confirm_rejection(demande: Demande, rang: int):
     if partial_request():
         return render_template("partials/_rejet_confirmation.html", dialog=True, **context)
     return render_template("perception/rejet.html", dialog=False, **context)
+
+
+@bp.post("/demandes/<reference>/avis/<int:notice_id>")
+def renvoyer_avis(reference: str, notice_id: int):
+    """Renvoyer un avis: queued again for the next sending, recorded in the history."""
+    demande = _demande_or_404(reference)
+    notice = outbox.resend(demande, notice_id, _agent())
+    if notice is None:
+        abort(404)
+    flash(
+        _(
+            "L'avis « %(avis)s » sera renvoyé à %(adresse)s.",
+            avis=labels.NOTICE_KIND[notice.kind],
+            adresse=mask_email(notice.email),
+        ),
+        "success",
+    )
+    return redirect(url_for(".demande", reference=reference) + "#avis", code=303)
 
 
 # ---------------------------------------------------------------- the bank's return file

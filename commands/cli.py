@@ -17,7 +17,7 @@ from commands.progress import ImportProgress
 from db.models import Affilie, Campaign, CampaignTier, Perception, User
 from domain.campaign import Rates
 from domain.creance import is_valid_period
-from domain.identifiers import is_valid_affiliation
+from domain.identifiers import InvalidEmail, is_valid_affiliation, mask_email, normalize_email
 from domain.lifecycle import ACOMPTES, INTEGRAL
 from domain.money import AmountError, parse_amount
 from domain.simulation import SimulationError, check_open
@@ -68,6 +68,9 @@ def register(app: Flask) -> None:
     from commands import users
 
     users.register(app)  # accounts and the operators' audit trail
+    from commands import notifications
+
+    notifications.register(app)  # the e-mail notices
 
 
 @click.command("import-data")
@@ -109,6 +112,13 @@ def import_data(directory: Path, dry_run: bool, quiet: bool) -> None:
     )
 
 
+def checked_email(text: str) -> str:
+    try:
+        return normalize_email(text)
+    except InvalidEmail as exc:
+        fail(f"adresse électronique invalide : {exc}")
+
+
 @click.command("create-user")
 @click.argument("login")
 @click.option("--role", type=click.Choice(["affilie", "agent"]), required=True)
@@ -116,16 +126,19 @@ def import_data(directory: Path, dry_run: bool, quiet: bool) -> None:
 @click.option("--perception", default=None, help="Perception name (role agent)")
 @click.option("--name", default=None, help="Display name (default: the login)")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
-def create_user(login, role, affiliations, perception, name, password_stdin) -> None:
+@click.option("--email", default=None, help="Where the notices of its requests go")
+def create_user(login, role, affiliations, perception, name, password_stdin, email) -> None:
     """Create a user account (affiliate user or perception agent)."""
     if not password_stdin:
         fail("le mot de passe se donne sur l'entrée standard (--password-stdin)")
+    if email is not None:
+        email = checked_email(email)
     password = sys.stdin.readline().rstrip("\r\n")
     if len(password) < 8:
         fail("le mot de passe doit contenir au moins 8 caractères")
     if db.session.scalars(select(User).where(User.login == login)).first():
         fail(f"l'utilisateur « {login} » existe déjà")
-    user = User(login=login, display_name=name or login, role=role)
+    user = User(login=login, display_name=name or login, role=role, email=email)
     if role == "agent":
         found = db.session.scalars(select(Perception).where(Perception.name == perception)).first()
         if not perception or found is None:
@@ -143,7 +156,8 @@ def create_user(login, role, affiliations, perception, name, password_stdin) -> 
     user.set_password(password)
     db.session.add(user)
     scope = perception if role == "agent" else ",".join(a.numero for a in user.affilies)
-    operators.record("user.create", login, f"rôle {role} ({scope})")
+    mail = f", avis à {mask_email(email)}" if email else ""
+    operators.record("user.create", login, f"rôle {role} ({scope}){mail}")
     operators.commit()
     click.echo(f"Utilisateur « {login} » créé ({role}).")
 

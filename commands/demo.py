@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from db.models import (
     Affilie,
@@ -20,6 +20,7 @@ from db.models import (
     CampaignTier,
     CompteBancaire,
     LigneCreance,
+    Notice,
     Perception,
     User,
 )
@@ -30,9 +31,15 @@ from domain.identifiers import ice_with_check, rib_with_key
 from domain.simulation import simulate
 from extensions import db
 from services import backoffice, demandes, queries
+from services.notices import outbox, planning
 from web.clock import now
 
 DEMO_PASSWORD = "Demo-2023!"  # noqa: S105 (published demo accounts)
+# Where the demo accounts' notices go (make run writes them to instance/mail/).
+DEMO_EMAILS = {
+    "groupe": "tresorerie@atlas-holding.example.ma",
+    "entreprise": "contact@atlas-btp.example.ma",
+}
 PERCEPTIONS = (
     "Perception Casablanca Anfa",
     "Perception Rabat Agdal",
@@ -207,15 +214,23 @@ def seed_demo() -> bool:
             ribs=1 + n % 2,
         )
 
-    def user(login, name, role, perception=None, links=()):
-        u = User(login=login, display_name=name, role=role, perception=perception)
+    def user(login, name, role, perception=None, links=(), email=None):
+        u = User(login=login, display_name=name, role=role, perception=perception, email=email)
         u.set_password(DEMO_PASSWORD)
         u.affilies = list(links)
         db.session.add(u)
         return u
 
-    groupe = user("groupe", "Groupe Atlas Holding", "affilie", links=affilies)
-    user("entreprise", "Atlas Bâtiment et Travaux", "affilie", links=[guide])
+    groupe = user(
+        "groupe", "Groupe Atlas Holding", "affilie", links=affilies, email=DEMO_EMAILS["groupe"]
+    )
+    user(
+        "entreprise",
+        "Atlas Bâtiment et Travaux",
+        "affilie",
+        links=[guide],
+        email=DEMO_EMAILS["entreprise"],
+    )
     for login, perception in zip(AGENTS, perceptions):
         user(login, f"Agent — {perception.name}", "agent", perception=perception)
     db.session.flush()
@@ -240,6 +255,20 @@ def seed_back_office_cases() -> None:
         )
         pool = [a for a in pool if a.numero not in reserved and not a.arrangement]
         _back_office_requests(code, pool, groupe, agent, campaign)
+    _demo_notices()
+
+
+def _demo_notices() -> None:
+    """Each demo request has the notices its story caused (queued by the services
+    themselves), today's reminders too; those of the demo's past count as sent then,
+    today's wait for ``flask notifications send`` (instance/mail/ under make run)."""
+    planning.plan()
+    db.session.execute(
+        update(Notice)
+        .where(Notice.created_at < datetime.combine(now().date(), time.min))
+        .values(status=outbox.SENT, sent_at=Notice.created_at, attempts=1)
+    )
+    db.session.commit()
 
 
 def _spread(rng: random.Random) -> list[str]:

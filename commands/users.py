@@ -16,8 +16,9 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from commands.cli import fail
+from commands.cli import checked_email, fail
 from db.models import User
+from domain.identifiers import mask_email
 from extensions import db
 from services import operators
 from web import security
@@ -110,6 +111,18 @@ def user_revoke(login: str) -> None:
     operators.record("user.revoke", login)
     operators.commit()
     click.echo(f"Sessions de « {login} » terminées.")
+
+
+@user_group.command("set-email")
+@click.argument("login")
+@click.argument("address")
+def user_set_email(login: str, address: str) -> None:
+    """Set the address where the notices of the account's next requests go."""
+    user = _user_or_fail(login)
+    user.email = checked_email(address)
+    operators.record("user.set_email", login, mask_email(user.email))
+    operators.commit()
+    click.echo(f"Adresse des avis de « {login} » : {mask_email(user.email)}.")
 
 
 @click.group("audit")

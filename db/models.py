@@ -76,6 +76,9 @@ class User(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(64), default="")
     # False: the account is disabled (``flask user disable``): no login, no session.
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Where the notices of the account's requests go (``flask user set-email``); the
+    # affiliate may give another address for one request at Validation.
+    email: Mapped[str | None] = mapped_column(String(254))
 
     perception: Mapped[Perception | None] = relationship()
     affilies: Mapped[list[Affilie]] = relationship(
@@ -398,6 +401,10 @@ class Demande(db.Model):
     majorations_generees: Mapped[Decimal] = mapped_column(Money)
     # Référence, numéro, the affilié's ICE and raison sociale, folded (domain.search).
     recherche: Mapped[str | None] = mapped_column(Text)
+    # Where this request's notices go (the account's address or the one given at
+    # Validation; None: no notice), and in which language (that of the confirmation).
+    email: Mapped[str | None] = mapped_column(String(254))
+    langue: Mapped[str] = mapped_column(String(2), default="fr", server_default="fr")
 
     @property
     def penalites_astreintes(self) -> Decimal:
@@ -557,6 +564,43 @@ class Reintegration(db.Model):
     def reste_du(self) -> Decimal:
         """What the affilié owes on the request now: unpaid balance plus reinstated amounts."""
         return self.demande.montant_a_payer - self.montant_paye + self.total
+
+
+class Notice(db.Model):
+    """An e-mail notice to the affiliate: the outbox (services/notices/).
+
+    Written in the same transaction as the event that causes it; (request, kind, rang)
+    is unique, so no event can queue the same notice twice. ``rang`` is the instalment
+    (or the days before the guarantee deadline), -1 when the kind has none. A sender
+    claims it until ``claimed_until``: a sender that dies leaves it to the next.
+    """
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    demande_id: Mapped[int] = mapped_column(ForeignKey("demandes.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    rang: Mapped[int] = mapped_column(Integer, default=-1)
+    email: Mapped[str] = mapped_column(String(254))
+    langue: Mapped[str] = mapped_column(String(2))
+    # queued | sent | failed
+    status: Mapped[str] = mapped_column(String(8), default="queued")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime)
+    claim: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str] = mapped_column(String(200), default="")
+
+    demande: Mapped[Demande] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("demande_id", "kind", "rang", name="notice_once"),
+        # What a sender claims: the queued notices due, oldest first.
+        Index("ix_notices_status_next", "status", "next_attempt_at"),
+        CheckConstraint("status in ('queued', 'sent', 'failed')", name="notice_status"),
+    )
 
 
 class LoginFailure(db.Model):

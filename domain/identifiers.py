@@ -73,3 +73,28 @@ def ice_with_check(first13: str) -> str:
 def is_valid_affiliation(s: str) -> bool:
     """Numéro d'affiliation: exactly 7 ASCII digits."""
     return isinstance(s, str) and _AFFILIATION_RE.fullmatch(s) is not None
+
+
+def mask_email(address: str) -> str:
+    """ "amina.benali@example.ma" -> "a•••i@example.ma": enough for its owner to recognise
+    it, not enough to read it back (logs, the back office, the affiliate's screens)."""
+    local, at, domain = (address or "").rpartition("@")
+    if not at:
+        return MASK * 3
+    shown = local[0] + MASK * 3 + (local[-1] if len(local) > 2 else "")
+    return f"{shown}@{domain}"
+
+
+class InvalidEmail(ValueError):
+    """Not an e-mail address; the message (email-validator's, in English) says why."""
+
+
+def normalize_email(text: str) -> str:
+    """The address as it will be written to: checked by ``email-validator`` (the library
+    Flask-WTF's Email validator uses), its domain normalised; no DNS look-up."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(text.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidEmail(str(exc)) from None

@@ -23,6 +23,7 @@ from domain.simulation import Echeance as PlannedEcheance
 from domain.simulation import definitive_schedule
 from extensions import db
 from services import audit, demandes, queries
+from services.notices import outbox
 from services.pagination import COUNT_CAP, Page, paginate
 from web import labels
 from web.clock import now
@@ -365,6 +366,7 @@ def validate_with_guarantees(
     )
     demande.validated_at = at
     add_debits(demande, at.date())
+    outbox.queue(demande, outbox.VALIDEE)
     try:
         db.session.commit()
     except IntegrityError:
@@ -592,6 +594,8 @@ def record_result(demande: Demande, rang: int, statut: str, *, actor: User) -> s
         raise
     apply_result(demande, echeance, statut, actor, "saisie de l'agent")
     outcome = settle(demande, actor)
+    if outcome is not None:
+        outbox.queue(demande, outcome)  # the notice kinds are the statuses' names
     commit_or_refuse()
     return outcome
 

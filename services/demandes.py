@@ -18,6 +18,7 @@ from domain.creance import Consolidation, consolidation_from_sums
 from domain.simulation import Simulation
 from extensions import db
 from services import audit, queries
+from services.notices import outbox
 from web.clock import now
 
 # Bumped whenever the wording of the conditions générales changes; stored with each request.
@@ -96,6 +97,7 @@ def expire_overdue(affilie_id: int | None = None, actor: User | None = None) -> 
         ),
         at=at,
     )
+    outbox.queue_expired(at)
     db.session.commit()
     return count
 
@@ -192,8 +194,11 @@ def confirm(
     token: str,
     conditions_accepted_at: datetime,
     reference: str | None = None,
+    email: str | None = None,
+    langue: str = "fr",
 ) -> Demande:
-    """Create the request from the server's own simulation, in one transaction.
+    """Create the request from the server's own simulation, in one transaction, with
+    its accusé de réception queued to ``email`` (the account's address by default).
 
     Returns the request created by the same confirmation screen if it already exists;
     raises AlreadyInProgress when another request holds the affilié.
@@ -240,6 +245,8 @@ def confirm(
         nombre_echeances=sim.nombre_echeances,
         mensualite=sim.mensualite,
         majorations_generees=sim.majorations_generees,
+        email=email or user.email,
+        langue=langue,
     )
     demande.echeances = [
         Echeance(rang=e.rang, date_prevue=e.date, montant=e.montant) for e in sim.echeances
@@ -268,8 +275,10 @@ def confirm(
 
 
 def _inserted(demande: Demande) -> bool:
-    """Commit the new request; False (and nothing written) if a unique index refused it."""
+    """Commit the new request and its receipt; False (and nothing written) if a unique
+    index refused it."""
     db.session.add(demande)
+    outbox.queue_receipt(demande)
     try:
         db.session.commit()
     except IntegrityError:

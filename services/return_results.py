@@ -38,6 +38,7 @@ from extensions import db
 from services import audit, demandes
 from services.backoffice import EN_PRELEVEMENT, concurrent_change, debit_reason, default_reason
 from services.importer import stage_in_batches
+from services.notices import outbox
 from web.clock import now
 
 # The trail's rows built at a time.
@@ -136,6 +137,8 @@ def record(loader, checked: ReturnSummary, actor: User | None) -> ReturnSummary:
     _record_debits(loader, at, actor)
     soldees, references_soldees = _settle_paid(at, actor)
     annulees, references_annulees = _cancel_rejected(loader, at, actor)
+    # Their "soldée" and "annulée" notices, in the same transaction.
+    outbox.queue_after_return_file(select(_checked.c.demande_id).where(_checked.c.refusee == 0))
     return ReturnSummary(
         payees=checked.payees,
         rejetees=checked.rejetees,

@@ -87,6 +87,8 @@ def make_app(database_url: str, clock: Clock | None = None, **extra):
         # its own name.
         "TRUSTED_HOSTS": ["localhost", "127.0.0.1"],
         "CLOCK": clock or Clock(),
+        # Said explicitly, so that the tests that start a production app start.
+        "MAIL_BACKEND": "file",
     }
     config.update(extra)
     app = create_app(config)

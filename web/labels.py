@@ -70,6 +70,22 @@ ACTION = {
     "prelevement": _l("Résultat de prélèvement"),
     "solde": _l("Solde"),
     "defaut": _l("Annulation pour défaut de paiement"),
+    "avis_renvoi": _l("Avis renvoyé"),
+}
+# The e-mail notices (services/notices/outbox.py) and their delivery.
+NOTICE_KIND = {
+    "accuse": _l("Accusé de réception"),
+    "rappel_garanties": _l("Rappel des garanties"),
+    "validee": _l("Demande validée"),
+    "prelevement": _l("Prélèvement à venir"),
+    "annulee": _l("Demande annulée"),
+    "expiree": _l("Demande expirée"),
+    "soldee": _l("Demande soldée"),
+}
+NOTICE_STATUS = {
+    "queued": _l("En attente d'envoi"),
+    "sent": _l("Envoyé"),
+    "failed": _l("En échec"),
 }
 
 
@@ -252,6 +268,8 @@ def register(app) -> None:
         rubrique_labels=RUBRIQUE,
         nature_labels=NATURE,
         modalite_labels=MODALITE,
+        notice_kinds=NOTICE_KIND,
+        notice_statuses=NOTICE_STATUS,
         echeance_labels=ECHEANCE,
         rubriques=tuple(RUBRIQUE),
         natures=tuple(NATURE),

@@ -271,6 +271,37 @@ class _DemandesByStatus:
         yield family
 
 
+class _Notices:
+    """The e-mail notices: how many by status (always the same three labels), and how
+    long the oldest one still queued has waited — a sender that stopped shows here."""
+
+    STATUSES = ("queued", "sent", "failed")
+
+    def collect(self):
+        from db.models import Notice
+        from extensions import db
+        from web.clock import now
+
+        family = GaugeMetricFamily(
+            "recouvrement_notices", "E-mail notices by status.", labels=["statut"]
+        )
+        counts = dict(
+            db.session.execute(select(Notice.status, func.count()).group_by(Notice.status)).all()
+        )
+        for status in self.STATUSES:
+            family.add_metric([status], counts.get(status, 0))
+        yield family
+        oldest = db.session.scalar(
+            select(func.min(Notice.created_at)).where(Notice.status == "queued")
+        )
+        age = GaugeMetricFamily(
+            "recouvrement_notices_oldest_queued_seconds",
+            "Age of the oldest notice waiting to be sent (0: none waits).",
+        )
+        age.add_metric([], max(0.0, (now() - oldest).total_seconds()) if oldest else 0.0)
+        yield age
+
+
 class _ThisProcess:
     """The process's own registry, when there is no multi-process folder."""
 
@@ -287,4 +318,5 @@ def metrics_text() -> tuple[bytes, str]:
     else:
         registry.register(_ThisProcess())
     registry.register(_DemandesByStatus())
+    registry.register(_Notices())
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -25,7 +25,7 @@ OWN_AFFILIE = "4317542"  # linked to "groupe", in Perception Casablanca Anfa
 OTHER_PERCEPTION_AFFILIE = "6120934"  # Perception Marrakech Guéliz
 DEMO_REQUEST = "RM-DEMO-000001"  # 6120934's request, Perception Marrakech Guéliz
 # "fmt" is a default of the échéancier files' routes (one rule per file type).
-SAMPLE = {"numero": OWN_AFFILIE, "reference": DEMO_REQUEST, "rang": 1, "fmt": "csv"}
+SAMPLE = {"numero": OWN_AFFILIE, "reference": DEMO_REQUEST, "rang": 1, "fmt": "csv", "notice_id": 1}
 
 
 def protected_routes(app):

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from commands.demo import seed_back_office_cases
-from db.models import Affilie, Demande, LigneCreance, Perception, User
+from db.models import Affilie, Demande, LigneCreance, Notice, Perception, User
 from domain import lifecycle
 from domain.creance import NATURES, RUBRIQUES, CreanceLine, consolidate
 from domain.identifiers import is_valid_affiliation, is_valid_ice, is_valid_rib
@@ -213,3 +213,27 @@ def test_every_perception_has_a_request_in_every_status(app, code):
     assert all(e.statut == lifecycle.PAYEE for e in due[:-1])
     assert all(e.date_prevue > today for e in found["VALIDEE"].echeances if e.definitive)
     assert "expiration" in [ev.action for ev in found["EXPIREE"].events]
+
+
+def test_every_demo_request_has_its_notices(app):
+    """Each case's story queued what it would have sent; the past ones count as sent,
+    today's (the expiry, the reminders) wait for the sender (make run: instance/mail/)."""
+    seed_back_office_cases()
+    notices = {}
+    for reference, kind, rang, status in db.session.execute(
+        select(Demande.reference, Notice.kind, Notice.rang, Notice.status)
+        .join(Notice, Notice.demande_id == Demande.id)
+        .where(Demande.reference.like("RM-DEMO-CAS-%"))
+    ):
+        notices.setdefault(reference.rsplit("-", 1)[1], {})[(kind, rang)] = status
+    sent, queued = "sent", "queued"
+    assert notices == {
+        "ATTENTE": {("accuse", -1): sent},
+        "DELAI": {("accuse", -1): sent, ("rappel_garanties", 2): queued},
+        "EXPIREE": {("accuse", -1): sent, ("expiree", -1): queued},
+        "VALIDEE": {("accuse", -1): sent, ("validee", -1): sent},
+        "PRELEV": {("accuse", -1): sent, ("validee", -1): sent},
+        "DEFAUT": {("accuse", -1): sent, ("validee", -1): sent, ("annulee", -1): sent},
+        "SOLDEE": {("accuse", -1): sent, ("validee", -1): sent, ("soldee", -1): sent},
+        "INTEGRAL": {("accuse", -1): sent},
+    }

@@ -222,6 +222,7 @@ def deployment(database_url, tmp_path):
         "TRUSTED_HOSTS": SITE,
         # Where gunicorn's default control socket would go: two instances would share it.
         "HOME": str(tmp_path / "home"),
+        "MAIL_BACKEND": "disabled",
     }
     ports = [free_port(), free_port()]
     https_port, http_port = free_port(), free_port()

@@ -169,8 +169,9 @@ def test_another_perceptions_request_and_affilie_do_not_exist(app, client, auth)
 
 
 def test_no_route_of_the_back_office_edits_a_requests_figures(app):
-    """The only POSTs: guarantees, a debit result, the bank's return file. None takes
-    an amount, a rate or a count; the lifecycle tests check the snapshot is unchanged."""
+    """The only POSTs: guarantees, a debit result, the bank's return file, a notice sent
+    again. None takes an amount, a rate or a count; the lifecycle tests check the snapshot
+    is unchanged."""
     posts = {
         rule.rule
         for rule in app.url_map.iter_rules()
@@ -180,6 +181,7 @@ def test_no_route_of_the_back_office_edits_a_requests_figures(app):
         "/perception/demandes/<reference>/garanties",
         "/perception/demandes/<reference>/echeances/<int:rang>",
         "/perception/prelevements/retour",
+        "/perception/demandes/<reference>/avis/<int:notice_id>",
     }
 
 

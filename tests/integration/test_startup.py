@@ -22,6 +22,9 @@ PRODUCTION = {
     "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://app@db.internal/recouvrement",
     "REDIS_URL": "redis://redis.internal:6379/0",
     "RATELIMIT_STORAGE_URI": None,
+    "MAIL_BACKEND": "smtp",
+    "MAIL_HOST": "smtp.internal",
+    "MAIL_FROM": "ne-pas-repondre@cnss.ma",
 }
 
 
@@ -48,6 +51,12 @@ def refusal(capsys, **changes) -> str:
         ({"LOG_LEVEL": "bavard"}, "LOG_LEVEL"),
         ({"TRUSTED_HOSTS": "recouvrement.example.ma:443"}, "TRUSTED_HOSTS"),
         ({"TRUSTED_HOSTS": "https://recouvrement.example.ma"}, "TRUSTED_HOSTS"),
+        ({"MAIL_BACKEND": None}, "MAIL_BACKEND"),
+        ({"MAIL_BACKEND": "pigeon"}, "MAIL_BACKEND"),
+        ({"MAIL_HOST": None}, "MAIL_HOST"),
+        ({"MAIL_FROM": None}, "MAIL_FROM"),
+        ({"MAIL_TIMEOUT": "30"}, "MAIL_TIMEOUT"),
+        ({"MAIL_SECURITY": "ssl3"}, "MAIL_SECURITY"),
     ],
 )
 def test_production_refuses_to_start_without_what_it_needs(capsys, changes, variable):
@@ -67,6 +76,17 @@ def test_a_single_instance_may_choose_the_memory_store():
     assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
 
 
+def test_production_may_disable_the_notices_explicitly():
+    app = create_app({**PRODUCTION, "MAIL_BACKEND": "disabled", "MAIL_HOST": None})
+    assert app.config["MAIL_BACKEND"] == "disabled"
+
+
+def test_development_writes_the_notices_to_files():
+    app = create_app({"APP_ENV": "development", "MAIL_BACKEND": None})
+    assert app.config["MAIL_BACKEND"] == "file"
+    assert app.config["MAIL_FILE_DIR"].endswith(os.path.join("instance", "mail"))
+
+
 def test_production_uses_redis_for_the_limits():
     app = create_app(PRODUCTION)
     assert app.config["RATELIMIT_STORAGE_URI"] == PRODUCTION["REDIS_URL"]
@@ -83,6 +103,7 @@ def test_development_falls_back_to_the_embedded_database():
     [
         (["-m", "flask", "--app", "app", "routes"], "DATABASE_URL"),
         (["-m", "gunicorn", "--preload", "-b", "127.0.0.1:0", "app:create_app()"], "REDIS_URL"),
+        (["-m", "flask", "--app", "app", "notifications", "send"], "MAIL_BACKEND"),
     ],
 )
 def test_a_refused_start_exits_with_one_line_and_no_traceback(command, missing):
@@ -93,6 +114,7 @@ def test_a_refused_start_exits_with_one_line_and_no_traceback(command, missing):
         "SECRET_KEY": SECRET,
         "DATABASE_URL": "postgresql+psycopg://app@db.internal/recouvrement",
         "REDIS_URL": "redis://redis.internal:6379/0",
+        "MAIL_BACKEND": "disabled",
     }
     del env[missing]
     done = subprocess.run(
