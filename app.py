@@ -24,9 +24,8 @@ from blueprints.auth import expired_page_redirect, login_redirect
 from config import BASE_DIR, DEV_DATABASE_URI, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
 from services import caches
-from web import errors, formatting, labels, observability
+from web import errors, formatting, labels, observability, sessions
 from web.clock import system_now
-from web.sessions import SlidingSessionInterface
 
 DEV_ENVS = ("development", "testing")
 # Exit status of a refused start: gunicorn's "App failed to load", on which its master
@@ -48,7 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         print(f"Espace Recouvrement ne démarre pas : {exc}", file=sys.stderr, flush=True)
         raise SystemExit(CONFIG_REFUSED) from None
     observability.init_app(app)  # the request id first: every later line carries it
-    app.session_interface = SlidingSessionInterface()
+    sessions.init_app(app)
     app.before_request_funcs.setdefault(None, []).append(refuse_nul_bytes)
     register_extensions(app)
     register_templates(app)
