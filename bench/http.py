@@ -30,8 +30,9 @@ to the bare Flask app (each round's ratio to the bare app of the same round: med
 lowest), p50 and p99 (medians over the rounds), and the goals: ping ≥ 0.50×, kept ≥
 0.25×, new ≥ 0.20× the bare app, p99 of a move < 50 ms at 16 connections. With both
 databases a last table puts them side by side. No request sends If-None-Match: every
-answer has a body (a revisit's 304 would flatter the figures). The app's log lines go to
-a temporary file, counted at the end against the requests sent (one line each).
+answer has a body (a revisit's 304 would flatter the figures). Like a browser, wrk keeps
+the session cookie an answer sends (the same script for the bare app). The app's log
+lines go to a temporary file, counted at the end against the requests sent (one each).
 Needs wrk (Debian: apt-get install wrk); the script installs it when it can.
 """
 
@@ -177,32 +178,40 @@ def lua_script(endpoint: Endpoint, cookie: str, block: int) -> str:
     if endpoint.htmx:
         headers["HX-Request"] = "true"
     lines = [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
-    if endpoint.query:
-        lines.append(
-            textwrap.dedent(
-                f"""
-                local threads = 0
-                function setup(thread)
-                  threads = threads + 1
-                  thread:set("thread_number", threads)
-                end
-                local n = 0
-                function position()
-                  n = n % 60 + 1
-                  return n
-                end
-                local typed = 0
-                function unseen_avance()
-                  typed = typed + 1
-                  -- 2 000,00 MAD of centimes per run and thread, far below the sum due.
-                  local c = ({block} * 4 + thread_number) * 200000 + typed
-                  return string.format("%d.%02d", math.floor(c / 100), c % 100)
-                end
-                request = function()
-                  return wrk.format(nil, {json.dumps(endpoint.path)} .. {endpoint.query})
-                end"""
-            )
+    query = endpoint.query or '""'
+    lines.append(
+        textwrap.dedent(
+            f"""
+            local threads = 0
+            function setup(thread)
+              threads = threads + 1
+              thread:set("thread_number", threads)
+            end
+            local n = 0
+            function position()
+              n = n % 60 + 1
+              return n
+            end
+            local typed = 0
+            function unseen_avance()
+              typed = typed + 1
+              -- 2 000,00 MAD of centimes per run and thread, far below the sum due.
+              local c = ({block} * 4 + thread_number) * 200000 + typed
+              return string.format("%d.%02d", math.floor(c / 100), c % 100)
+            end
+            request = function()
+              return wrk.format(nil, {json.dumps(endpoint.path)} .. {query})
+            end
+            -- A browser keeps the session cookie each answer sends (its sliding expiry).
+            response = function(status, headers, body)
+              local sent = headers["Set-Cookie"]
+              local session = sent and sent:match("^(session=[^;]*)")
+              if session then
+                wrk.headers["Cookie"] = session
+              end
+            end"""
         )
+    )
     # One parseable line; latencies are in microseconds.
     lines.append(
         textwrap.dedent(
