@@ -117,9 +117,14 @@ def check_configuration(config, given: dict) -> None:
             "DATABASE_URL n'est pas définie (postgresql+psycopg://UTILISATEUR@HÔTE/BASE)"
         )
     try:
-        make_url(database)
+        url = make_url(database)
     except Exception:  # SQLAlchemy's ArgumentError, or ValueError on a bad port
         raise ConfigurationError("DATABASE_URL n'est pas une URL de base de données") from None
+    if url.get_backend_name() == "sqlite":
+        # The pool's ping before each request survives a PostgreSQL restart; an SQLite
+        # file has no server to lose, and the ping would be one more statement per request.
+        options = config["SQLALCHEMY_ENGINE_OPTIONS"]
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "pool_pre_ping": False}
 
     if config["APP_ENV"] == "testing" and "LOG_LEVEL" not in given:
         config["LOG_LEVEL"] = "WARNING"  # the suite's output stays readable
