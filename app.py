@@ -25,9 +25,8 @@ from blueprints.auth import expired_page_redirect, login_redirect
 from config import BASE_DIR, DEV_DATABASE_URI, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
 from services import caches
-from web import errors, formatting, labels, observability
+from web import errors, formatting, labels, observability, sessions
 from web.clock import system_now
-from web.sessions import SlidingSessionInterface
 
 DEV_ENVS = ("development", "testing")
 # Exit status of a refused start: gunicorn's "App failed to load", on which its master
@@ -50,7 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         print(f"Espace Recouvrement ne démarre pas : {exc}", file=sys.stderr, flush=True)
         raise SystemExit(CONFIG_REFUSED) from None
     observability.init_app(app)  # the request id first: every later line carries it
-    app.session_interface = SlidingSessionInterface()
+    sessions.init_app(app)
     app.before_request_funcs.setdefault(None, []).append(refuse_nul_bytes)
     register_extensions(app)
     register_templates(app)
@@ -132,9 +131,14 @@ def check_configuration(config, given: dict) -> None:
             "DATABASE_URL n'est pas définie (postgresql+psycopg://UTILISATEUR@HÔTE/BASE)"
         )
     try:
-        make_url(database)
+        url = make_url(database)
     except Exception:  # SQLAlchemy's ArgumentError, or ValueError on a bad port
         raise ConfigurationError("DATABASE_URL n'est pas une URL de base de données") from None
+    if url.get_backend_name() == "sqlite":
+        # The pool's ping before each request survives a PostgreSQL restart; an SQLite
+        # file has no server to lose, and the ping would be one more statement per request.
+        options = config["SQLALCHEMY_ENGINE_OPTIONS"]
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "pool_pre_ping": False}
 
     config["TRUSTED_HOSTS"] = _trusted_hosts(config.get("TRUSTED_HOSTS"))
 
@@ -359,15 +363,20 @@ CSP = (
 
 
 def register_security_headers(app: Flask) -> None:
+    # The same on every answer: built once, here.
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+    }
+    if app.config["APP_ENV"] not in DEV_ENVS:
+        # Browsers then refuse plain HTTP to this host for a year (ignored over HTTP).
+        headers["Strict-Transport-Security"] = f"max-age={app.config['HSTS_SECONDS']}"
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["X-Frame-Options"] = "DENY"
-        if app.config["APP_ENV"] not in DEV_ENVS:
-            # Browsers then refuse plain HTTP to this host for a year (ignored over HTTP).
-            response.headers["Strict-Transport-Security"] = f"max-age={app.config['HSTS_SECONDS']}"
+        response.headers.update(headers)
         if request.endpoint == "static":
             _buffer_static_file(response)
         else:

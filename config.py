@@ -32,6 +32,9 @@ class Config:
     SESSION_MINUTES = os.environ.get("SESSION_MINUTES", "20")
     # The page warns this long before the session ends (static/js/session.js).
     SESSION_WARNING_SECONDS = os.environ.get("SESSION_WARNING_SECONDS", "120")
+    # The expiry slides by a renewal written in the session once a second at most, not
+    # by serializing and signing the whole session on every answer (web/sessions.py).
+    SESSION_REFRESH_EACH_REQUEST = False
     REMEMBER_COOKIE_HTTPONLY = True
 
     # The largest thing anyone uploads is the bank's return file: refuse bigger bodies

@@ -1,24 +1,38 @@
-"""HTTP benchmark: the simulation partial next to the web stack's floor, under gunicorn + wrk.
+"""HTTP benchmark: every answer of the app beside a bare Flask app, under gunicorn + wrk.
 
-    python bench/http.py [--seconds 20] [--dbs sqlite,postgres] [--rounds 1]
+    python bench/http.py [--seconds 8] [--rounds 3] [--dbs sqlite,postgres] [--pages]
 
 For each database (a temporary SQLite file; a throwaway PostgreSQL database created and
 dropped on ``--pg-url``'s server), the script migrates, loads the demo data and the
 largest affilié (``demo.add_large_affilie()``, 9999001, ~12 000 créance lines) and links
-it to the login "groupe". It starts gunicorn in production mode (CSRF on), logs in like a
-browser (the login page's csrf_token and session cookie, then the X-CSRFToken header),
+it to the login "groupe". It starts two gunicorns with the same settings (``--workers``
+sync workers by default): the app in production mode (CSRF on, the JSON request log on)
+and a bare Flask app the script writes into a temporary folder, one route answering
+"ok". It logs in like a browser (the login page's csrf_token and session cookie),
 chooses "acomptes" on the Paramétrage step of 9999001, and measures with wrk, one after
-the other and repeated ``--rounds`` times:
+the other, interleaved, ``--rounds`` times:
 
-  (a) GET  /ping                                   constant "ok": the web stack's floor
-  (b) GET  /demande/9999001/simulation?n=1..60 (htmx)  a move of the slider: the panel
-  (c) GET  /demande/9999001/parametrage            the full Paramétrage de la remise page
-  (d) GET  /demande/nouvelle?q=NEGOCE   (htmx)     the affiliés table partial
+  (flask) GET /ping on the bare Flask app          "ok": what the framework costs
+  (ping)  GET /ping, the signed-in session cookie   the app's constant route
+  (kept)  GET /demande/9999001/simulation?n=1..60  a move to a position its worker has
+          (htmx)                                    shown: the kept panel
+  (new)   GET /demande/9999001/simulation?n=…&avance=…  a move no worker has seen (a
+          (htmx)                                    unique avance): simulated and rendered
+  with --pages, also:
+  (page)  GET /demande/9999001/parametrage         the full Paramétrage de la remise page
+  (table) GET /demande/nouvelle?q=NEGOCE (htmx)    the affiliés table partial
 
-It prints requests/s, p50, p95, p99 for each, the ratio b/a and the goals:
-(b) >= 60 % of (a)'s requests/s and p99(b) < 30 ms at 16 connections; with both
-databases, a last table puts them side by side. Each move sends no If-None-Match: every
-answer is rendered (a revisit's 304 would flatter the figures).
+With ``--flame bench/flame-after``, py-spy (a dev requirement) records each endpoint's
+first round into bench/flame-after-<database>-<endpoint>.svg.
+
+It prints, per endpoint, requests/s (the median and the lowest of the rounds), its ratio
+to the bare Flask app (each round's ratio to the bare app of the same round: median and
+lowest), p50 and p99 (medians over the rounds), and the goals: ping ≥ 0.50×, kept ≥
+0.25×, new ≥ 0.20× the bare app, p99 of a move < 50 ms at 16 connections. With both
+databases a last table puts them side by side. No request sends If-None-Match: every
+answer has a body (a revisit's 304 would flatter the figures). Like a browser, wrk keeps
+the session cookie an answer sends (the same script for the bare app). The app's log
+lines go to a temporary file, counted at the end against the requests sent (one each).
 Needs wrk (Debian: apt-get install wrk); the script installs it when it can.
 """
 
@@ -58,38 +72,62 @@ import sqlalchemy as sa  # noqa: E402
 from bench.seeding import LARGE, LOGIN, seed_large  # noqa: E402
 from bench.servers import start_gunicorn, stop, wait_until_ready  # noqa: E402
 
-USER_AGENT = "bench-http"  # the same for login and wrk: flask-login's "strong" protection
+USER_AGENT = "bench-http"
 # What a current browser sends: Flask-Compress answers with its preferred algorithm.
 ACCEPT_ENCODING = "gzip, deflate, br, zstd"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-GOAL_RATIO = 0.60
-GOAL_P99_MS = 30.0
+# Each endpoint's goal: its requests/s as a share of the bare Flask app's, in one run.
+GOALS = {"ping": 0.50, "kept": 0.25, "new": 0.20}
+GOAL_P99_MS = 50.0  # a move (kept or new), at 16 connections
+MOVES = ("kept", "new")
+BARE = "flask"
+
+# The framework alone, served by the same gunicorn with the same settings: the reference.
+BARE_APP = """\
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/ping")
+def ping():
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
+"""
 
 
 @dataclasses.dataclass(frozen=True)
 class Endpoint:
     key: str
     label: str
-    method: str
     path: str
     htmx: bool = False
-    body: str | None = None  # a Lua expression for the body, evaluated per request
     query: str | None = None  # a Lua expression for the query string, evaluated per request
+    page: bool = False  # measured with --pages only
 
 
 ENDPOINTS = (
-    Endpoint("a", "GET /ping (constant)", "GET", "/ping"),
+    Endpoint(BARE, "bare Flask app, GET /ping", "/ping"),
+    Endpoint("ping", "GET /ping, signed-in session", "/ping"),
     Endpoint(
-        "b",
-        f"GET move of the slider {LARGE}",
-        "GET",
+        "kept",
+        "move, a position kept (htmx)",
         f"/demande/{LARGE}/simulation",
         htmx=True,
-        # The slider sweeps 1..60, as the browser sends it (app.js): ?n=…
+        # The slider sweeps 1..60, as the browser sends it (app.js): after the warm-up
+        # every worker has shown each position, and keeps its panel.
         query='"?n=" .. position()',
     ),
-    Endpoint("c", f"GET parametrage page {LARGE}", "GET", f"/demande/{LARGE}/parametrage"),
-    Endpoint("d", "GET affiliés table partial q=NEGOCE", "GET", "/demande/nouvelle?q=NEGOCE", True),
+    Endpoint(
+        "new",
+        "move, a new position (htmx)",
+        f"/demande/{LARGE}/simulation",
+        htmx=True,
+        # An avance no request has typed before (centimes counted from a block of its
+        # own per wrk run and thread): the panel is simulated and rendered.
+        query='"?n=" .. position() .. "&avance=" .. unseen_avance()',
+    ),
+    Endpoint("page", f"parametrage page {LARGE}", f"/demande/{LARGE}/parametrage", page=True),
+    Endpoint("table", "affiliés q=NEGOCE (htmx)", "/demande/nouvelle?q=NEGOCE", True, page=True),
 )
 
 
@@ -129,7 +167,9 @@ def ensure_wrk() -> str:
     return found
 
 
-def lua_script(endpoint: Endpoint, cookie: str, csrf: str) -> str:
+def lua_script(endpoint: Endpoint, cookie: str, block: int) -> str:
+    """wrk's script for ``endpoint``; ``block`` numbers this wrk run, so that the new
+    positions of one run are never those of another."""
     headers = {
         "Cookie": cookie,
         "User-Agent": USER_AGENT,
@@ -137,26 +177,41 @@ def lua_script(endpoint: Endpoint, cookie: str, csrf: str) -> str:
     }
     if endpoint.htmx:
         headers["HX-Request"] = "true"
-    if endpoint.method == "POST":
-        headers["X-CSRFToken"] = csrf
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    lines = [f'wrk.method = "{endpoint.method}"']
-    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
-    if endpoint.body or endpoint.query:
-        path = f"{json.dumps(endpoint.path)} .. {endpoint.query}" if endpoint.query else "nil"
-        lines.append(
-            textwrap.dedent(
-                f"""
-                local n = 0
-                function position()
-                  n = n % 60 + 1
-                  return n
-                end
-                request = function()
-                  return wrk.format(nil, {path}, nil, {endpoint.body or "nil"})
-                end"""
-            )
+    lines = [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
+    query = endpoint.query or '""'
+    lines.append(
+        textwrap.dedent(
+            f"""
+            local threads = 0
+            function setup(thread)
+              threads = threads + 1
+              thread:set("thread_number", threads)
+            end
+            local n = 0
+            function position()
+              n = n % 60 + 1
+              return n
+            end
+            local typed = 0
+            function unseen_avance()
+              typed = typed + 1
+              -- 2 000,00 MAD of centimes per run and thread, far below the sum due.
+              local c = ({block} * 4 + thread_number) * 200000 + typed
+              return string.format("%d.%02d", math.floor(c / 100), c % 100)
+            end
+            request = function()
+              return wrk.format(nil, {json.dumps(endpoint.path)} .. {query})
+            end
+            -- A browser keeps the session cookie each answer sends (its sliding expiry).
+            response = function(status, headers, body)
+              local sent = headers["Set-Cookie"]
+              local session = sent and sent:match("^(session=[^;]*)")
+              if session then
+                wrk.headers["Cookie"] = session
+              end
+            end"""
         )
+    )
     # One parseable line; latencies are in microseconds.
     lines.append(
         textwrap.dedent(
@@ -174,7 +229,7 @@ def lua_script(endpoint: Endpoint, cookie: str, csrf: str) -> str:
 
 
 def run_wrk(
-    wrk: str, base: str, endpoint: Endpoint, script: Path, seconds: int, connections: int
+    wrk: str, port: int, endpoint: Endpoint, script: Path, seconds: int, connections: int
 ) -> Result:
     command = [
         wrk,
@@ -186,7 +241,7 @@ def run_wrk(
         "--latency",
         "-s",
         str(script),
-        base + endpoint.path,
+        f"http://127.0.0.1:{port}{endpoint.path}",
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     match = re.search(r"^BENCH (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", out, re.MULTILINE)
@@ -197,6 +252,38 @@ def run_wrk(
     if non_2xx:
         errors = max(errors, int(non_2xx.group(1)))
     return Result(requests, duration_us / 1e6, p50 / 1000, p95 / 1000, p99 / 1000, errors)
+
+
+@contextlib.contextmanager
+def flame_graph(svg: Path | None, pid: int, seconds: int) -> Iterator[None]:
+    """py-spy's flame graph of the gunicorn ``pid`` and its workers while the block runs
+    (``seconds`` long), written to ``svg``; nothing when ``svg`` is None."""
+    if svg is None:
+        yield
+        return
+    py_spy = Path(sys.executable).with_name("py-spy")
+    recorder = subprocess.Popen(
+        [
+            str(py_spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--subprocesses",
+            "--nonblocking",  # the workers are not paused to be sampled
+            "--rate",
+            "200",
+            "--duration",
+            str(max(1, seconds - 1)),
+            "--output",
+            str(svg),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        recorder.wait(timeout=60)
 
 
 # ---------------------------------------------------------------- databases
@@ -240,7 +327,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(database_url: str, port: int, args) -> Iterator[str]:
+def gunicorn(database_url: str, args, log, app: str = "app:create_app()", chdir=None):
+    """A gunicorn serving ``app`` with the benchmark's settings; yields its port and the
+    master's process id."""
+    port = free_port()
     server = start_gunicorn(
         database_url,
         port,
@@ -249,17 +339,18 @@ def gunicorn(database_url: str, port: int, args) -> Iterator[str]:
         args.worker_class,
         "--threads",
         str(args.threads),
-        "app:create_app()",
+        app,
+        stderr=log,
         # Long enough for every round on one signed session cookie.
         SESSION_MINUTES="600",
+        **({"chdir": chdir} if chdir else {}),
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        # A shared 2-core machine under load may take most of a minute to boot 3 workers.
+        # A shared 2-core machine under load may take most of a minute to boot the workers.
         wait_until_ready(
             server, lambda: Browser(port).request("GET", "/ping")[0] == 200, seconds=120
         )
-        yield base
+        yield port, server.pid
     finally:
         stop(server)
 
@@ -338,89 +429,160 @@ def walk_to_simulation(port: int) -> Browser:
 # ---------------------------------------------------------------- report
 
 
-def median_result(results: list[Result]) -> Result:
-    return Result(
-        requests=sum(r.requests for r in results),
-        seconds=sum(r.seconds for r in results),
-        p50_ms=statistics.median(r.p50_ms for r in results),
-        p95_ms=statistics.median(r.p95_ms for r in results),
-        p99_ms=statistics.median(r.p99_ms for r in results),
-        errors=sum(r.errors for r in results),
-    )
+@dataclasses.dataclass
+class Measured:
+    """One endpoint's rounds, and the bare app's rounds of the same run beside them."""
+
+    rounds: list[Result]
+    bare: list[Result]
+
+    @property
+    def rps(self) -> float:
+        return statistics.median(r.rps for r in self.rounds)
+
+    @property
+    def rps_min(self) -> float:
+        return min(r.rps for r in self.rounds)
+
+    def ratios(self) -> list[float]:
+        return [r.rps / b.rps if b.rps else 0.0 for r, b in zip(self.rounds, self.bare)]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios())
+
+    @property
+    def ratio_min(self) -> float:
+        return min(self.ratios())
+
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(r.p50_ms for r in self.rounds)
+
+    @property
+    def p99_ms(self) -> float:
+        return statistics.median(r.p99_ms for r in self.rounds)
+
+    @property
+    def p99_max_ms(self) -> float:
+        return max(r.p99_ms for r in self.rounds)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.rounds)
+
+    def as_dict(self) -> dict:
+        return {
+            "rounds": [dataclasses.asdict(r) | {"rps": r.rps} for r in self.rounds],
+            "rps_median": self.rps,
+            "rps_min": self.rps_min,
+            "ratio_median": self.ratio,
+            "ratio_min": self.ratio_min,
+            "p50_ms_median": self.p50_ms,
+            "p99_ms_median": self.p99_ms,
+            "p99_ms_max": self.p99_max_ms,
+        }
 
 
-def report(name: str, results: dict[str, Result], args) -> dict:
+def goals(measured: dict[str, Measured]) -> list[tuple[str, bool]]:
+    """Each goal's line and whether this run meets it (on the median round)."""
+    lines = []
+    for key, goal in GOALS.items():
+        m = measured[key]
+        lines.append((f"({key}) >= {goal:.2f}× the bare app: {m.ratio:.2f}×", m.ratio >= goal))
+    worst = max(MOVES, key=lambda k: measured[k].p99_ms)
+    p99 = measured[worst].p99_ms
+    lines.append((f"p99 of a move < {GOAL_P99_MS:g} ms: {p99:.1f} ms ({worst})", p99 < GOAL_P99_MS))
+    return lines
+
+
+def report(name: str, measured: dict[str, Measured], args, logged: str) -> dict:
     print(
         f"\n{name}: gunicorn {args.workers} × {args.worker_class}"
         f"{f' ({args.threads} threads)' if args.worker_class == 'gthread' else ''}, "
         f"wrk -t2 -c{args.connections}, {args.seconds} s × {args.rounds} round(s)"
     )
     print(
-        f"| {'endpoint':<40} | {'req/s':>8} | {'p50 ms':>7} | {'p95 ms':>7} | "
-        f"{'p99 ms':>7} | {'errors':>6} |"
+        f"| {'endpoint':<42} | {'req/s':>7} | {'min':>7} | {'× bare':>6} | {'min ×':>6} | "
+        f"{'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} |"
     )
-    print(f"|{'-' * 42}|{'-' * 9}:|{'-' * 8}:|{'-' * 8}:|{'-' * 8}:|{'-' * 7}:|")
-    for endpoint in ENDPOINTS:
-        r = results[endpoint.key]
+    widths = (8, 8, 7, 7, 8, 8, 7)
+    print(f"|{'-' * 44}|" + "".join(f"{'-' * w}:|" for w in widths))
+    for key, m in measured.items():
+        label = next(e.label for e in ENDPOINTS if e.key == key)
         print(
-            f"| ({endpoint.key}) {endpoint.label:<36} | {r.rps:>8.1f} | {r.p50_ms:>7.2f} | "
-            f"{r.p95_ms:>7.2f} | {r.p99_ms:>7.2f} | {r.errors:>6} |"
+            f"| ({key}) {label:<{39 - len(key)}} | {m.rps:>7.0f} | {m.rps_min:>7.0f} | "
+            f"{m.ratio:>5.2f}× | {m.ratio_min:>5.2f}× | {m.p50_ms:>7.2f} | {m.p99_ms:>7.2f} | "
+            f"{m.errors:>6} |"
         )
-    a, b = results["a"], results["b"]
-    ratio = b.rps / a.rps if a.rps else 0.0
-    ok_ratio = ratio >= GOAL_RATIO
-    ok_p99 = b.p99_ms < GOAL_P99_MS
-    print(
-        f"ratio b/a = {ratio:.2f}× "
-        f"(goal >= {GOAL_RATIO:.2f}×: {'met' if ok_ratio else 'NOT met'}); "
-        f"p99(b) = {b.p99_ms:.1f} ms (goal < {GOAL_P99_MS:g} ms: "
-        f"{'met' if ok_p99 else 'NOT met'})"
-    )
-    failed = {k: r.errors for k, r in results.items() if r.errors}
+    for line, met in goals(measured):
+        print(f"  {'met' if met else 'NOT met'}: {line}")
+    print(f"  {logged}")
+    failed = {k: m.errors for k, m in measured.items() if m.errors}
     if failed:
         # An error page is cheap: these figures do not measure the real answers.
         print(
             "WARNING: errors or non-2xx/3xx answers, the figures are void: "
             + ", ".join(f"({k}) {n}" for k, n in failed.items())
         )
-    return {
-        "endpoints": {k: dataclasses.asdict(v) | {"rps": v.rps} for k, v in results.items()},
-        "ratio_b_a": ratio,
-    }
+    return {key: m.as_dict() for key, m in measured.items()}
+
+
+def count_request_lines(log: Path) -> int:
+    with log.open(encoding="utf-8", errors="replace") as lines:
+        return sum('"event": "request"' in line for line in lines)
 
 
 def bench_one(name: str, database_url: str, wrk: str, args) -> dict:
     print(f"\n== {name}: preparing the database (migrate, demo, {LARGE}) ...", flush=True)
     prepare(database_url)
-    port = free_port()
-    with gunicorn(database_url, port, args) as base, tempfile.TemporaryDirectory() as tmp:
-        browser = walk_to_simulation(port)
-        scripts = {}
-        for endpoint in ENDPOINTS:
-            scripts[endpoint.key] = Path(tmp) / f"{endpoint.key}.lua"
-            scripts[endpoint.key].write_text(lua_script(endpoint, browser.cookie, browser.csrf))
-        # Warm-up: every worker compiles its templates and opens its pool connections.
-        for endpoint in ENDPOINTS:
-            run_wrk(wrk, base, endpoint, scripts[endpoint.key], 2, args.connections)
-        runs: dict[str, list[Result]] = {e.key: [] for e in ENDPOINTS}
-        # Interleaved: a b c d, a b c d, ... so a slow minute on a shared machine hits all.
+    endpoints = [e for e in ENDPOINTS if args.pages or not e.page]
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-http-")))
+        (tmp / "bare.py").write_text(BARE_APP)
+        app_log = tmp / "app.log"
+        log = stack.enter_context(app_log.open("wb"))
+        bare = stack.enter_context(
+            gunicorn(database_url, args, subprocess.DEVNULL, "bare:app", chdir=tmp)
+        )
+        served = stack.enter_context(gunicorn(database_url, args, log))
+        browser = walk_to_simulation(served[0])
+        sent = 0
+        blocks = iter(range(10**6))
+
+        def measure(endpoint: Endpoint, seconds: int, flame: Path | None = None) -> Result:
+            nonlocal sent
+            port, pid = bare if endpoint.key == BARE else served
+            script = tmp / f"{endpoint.key}.lua"
+            script.write_text(lua_script(endpoint, browser.cookie, next(blocks)))
+            with flame_graph(flame, pid, seconds):
+                result = run_wrk(wrk, port, endpoint, script, seconds, args.connections)
+            if endpoint.key != BARE:
+                sent += result.requests
+            return result
+
+        # Warm-up: every worker compiles its templates, opens its pool connections and
+        # shows every position of the slider (the kept panels).
+        for endpoint in endpoints:
+            measure(endpoint, 3)
+        runs: dict[str, list[Result]] = {e.key: [] for e in endpoints}
+        # Interleaved, the bare app first: a slow minute on a shared machine hits all.
         for round_ in range(args.rounds):
-            for endpoint in ENDPOINTS:
+            for endpoint in endpoints:
                 print(
                     f"   round {round_ + 1}/{args.rounds}: ({endpoint.key}) {endpoint.label}",
                     flush=True,
                 )
-                runs[endpoint.key].append(
-                    run_wrk(
-                        wrk,
-                        base,
-                        endpoint,
-                        scripts[endpoint.key],
-                        args.seconds,
-                        args.connections,
-                    )
-                )
-    return report(name, {k: median_result(v) for k, v in runs.items()}, args)
+                flame = None
+                if args.flame and round_ == 0:
+                    flame = Path(f"{args.flame}-{name.lower()}-{endpoint.key}.svg")
+                runs[endpoint.key].append(measure(endpoint, args.seconds, flame))
+        log.flush()
+        # wrk counts the answers it read; a request cut at the end of a run is logged
+        # but not counted: a few more lines than requests is expected.
+        logged = f"request log lines: {count_request_lines(app_log)} for {sent} requests read"
+    measured = {key: Measured(results, runs[BARE]) for key, results in runs.items()}
+    return report(name, measured, args, logged)
 
 
 def machine() -> str:
@@ -430,31 +592,41 @@ def machine() -> str:
 
 
 def side_by_side(results: dict[str, dict]) -> None:
-    """The databases of this run next to each other: the move (b) against the floor (a)."""
+    """The databases of this run next to each other: each endpoint against the bare app."""
     names = list(results)
-    print("\nSide by side (one run):")
+    print("\nSide by side (one run; medians of the rounds):")
     print("| figure | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))
-    rows = [
-        ("(a) req/s", lambda r: f"{r['endpoints']['a']['rps']:.0f}"),
-        ("(b) req/s", lambda r: f"{r['endpoints']['b']['rps']:.0f}"),
-        ("ratio b/a", lambda r: f"{r['ratio_b_a']:.2f}×"),
-        ("(b) p50 ms", lambda r: f"{r['endpoints']['b']['p50_ms']:.2f}"),
-        ("(b) p95 ms", lambda r: f"{r['endpoints']['b']['p95_ms']:.2f}"),
-        ("(b) p99 ms", lambda r: f"{r['endpoints']['b']['p99_ms']:.2f}"),
-    ]
-    for label, cell in rows:
-        print(f"| {label} | " + " | ".join(cell(results[n]) for n in names) + " |")
+    keys = list(next(iter(results.values())))
+    for key in keys:
+        print(
+            f"| ({key}) req/s | "
+            + " | ".join(f"{results[n][key]['rps_median']:.0f}" for n in names)
+            + " |"
+        )
+    for key in keys:
+        if key != BARE:
+            print(
+                f"| ({key}) × bare | "
+                + " | ".join(f"{results[n][key]['ratio_median']:.2f}×" for n in names)
+                + " |"
+            )
+    for key in MOVES:
+        print(
+            f"| ({key}) p99 ms | "
+            + " | ".join(f"{results[n][key]['p99_ms_median']:.1f}" for n in names)
+            + " |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=20, help="wrk duration per endpoint")
-    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds (default 1)")
+    parser.add_argument("--seconds", type=int, default=8, help="wrk duration per endpoint")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--dbs", default="sqlite,postgres", help="sqlite,postgres or one")
     parser.add_argument("--connections", type=int, default=16, help="wrk -c (default 16)")
-    # 2 cores: 3 sync workers beat gthread (3 × 2, 2 × 4) and 5 sync on the partial's p95.
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
+    # One sync worker per core, as the reference measurement of the bare app.
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument(
         "--worker-class", default="sync", choices=("sync", "gthread"), help="gunicorn -k"
     )
@@ -463,6 +635,13 @@ def main(argv: list[str] | None = None) -> int:
         "--pg-url",
         default=os.environ.get("BENCH_PG_URL", DEFAULT_PG_URL),
         help="an admin URL on the PostgreSQL server (a throwaway database is made next to it)",
+    )
+    parser.add_argument(
+        "--pages", action="store_true", help="also the Paramétrage page and the affiliés table"
+    )
+    parser.add_argument(
+        "--flame",
+        help="py-spy flame graphs of the first round: PREFIX-<database>-<endpoint>.svg",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)

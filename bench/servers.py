@@ -14,9 +14,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_gunicorn(database_url: str, port: int, workers: int, *options: str, **env: str):
+def start_gunicorn(
+    database_url: str,
+    port: int,
+    workers: int,
+    *options: str,
+    chdir: Path = ROOT,
+    stderr=None,
+    **env: str,
+):
     """gunicorn serving the app in production mode on 127.0.0.1:``port``, without Redis
-    (the login limits in memory); ``options`` go before the app factory, the last one."""
+    (the login limits in memory); ``options`` go before the app factory, the last one.
+    ``chdir``: where the app's module is (another app, such as the bare Flask of
+    bench/http.py, lives elsewhere); ``stderr``: where the workers' log lines go."""
     environment = {
         **os.environ,
         "APP_ENV": "production",
@@ -33,7 +43,7 @@ def start_gunicorn(database_url: str, port: int, workers: int, *options: str, **
         "-m",
         "gunicorn",
         "--chdir",
-        str(ROOT),
+        str(chdir),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -43,7 +53,7 @@ def start_gunicorn(database_url: str, port: int, workers: int, *options: str, **
         *options,
         factory,
     ]
-    return subprocess.Popen(command, env=environment, start_new_session=True)
+    return subprocess.Popen(command, env=environment, stderr=stderr, start_new_session=True)
 
 
 def wait_until_ready(server: subprocess.Popen, probe, seconds: float = 30) -> None:

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import TimestampSigner
 
 from commands.demo import DEMO_PASSWORD, GUIDE_NUMERO
 from extensions import db
 from tests.conftest import make_app
+from web.sessions import RENEWED
 
 
 def body_data(html: str) -> dict[str, str]:
@@ -87,28 +87,47 @@ def test_rester_connecte_renews_the_session_cookie(client, auth):
     assert cookie.startswith("session=") and "Expires=" in cookie
 
 
-def test_every_read_slides_the_expiry_with_the_cookie_flask_would_write(
+def test_every_read_slides_the_expiry_by_flasks_own_cookie_once_a_second(
     client, auth, app, monkeypatch
 ):
-    clock = [time.time()]
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: int(clock[0]))
+    # The cookie's clock: itsdangerous signs and checks it with time.time(), whole seconds.
+    clock = [float(int(time.time()))]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
     auth.login()
     start_draft(client)
     signed = client.get_cookie("session").value
     stock = SecureCookieSessionInterface().get_signing_serializer(app)
     session = stock.loads(signed)
 
+    # Signed again within its second it would be the cookie the browser holds: not sent.
+    move = client.get(f"/demande/{GUIDE_NUMERO}/simulation?n=12", headers={"HX-Request": "true"})
+    assert move.status_code == 200 and "Set-Cookie" not in move.headers
+
     clock[0] += 15 * 60
     move = client.get(f"/demande/{GUIDE_NUMERO}/simulation?n=12", headers={"HX-Request": "true"})
-    assert move.status_code == 200
+    assert move.status_code == 200 and "Set-Cookie" in move.headers
     again = client.get_cookie("session").value
-    assert again != signed and again == stock.dumps(session)  # the same session, signed anew
+    assert again != signed
+    # Flask's own cookie: the same session, with the second of its renewal.
+    assert stock.loads(again) == {**session, RENEWED: int(clock[0])}
+    assert again == stock.dumps(stock.loads(again))
     # 30 minutes after the login, 15 after the move: still signed in.
     clock[0] += 15 * 60
     assert client.get("/").status_code == 200
     # 21 minutes without a request: the session has ended.
     clock[0] += 21 * 60
     assert client.get("/").status_code == 302
+
+
+def test_a_form_always_saves_the_session(client, auth, monkeypatch):
+    """A view may change a value nested in the session without saying so: a form's
+    answer saves it whatever the second."""
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
+    auth.login()
+    start_draft(client)
+    assert "Set-Cookie" not in client.get("/").headers
+    refused = client.post(f"/demande/{GUIDE_NUMERO}/parametrage", data={})
+    assert refused.status_code == 422 and "Set-Cookie" in refused.headers
 
 
 def test_rester_connecte_after_the_end_says_so(client):

@@ -92,6 +92,17 @@ def test_production_uses_redis_for_the_limits():
     assert app.config["RATELIMIT_STORAGE_URI"] == PRODUCTION["REDIS_URL"]
 
 
+@pytest.mark.parametrize(
+    ("database", "pinged"),
+    [(PRODUCTION["SQLALCHEMY_DATABASE_URI"], True), ("sqlite:///instance/x.db", False)],
+)
+def test_the_pool_pings_a_database_server_not_an_sqlite_file(database, pinged):
+    app = create_app({**PRODUCTION, "SQLALCHEMY_DATABASE_URI": database})
+    # A server may restart under the pool; a file has nothing to ping, and every request
+    # would pay the ping's statement.
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is pinged
+
+
 def test_development_falls_back_to_the_embedded_database():
     app = create_app({"APP_ENV": "development", "SQLALCHEMY_DATABASE_URI": None})
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
