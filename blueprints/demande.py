@@ -50,7 +50,6 @@ from services.pagination import Page, paginate_list
 from web import echeancier_files, labels
 from web.build import build_version
 from web.clock import now
-from web.formatting import mad
 from web.htmx import browser_redirect, partial_request
 
 bp = Blueprint("demande", __name__)
@@ -783,7 +782,7 @@ def echeancier_demande(reference: str, fmt: str):
     if demande.modalite != lifecycle.ACOMPTES:
         abort(404)
     schedule = backoffice.request_schedule(demande)
-    rows = [echeancier_files.Row(r.rang, r.date_prevue, r.montant, r.statut) for r in schedule.rows]
+    rows = schedule.file_rows
     status = demande.effective_status(now().date())
     plan = EcheancierFile(
         demande.numero_affiliation,
@@ -827,40 +826,19 @@ def _echeancier_file(fmt: str, rows, plan: EcheancierFile, *, indicative: bool):
         body = echeancier_files.echeancier_csv(rows, file_labels, affilie, plan.demande)
         mimetype, name = "text/csv; charset=utf-8", f"echeancier-{plan.numero}.csv"
     else:
-        body = echeancier_files.echeancier_ics(
+        body = echeancier_files.plan_ics(
             rows,
-            echeancier_files.Calendrier(
-                uid_prefix=plan.uid_prefix,
-                summary=lambda row: _event_summary(row, plan.n, indicative),
-                description=affilie,
-                stamp=now(),
-                indicative=indicative,
-            ),
+            uid_prefix=plan.uid_prefix,
+            n=plan.n,
+            description=affilie,
+            indicative=indicative,
+            stamp=now(),
         )
         mimetype, name = "text/calendar; charset=utf-8", f"echeancier-{plan.numero}.ics"
     response = make_response(body)
     response.headers["Content-Type"] = mimetype
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
-
-
-def _event_summary(row, n: int, indicative: bool) -> str:
-    """An event's title as the screen words the debit, with its status when it has one
-    to tell (indicative date, paid, rejected, cancelled)."""
-    if row.rang == 0:
-        title = _("Avance : %(montant)s", montant=mad(row.montant))
-    else:
-        title = _(
-            "Échéance %(rang)s sur %(n)s : %(montant)s",
-            rang=row.rang,
-            n=n,
-            montant=mad(row.montant),
-        )
-    if row.statut and row.statut != lifecycle.A_PRELEVER:
-        return f"{title} ({str(labels.ECHEANCE[row.statut]).lower()})"
-    if indicative:
-        return f"{title} ({_('date indicative')})"
-    return title
 
 
 @bp.route("/demande/<numero>/conditions", methods=["GET", "POST"])

@@ -25,7 +25,7 @@ from extensions import db
 from services import audit, demandes, queries
 from services.notices import outbox
 from services.pagination import COUNT_CAP, Page, paginate
-from web import labels
+from web import echeancier_files, labels
 from web.clock import now
 from web.formatting import day, plain_mad
 
@@ -197,6 +197,11 @@ class RequestSchedule:
     @property
     def first_debit(self) -> date:
         return self.rows[0].date_prevue
+
+    @property
+    def file_rows(self) -> list[echeancier_files.Row]:
+        """The rows its CSV and .ics carry, statuses included."""
+        return [echeancier_files.Row(r.rang, r.date_prevue, r.montant, r.statut) for r in self.rows]
 
 
 def request_schedule(demande: Demande) -> RequestSchedule:

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from icalendar import Calendar, Event
 
 from domain import lifecycle
+from web import labels
 from web.clock import CASABLANCA
+from web.formatting import mad
 
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -136,3 +139,39 @@ def echeancier_ics(rows: list[Row], calendrier: Calendrier) -> bytes:
         event.add("transp", "TRANSPARENT")
         cal.add_component(event)
     return cal.to_ical()
+
+
+def event_summary(row: Row, n: int, indicative: bool) -> str:
+    """An event's title as the screen words the debit, with its status when it has one
+    to tell (indicative date, paid, rejected, cancelled)."""
+    if row.rang == 0:
+        title = _("Avance : %(montant)s", montant=mad(row.montant))
+    else:
+        title = _(
+            "Échéance %(rang)s sur %(n)s : %(montant)s",
+            rang=row.rang,
+            n=n,
+            montant=mad(row.montant),
+        )
+    if row.statut and row.statut != lifecycle.A_PRELEVER:
+        return f"{title} ({str(labels.ECHEANCE[row.statut]).lower()})"
+    if indicative:
+        return f"{title} ({_('date indicative')})"
+    return title
+
+
+def plan_ics(
+    rows: list[Row], *, uid_prefix: str, n: int, description: str, indicative: bool, stamp
+) -> bytes:
+    """The .ics of a plan of ``n`` instalments: the page's download and the notices'
+    attachment alike, so that a calendar given both updates the same events."""
+    return echeancier_ics(
+        rows,
+        Calendrier(
+            uid_prefix=uid_prefix,
+            summary=lambda row: event_summary(row, n, indicative),
+            description=description,
+            stamp=stamp,
+            indicative=indicative,
+        ),
+    )

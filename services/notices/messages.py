@@ -24,6 +24,7 @@ from domain import lifecycle
 from domain.identifiers import mask_rib
 from domain.simulation import next_debit_date
 from extensions import db
+from services import backoffice
 from services.notices import outbox
 from web import echeancier_files, labels
 from web.clock import CASABLANCA, now
@@ -124,24 +125,19 @@ def _rows(echeances) -> list[Ligne]:
     ]
 
 
-def _simulated(demande: Demande) -> list[Echeance]:
-    return sorted((e for e in demande.echeances if not e.definitive), key=lambda e: e.rang)
-
-
 def _definitive(demande: Demande) -> list[Echeance]:
     return sorted((e for e in demande.echeances if e.definitive), key=lambda e: e.rang)
 
 
-def _ics(demande: Demande, echeances) -> bytes:
-    """The échéancier as the récapitulatif's .ics (same builder, same UIDs)."""
-    n = demande.nombre_echeances
-    return echeancier_files.echeancier_ics(
-        [(e.rang, e.date_prevue, e.montant) for e in echeances],
-        uid_prefix=f"{demande.numero_affiliation}-{n}",
-        summary=lambda rang, montant: _(
-            "Échéance %(rang)s sur %(n)s : %(montant)s", rang=rang, n=n, montant=mad(montant)
-        ),
+def _ics(demande: Demande, schedule) -> bytes:
+    """The échéancier as the récapitulatif's .ics: the same rows, builder and UIDs (the
+    reference and the rang), so the validated notice's file updates the receipt's events."""
+    return echeancier_files.plan_ics(
+        schedule.file_rows,
+        uid_prefix=demande.reference,
+        n=demande.nombre_echeances,
         description=f"{demande.numero_affiliation} {demande.raison_sociale}",
+        indicative=schedule.indicative,
         stamp=now(),
     )
 
@@ -188,8 +184,9 @@ def _accuse(demande: Demande, _rang: int) -> Contenu:
         "Ces dates sont indicatives : l'échéancier définitif est fixé à la validation de la "
         "demande, à partir du 10 du mois suivant."
     )
-    contenu.schedule = _rows(_simulated(demande))
-    contenu.ics = _ics(demande, _simulated(demande))
+    schedule = backoffice.request_schedule(demande)
+    contenu.schedule = _rows(schedule.rows)
+    contenu.ics = _ics(demande, schedule)
     contenu.next_steps += [
         _(
             "Déposez les garanties suffisantes auprès de la %(perception)s au plus tard le "
@@ -251,7 +248,8 @@ def _rappel_garanties(demande: Demande, days: int) -> Contenu:
 
 
 def _validee(demande: Demande, _rang: int) -> Contenu:
-    echeances = _definitive(demande)
+    schedule = backoffice.request_schedule(demande)
+    echeances = schedule.rows
     first = echeances[0] if echeances else None
     contenu = Contenu(
         subject=_(
@@ -269,7 +267,7 @@ def _validee(demande: Demande, _rang: int) -> Contenu:
         facts=[(_("Montant à payer"), mad(demande.montant_a_payer))],
         schedule_title=_("Échéancier définitif"),
         schedule=_rows(echeances),
-        ics=_ics(demande, echeances),
+        ics=_ics(demande, schedule),
     )
     if first is not None:
         contenu.facts.append(

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from db.models import Demande, Notice, User
 from domain import lifecycle
 from extensions import db
-from services import backoffice, bank_files, demandes
+from services import backoffice, demandes, return_file
 from services.notices import outbox, planning, sending
 from tests.integration.live_server import free_port
 from tests.integration.pages import Page
@@ -122,7 +122,8 @@ def test_the_ics_is_the_schedule_to_the_centime(app, smtp):
     send()
     events = Calendar.from_ical(ics_of(smtp.messages[0])).walk("VEVENT")
     d = demande(IN_PROGRESS)
-    expected = [(e.date_prevue, e.montant) for e in d.echeances if not e.definitive and e.rang]
+    # The récapitulatif's schedule: indicative dates, the avance first.
+    expected = [(r.date_prevue, r.montant) for r in backoffice.request_schedule(d).rows]
     found = [
         (
             event.decoded("DTSTART"),
@@ -130,7 +131,8 @@ def test_the_ics_is_the_schedule_to_the_centime(app, smtp):
         )
         for event in events
     ]
-    assert found == expected and len(found) == 12
+    assert found == expected and len(found) == 13
+    assert {str(event["STATUS"]) for event in events} == {"TENTATIVE"}
 
 
 def test_the_arabic_receipt_reads_right_to_left(app, smtp):
@@ -179,23 +181,26 @@ def test_validation_and_a_rejected_debit_queue_theirs_once(app, clock):
 
 
 def test_the_validated_notice_carries_the_definitive_schedule_and_the_same_events(app, smtp, clock):
+    only_queued(notice(IN_PROGRESS, outbox.ACCUSE).id)
+    assert send().sent == 1
     validate(clock, datetime(2023, 11, 21, 9, 0))
-    only_queued(notice(IN_PROGRESS, outbox.ACCUSE).id, notice(IN_PROGRESS, outbox.VALIDEE).id)
-    assert send().sent == 2
+    only_queued(notice(IN_PROGRESS, outbox.VALIDEE).id)
+    assert send().sent == 1
     receipt, validated = smtp.messages
     text = text_of(validated)
     assert "Échéancier définitif" in text and "indicatif" not in text
     definitive = backoffice.definitive_echeances(demande(IN_PROGRESS))
     assert "Premier prélèvement : 10/12/2023" in text
     events = Calendar.from_ical(ics_of(validated)).walk("VEVENT")
-    assert [e.decoded("DTSTART") for e in events] == [e.date_prevue for e in definitive[1:]]
-    # One event per instalment, named alike in both files, so a calendar updates them.
-    # (The builder's UIDs end with the event's day: same day, same UID.)
-    uids = [
-        [str(e["UID"]).rsplit("-", 1)[0] for e in Calendar.from_ical(ics_of(m)).walk("VEVENT")]
-        for m in (receipt, validated)
-    ]
-    assert uids[0] == uids[1] and len(uids[0]) == 12
+    assert [e.decoded("DTSTART") for e in events] == [e.date_prevue for e in definitive]
+    # The same events in both files (UIDs without a date), the newer ones confirmed: a
+    # calendar that imported the receipt's file updates them instead of adding others.
+    sent_first = Calendar.from_ical(ics_of(receipt)).walk("VEVENT")
+    assert [str(e["UID"]) for e in sent_first] == [str(e["UID"]) for e in events]
+    assert len(events) == 13
+    assert {str(e["STATUS"]) for e in sent_first} == {"TENTATIVE"}
+    assert {str(e["STATUS"]) for e in events} == {"CONFIRMED"}
+    assert all(int(new["SEQUENCE"]) > int(old["SEQUENCE"]) for old, new in zip(sent_first, events))
 
 
 def test_expiry_queues_its_notice(app, clock):
@@ -209,7 +214,7 @@ def test_the_bank_return_file_queues_cancelled_and_settled_by_one_insert(app, cl
     clock.set(datetime(2023, 12, 11, 8, 0))
     path = tmp_path / "retour.csv"
     path.write_text(f"reference,echeance,statut\n{IN_PROGRESS},0,rejetee\n")
-    summary = bank_files.import_return(path, actor=None, perception_id=d.perception_id)
+    summary = return_file.import_return(path, actor=None, perception_id=d.perception_id)
     assert summary.annulees == 1
     assert notice(IN_PROGRESS, outbox.ANNULEE).status == outbox.QUEUED
     # Run again over the same requests (a replay): nothing new.
