@@ -21,9 +21,20 @@ from commands.demo import DEMO_PASSWORD
 NUMERO = "4317542"  # groupe's, Perception Casablanca Anfa
 # A real value for each route argument, by who asks: the route then runs to its end.
 SAMPLES = {
-    None: {"numero": NUMERO, "reference": "RM-DEMO-000001", "rang": "1", "filename": "css/app.css"},
-    "groupe": {"numero": NUMERO, "reference": "RM-DEMO-000001", "rang": "1"},
-    "agent.casa": {"numero": NUMERO, "reference": "RM-DEMO-CAS-PRELEV", "rang": "3"},
+    None: {
+        "numero": NUMERO,
+        "reference": "RM-DEMO-000001",
+        "rang": "1",
+        "notice_id": "1",
+        "filename": "css/app.css",
+    },
+    "groupe": {"numero": NUMERO, "reference": "RM-DEMO-000001", "rang": "1", "notice_id": "1"},
+    "agent.casa": {
+        "numero": NUMERO,
+        "reference": "RM-DEMO-CAS-PRELEV",
+        "rang": "3",
+        "notice_id": "1",
+    },
 }
 SAMPLES["groupe"]["filename"] = SAMPLES["agent.casa"]["filename"] = "css/app.css"
 # The answer's status line and headers, as a proxy buffers them.

@@ -287,7 +287,9 @@ def test_the_history_motifs_in_arabic(client, auth, clock):
     clock.set(datetime(2023, 12, 11, 9, 0))
     client.post(f"/perception/demandes/{ref}/echeances/0", data={"statut": "payee"})
     clock.set(datetime(2024, 1, 11, 9, 0))
-    client.post(f"/perception/demandes/{ref}/echeances/1", data={"statut": "rejetee"})
+    client.post(
+        f"/perception/demandes/{ref}/echeances/1", data={"statut": "rejetee", "confirme": "1"}
+    )
     client.post("/langue", data={"lang": "ar"})
 
     history = get(client, f"/perception/demandes/{ref}").rows_after("historique")
