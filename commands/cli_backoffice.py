@@ -12,6 +12,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from commands.common import fail
 from commands.progress import ImportProgress
 from db.models import Perception
 from extensions import db
@@ -46,8 +47,7 @@ def debit_file(on: str, output: Path | None) -> None:
     try:
         due = date.fromisoformat(on)
     except ValueError:
-        click.echo(f"Erreur : date invalide « {on} » (AAAA-MM-JJ)", err=True)
-        sys.exit(1)
+        fail(f"date invalide « {on} » (AAAA-MM-JJ)")
     batches = debit_batches(due)
     if output is None:
         write_debit_csv(batches, _Echo())
