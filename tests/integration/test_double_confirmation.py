@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 import blueprints.demande as journey
 from db.models import Demande
 from extensions import db
-from tests.integration.test_db_faults import NUMERO, up_to_confirmation
+from tests.integration.confirmation import NUMERO, up_to_confirmation
 
 ALREADY = "Une demande de remise est déjà en cours pour cet affilié"
 
