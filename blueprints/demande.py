@@ -982,13 +982,8 @@ def confirmer(numero: str):
 
 def _confirmed_with(token: str, numero: str) -> Demande | None:
     """The request this confirmation screen (its token) already created, if any."""
-    # Only a token shaped like the ones we issue is looked up (PostgreSQL refuses NUL).
-    if not (token and token.isascii() and token.isprintable() and len(token) <= 64):
-        return None
-    demande = db.session.scalars(select(Demande).where(Demande.confirmation_token == token)).first()
-    if demande is None or demande.affilie.numero != numero:
-        return None
-    own_affilie(numero)
+    if (demande := demandes.confirmed_with(token, numero)) is not None:
+        own_affilie(numero)
     return demande
 
 

@@ -183,6 +183,18 @@ class AlreadyInProgress(Exception):
     """Another request in progress exists for the affilié (the database said so)."""
 
 
+def confirmed_with(token: str, numero: str) -> Demande | None:
+    """The request a confirmation screen (its token) already created for the affilié
+    ``numero``, if any: what a second click on Confirmer answers with."""
+    # Only a token shaped like the ones we issue is looked up (PostgreSQL refuses NUL).
+    if not (token and token.isascii() and token.isprintable() and len(token) <= 64):
+        return None
+    demande = db.session.scalars(select(Demande).where(Demande.confirmation_token == token)).first()
+    if demande is None or demande.affilie.numero != numero:
+        return None
+    return demande
+
+
 def confirm(
     *,
     user: User,

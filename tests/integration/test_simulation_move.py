@@ -9,15 +9,15 @@ from itertools import product
 from urllib.parse import urlencode
 
 import flask_compress
+import jinja2
 import pytest
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select, update
 
-from blueprints import demande as demande_views
 from commands.demo import DEMO_PASSWORD
 from db.models import Affilie, Campaign, CampaignTier, CompteBancaire, LigneCreance, User
 from extensions import db
-from services import caches
+from services import caches, queries
 from tests.conftest import AuthActions, make_app
 from tests.integration.pages import Page
 from web import sessions
@@ -310,8 +310,8 @@ def _unrendered(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("simulated, rendered or compressed again")
 
-    monkeypatch.setattr(demande_views, "_read_move", refuse)
-    monkeypatch.setattr(demande_views, "_panel", refuse)
+    monkeypatch.setattr(queries, "simulation_for", refuse)
+    monkeypatch.setattr(jinja2.Environment, "get_template", refuse)
     monkeypatch.setattr(flask_compress.flask_compress, "_compress_data", refuse)
 
 
