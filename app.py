@@ -22,11 +22,12 @@ from sqlalchemy.engine import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints.auth import expired_page_redirect, login_redirect
+from common import formatting, labels
+from common.clock import system_now
 from config import BASE_DIR, DEV_DATABASE_URI, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
 from services import caches
-from web import errors, formatting, labels, observability, sessions
-from web.clock import system_now
+from web import errors, observability, sessions
 
 DEV_ENVS = ("development", "testing")
 # Exit status of a refused start: gunicorn's "App failed to load", on which its master

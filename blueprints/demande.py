@@ -40,6 +40,8 @@ from blueprints.simulation_form import (
     schedule_of,
     simulate_plan,
 )
+from common import echeancier_files, labels
+from common.clock import now
 from db.models import Affilie, Demande, user_affilies
 from domain import lifecycle
 from domain.identifiers import InvalidEmail, mask_email, mask_rib, normalize_email
@@ -47,9 +49,7 @@ from domain.simulation import next_debit_date
 from extensions import db
 from services import backoffice, caches, demandes, queries
 from services.pagination import Page, paginate_list
-from web import echeancier_files, labels
 from web.build import build_version
-from web.clock import now
 from web.htmx import browser_redirect, partial_request
 
 bp = Blueprint("demande", __name__)

@@ -36,6 +36,9 @@ from blueprints.simulation_form import (
     schedule_of,
     simulate_plan,
 )
+from common import labels
+from common.clock import now
+from common.formatting import day
 from db.models import Affilie, Demande
 from domain import lifecycle
 from domain.identifiers import mask_email, mask_rib
@@ -43,9 +46,6 @@ from extensions import db, login_manager
 from services import backoffice, queries, return_file
 from services.demandes import consolidation_of, current_consolidation
 from services.notices import outbox
-from web import labels
-from web.clock import now
-from web.formatting import day
 from web.htmx import browser_redirect, partial_request
 
 bp = Blueprint("perception", __name__, url_prefix="/perception")

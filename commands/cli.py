@@ -15,6 +15,9 @@ from commands import cli_backoffice, notifications, users
 from commands.common import checked_email, fail
 from commands.demo import DEMO_PASSWORD, seed_back_office_cases, seed_demo
 from commands.progress import ImportProgress
+from common.clock import today
+from common.formatting import day
+from common.formatting import plain_mad as mad
 from db.models import Affilie, Campaign, CampaignTier, Perception, User
 from domain.campaign import Rates
 from domain.creance import is_valid_period
@@ -26,9 +29,6 @@ from extensions import db
 from services import operators, queries
 from services.importer import ImportError_, import_directory
 from web import observability
-from web.clock import today
-from web.formatting import day
-from web.formatting import plain_mad as mad
 
 AMOUNT_MESSAGES = {
     "empty": "montant vide",

@@ -14,12 +14,12 @@ from sqlalchemy import select
 
 from commands.common import fail
 from commands.progress import ImportProgress
+from common.formatting import day
 from db.models import Perception
 from extensions import db
 from services import demandes, return_file
 from services.backoffice import Refused
 from services.debit_file import debit_batches, write_debit_csv
-from web.formatting import day
 
 
 def register(app: Flask) -> None:

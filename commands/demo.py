@@ -14,6 +14,7 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import func, insert, select, update
 
+from common.clock import now
 from db.models import (
     Affilie,
     Campaign,
@@ -32,7 +33,6 @@ from domain.simulation import simulate
 from extensions import db
 from services import backoffice, demandes, queries
 from services.notices import outbox, planning
-from web.clock import now
 
 DEMO_PASSWORD = "Demo-2023!"  # noqa: S105 (published demo accounts)
 # Where the demo accounts' notices go (make run writes them to instance/mail/).

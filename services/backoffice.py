@@ -16,6 +16,9 @@ from flask_babel import gettext as _
 from sqlalchemy import exists, insert, not_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from common import echeancier_files, labels
+from common.clock import now
+from common.formatting import day, plain_mad
 from db.models import Affilie, Demande, Echeance, Garantie, Reintegration, User
 from domain import lifecycle
 from domain.search import fold
@@ -25,9 +28,6 @@ from extensions import db
 from services import audit, demandes, queries
 from services.notices import outbox
 from services.pagination import COUNT_CAP, Page, paginate
-from web import echeancier_files, labels
-from web.clock import now
-from web.formatting import day, plain_mad
 
 A_PRELEVER, PAYEE, REJETEE = lifecycle.A_PRELEVER, lifecycle.PAYEE, lifecycle.REJETEE
 # Requests whose échéances the bank still debits.

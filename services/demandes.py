@@ -12,6 +12,7 @@ from sqlalchemy import DateTime, Integer, String, cast, insert, literal, select,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from common.clock import now
 from db.models import Affilie, AuditEvent, Campaign, CompteBancaire, Demande, Echeance, User
 from domain import lifecycle
 from domain.creance import Consolidation, consolidation_from_sums
@@ -19,7 +20,6 @@ from domain.simulation import Simulation
 from extensions import db
 from services import audit, queries
 from services.notices import outbox
-from web.clock import now
 
 # Bumped whenever the wording of the conditions générales changes; stored with each request.
 CONDITIONS_VERSIONS = {

@@ -10,12 +10,12 @@ from decimal import Decimal
 from sqlalchemy import Integer, and_, cast, false, func, or_, select
 from sqlalchemy.orm import joinedload
 
+from common.clock import now
 from db.models import Affilie, Campaign, Demande, LigneCreance
 from domain import lifecycle
 from domain.creance import Consolidation, consolidation_from_sums
 from domain.simulation import Simulation, simulate
 from extensions import db
-from web.clock import now
 
 
 def active_campaign() -> Campaign | None:

@@ -3,7 +3,7 @@
 Each kind is a ``Contenu`` (what to say, already formatted), rendered by the two mail
 templates (templates/mail/avis.txt and avis.html): no remote image or font, one column
 that reads at 320 px. The receipt and the validation carry the échéancier as an .ics,
-written by the portal's own builder (web/echeancier_files.py), so a calendar that imported
+written by the portal's own builder (common/echeancier_files.py), so a calendar that imported
 the récapitulatif's file recognises the same events.
 """
 
@@ -19,6 +19,9 @@ from flask import current_app, render_template
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 
+from common import echeancier_files, labels
+from common.clock import CASABLANCA, now
+from common.formatting import day, mad
 from db.models import Demande, Echeance, Notice, Reintegration
 from domain import lifecycle
 from domain.identifiers import mask_rib
@@ -26,9 +29,6 @@ from domain.simulation import next_debit_date
 from extensions import db
 from services import backoffice
 from services.notices import outbox
-from web import echeancier_files, labels
-from web.clock import CASABLANCA, now
-from web.formatting import day, mad
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def make_demande(
         consolidation=consolidation,
     )
     user = db.session.scalars(select(User).where(User.login == login)).one()
-    from web.clock import now
+    from common.clock import now
 
     demande = demandes.confirm(
         user=user,

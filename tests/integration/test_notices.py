@@ -14,6 +14,7 @@ from flask import current_app
 from icalendar import Calendar
 from sqlalchemy import func, select
 
+from common import clock as casablanca_clock
 from db.models import Demande, Notice, User
 from domain import lifecycle
 from extensions import db
@@ -22,7 +23,6 @@ from services.notices import outbox, planning, sending
 from tests.integration.live_server import free_port
 from tests.integration.pages import Page
 from tests.integration.smtp_server import SmtpServer
-from web import clock as casablanca_clock
 
 IN_PROGRESS = "RM-DEMO-000001"  # groupe's plan of 12 instalments, confirmed 20/11/2023
 MAX_BYTES = 30 * 1024

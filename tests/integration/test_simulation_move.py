@@ -15,13 +15,13 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select, update
 
 from commands.demo import DEMO_PASSWORD
+from common.formatting import mad
 from db.models import Affilie, Campaign, CampaignTier, CompteBancaire, LigneCreance, User
 from extensions import db
 from services import caches, queries
 from tests.conftest import AuthActions, make_app
 from tests.integration.pages import Page
 from web import sessions
-from web.formatting import mad
 
 GUIDE = "4317542"
 MOVE = {"HX-Request": "true"}
@@ -565,7 +565,7 @@ def test_the_echeancier_as_ics(started, app):
 def test_the_files_are_safe_against_formulas():
     from decimal import Decimal
 
-    from web.echeancier_files import Calendrier, Row, echeancier_csv, echeancier_ics
+    from common.echeancier_files import Calendrier, Row, echeancier_csv, echeancier_ics
 
     schedule = [Row(1, date(2024, 1, 10), Decimal("1061.08"))]
     labels = dict.fromkeys(("rang", "date", "montant", "avance", "total", "affilie"), "x")

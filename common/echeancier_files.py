@@ -16,10 +16,10 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from icalendar import Calendar, Event
 
+from common import labels
+from common.clock import CASABLANCA
+from common.formatting import mad
 from domain import lifecycle
-from web import labels
-from web.clock import CASABLANCA
-from web.formatting import mad
 
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
