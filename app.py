@@ -271,7 +271,7 @@ def load_user(user_id: str):
     """The session's user and its revocation token, read on every request, never cached.
 
     The same statement brings the versions a slider move's per-process caches are kept
-    under (services/caches.py, db/models.py): the campaigns', and that of the affilié the
+    under (services/caches.py, db/versions.py): the campaigns', and that of the affilié the
     address names (``<numero>``), read through the account's link to it. A move costs no
     other round trip.
     """
@@ -300,7 +300,8 @@ def _addressed_numero() -> str | None:
 @lru_cache(maxsize=1)
 def _user_statement():
     """Built once: constructing the SELECT costs more than its cached compilation."""
-    from db.models import User, affilie_version_sql, campagnes_jeton_sql
+    from db.models import User
+    from db.versions import affilie_version_sql, campagnes_jeton_sql
 
     ident = bindparam("ident")
     return select(
