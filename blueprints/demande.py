@@ -47,7 +47,7 @@ from domain import lifecycle
 from domain.identifiers import InvalidEmail, mask_email, mask_rib, normalize_email
 from domain.simulation import next_debit_date
 from extensions import db
-from services import backoffice, caches, demandes, queries
+from services import backoffice, caches, demandes, queries, schedules
 from services.pagination import Page, paginate_list
 from web.build import build_version
 from web.htmx import browser_redirect, partial_request
@@ -140,14 +140,14 @@ def home():
 def recapitulatif(reference: str):
     """The request's récapitulatif: its snapshot, schedule and accepted conditions."""
     demande = _own_demande(reference)
-    schedule = backoffice.request_schedule(demande)
+    schedule = schedules.request_schedule(demande)
     return render_template(
         "recapitulatif.html",
         demande=demande,
         consolidation=demandes.consolidation_of(demande),
         schedule=schedule.dated,
         indicative=schedule.indicative,
-        definitive=backoffice.schedule_rows(demande, planned=False),
+        definitive=schedules.schedule_rows(demande, planned=False),
         reintegration=backoffice.reintegration_of(demande),
         status=demande.effective_status(now().date()),
         confirmee=request.args.get("confirmee") == "1",
@@ -781,7 +781,7 @@ def echeancier_demande(reference: str, fmt: str):
     demande = _own_demande(reference)
     if demande.modalite != lifecycle.ACOMPTES:
         abort(404)
-    schedule = backoffice.request_schedule(demande)
+    schedule = schedules.request_schedule(demande)
     rows = schedule.file_rows
     status = demande.effective_status(now().date())
     plan = EcheancierFile(

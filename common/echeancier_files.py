@@ -1,7 +1,7 @@
 """The échéancier to keep: a CSV a French spreadsheet opens as numbers, and an RFC 5545
 calendar (written by the ``icalendar`` library) with one all-day event per debit. Both are
 written from the schedule the page shows — a simulation's indicative dates, or a
-request's (``services.backoffice.request_schedule``) — so they agree with it to the
+request's (``services.schedules.request_schedule``) — so they agree with it to the
 centime and to the day.
 """
 

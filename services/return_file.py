@@ -30,7 +30,6 @@ from services.backoffice import (
     Refused,
     check_result,
     commit_or_refuse,
-    ensure_integral_echeances,
     find_echeance,
 )
 from services.csv_lines import (
@@ -44,6 +43,7 @@ from services.csv_lines import (
 )
 from services.importer import MAX_REPORTED, stage_in_batches, staging_loader
 from services.return_results import CHECKED, ReturnSummary
+from services.schedules import ensure_integral_echeances
 from web import observability
 
 RETURN_HEADER = ("reference", "echeance", "statut")

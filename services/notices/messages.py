@@ -27,7 +27,7 @@ from domain import lifecycle
 from domain.identifiers import mask_rib
 from domain.simulation import next_debit_date
 from extensions import db
-from services import backoffice
+from services import schedules
 from services.notices import outbox
 
 
@@ -184,7 +184,7 @@ def _accuse(demande: Demande, _rang: int) -> Contenu:
         "Ces dates sont indicatives : l'échéancier définitif est fixé à la validation de la "
         "demande, à partir du 10 du mois suivant."
     )
-    schedule = backoffice.request_schedule(demande)
+    schedule = schedules.request_schedule(demande)
     contenu.schedule = _rows(schedule.rows)
     contenu.ics = _ics(demande, schedule)
     contenu.next_steps += [
@@ -248,7 +248,7 @@ def _rappel_garanties(demande: Demande, days: int) -> Contenu:
 
 
 def _validee(demande: Demande, _rang: int) -> Contenu:
-    schedule = backoffice.request_schedule(demande)
+    schedule = schedules.request_schedule(demande)
     echeances = schedule.rows
     first = echeances[0] if echeances else None
     contenu = Contenu(

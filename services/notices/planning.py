@@ -20,7 +20,7 @@ from common.clock import today
 from db.models import Campaign, Demande, Echeance
 from domain import lifecycle
 from extensions import db
-from services import backoffice
+from services import backoffice, schedules
 from services.notices import outbox
 
 # Days before the guarantee deadline, latest first: each reminder's window ends where the
@@ -42,7 +42,7 @@ def plan(on: date | None = None) -> Planned:
         outbox.queue_where(where, outbox.RAPPEL_GARANTIES, days)
         for days, where in _guarantee_windows(on)
     )
-    backoffice.ensure_integral_echeances()  # a full payment's debit, as the debit file does
+    schedules.ensure_integral_echeances()  # a full payment's debit, as the debit file does
     prelevements = _queue_debits(on)
     db.session.commit()
     return Planned(garanties, prelevements)
