@@ -247,8 +247,7 @@ def _context(numero: str):
     refusal = demandes.refusal_for(affilie, campaign)
     if refusal is None:
         consolidation = demandes.current_consolidation(affilie, campaign)
-        if consolidation.totals.creance_totale <= 0:
-            refusal = demandes.Refusal("aucune_creance")
+        refusal = demandes.refusal_for_creance(consolidation)
     if refusal is not None:
         return None, _refused(refusal)
     return (affilie, campaign, consolidation), None
@@ -443,17 +442,10 @@ def _move_context(numero: str):
     if affilie is None:
         abort(404)
     campaign = caches.active_campaign(current_user)
-    refusal = consolidation = None
-    if affilie.arrangement:
-        refusal = demandes.Refusal("arrangement", perception=affilie.perception_name)
-    elif not partial_request() and (en_cours := demandes.demande_en_cours(affilie)):
-        refusal = demandes.Refusal("en_cours", reference=en_cours.reference)
-    elif campaign is None or not campaign.rules().is_open(now().date()):
-        refusal = demandes.Refusal("campagne_fermee")
-    else:
+    refusal = demandes.refusal_for(affilie, campaign, en_cours=not partial_request())
+    if refusal is None:
         consolidation = queries.consolidation_for(affilie, campaign.rules().last_eligible_period)
-        if consolidation.totals.creance_totale <= 0:
-            refusal = demandes.Refusal("aucune_creance")
+        refusal = demandes.refusal_for_creance(consolidation)
     if refusal is not None:
         return None, None, _refused(refusal)
     draft = _ready_draft(numero)

@@ -140,6 +140,10 @@ class Affilie(db.Model):
         ),
     )
 
+    @property
+    def perception_name(self) -> str:
+        return self.perception.name
+
 
 def new_jeton() -> str:
     return uuid.uuid4().hex

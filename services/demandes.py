@@ -56,15 +56,27 @@ def demande_en_cours(affilie: Affilie) -> Demande | None:
     return en_cours
 
 
-def refusal_for(affilie: Affilie, campaign: Campaign | None) -> Refusal | None:
-    """The guide's rules: one request at a time; arrangements go to the perception."""
+def refusal_for(affilie, campaign, *, en_cours: bool = True) -> Refusal | None:
+    """The guide's rules: arrangements go to the perception; one request at a time; only
+    while the campaign is open. Then ``refusal_for_creance`` once the créance is read.
+
+    Over the rows (``Affilie``, ``Campaign``) or the views a slider move keeps of them
+    (services/caches.py). ``en_cours=False`` leaves the request in progress out: a slider
+    move's, which Paramétrage checked on entry and the unique index holds at *Confirmer*.
+    """
     if affilie.arrangement:
-        return Refusal("arrangement", perception=affilie.perception.name)
-    en_cours = demande_en_cours(affilie)
-    if en_cours is not None:
-        return Refusal("en_cours", reference=en_cours.reference)
+        return Refusal("arrangement", perception=affilie.perception_name)
+    if en_cours and (in_progress := demande_en_cours(affilie)) is not None:
+        return Refusal("en_cours", reference=in_progress.reference)
     if campaign is None or not campaign.rules().is_open(now().date()):
         return Refusal("campagne_fermee")
+    return None
+
+
+def refusal_for_creance(consolidation: Consolidation) -> Refusal | None:
+    """Nothing eligible to pay: no request to file."""
+    if consolidation.totals.creance_totale <= 0:
+        return Refusal("aucune_creance")
     return None
 
 
