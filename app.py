@@ -22,11 +22,12 @@ from sqlalchemy.engine import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints.auth import expired_page_redirect, login_redirect
+from common import formatting, labels
+from common.clock import system_now
 from config import BASE_DIR, DEV_DATABASE_URI, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
 from services import caches
-from web import errors, formatting, labels, observability, sessions
-from web.clock import system_now
+from web import errors, observability, sessions
 
 DEV_ENVS = ("development", "testing")
 # Exit status of a refused start: gunicorn's "App failed to load", on which its master
@@ -270,7 +271,7 @@ def load_user(user_id: str):
     """The session's user and its revocation token, read on every request, never cached.
 
     The same statement brings the versions a slider move's per-process caches are kept
-    under (services/caches.py, db/models.py): the campaigns', and that of the affilié the
+    under (services/caches.py, db/versions.py): the campaigns', and that of the affilié the
     address names (``<numero>``), read through the account's link to it. A move costs no
     other round trip.
     """
@@ -299,7 +300,8 @@ def _addressed_numero() -> str | None:
 @lru_cache(maxsize=1)
 def _user_statement():
     """Built once: constructing the SELECT costs more than its cached compilation."""
-    from db.models import User, affilie_version_sql, campagnes_jeton_sql
+    from db.models import User
+    from db.versions import affilie_version_sql, campagnes_jeton_sql
 
     ident = bindparam("ident")
     return select(

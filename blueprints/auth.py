@@ -22,10 +22,10 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 from sqlalchemy import select
 
+from common.formatting import babel_locale
 from db.models import User
 from extensions import db
 from web import observability, security
-from web.formatting import babel_locale
 
 bp = Blueprint("auth", __name__)
 

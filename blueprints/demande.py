@@ -40,16 +40,16 @@ from blueprints.simulation_form import (
     schedule_of,
     simulate_plan,
 )
+from common import echeancier_files, labels
+from common.clock import now
 from db.models import Affilie, Demande, user_affilies
 from domain import lifecycle
 from domain.identifiers import InvalidEmail, mask_email, mask_rib, normalize_email
 from domain.simulation import next_debit_date
 from extensions import db
-from services import backoffice, caches, demandes, queries
+from services import backoffice, caches, demandes, queries, schedules
 from services.pagination import Page, paginate_list
-from web import echeancier_files, labels
 from web.build import build_version
-from web.clock import now
 from web.htmx import browser_redirect, partial_request
 
 bp = Blueprint("demande", __name__)
@@ -140,14 +140,14 @@ def home():
 def recapitulatif(reference: str):
     """The request's récapitulatif: its snapshot, schedule and accepted conditions."""
     demande = _own_demande(reference)
-    schedule = backoffice.request_schedule(demande)
+    schedule = schedules.request_schedule(demande)
     return render_template(
         "recapitulatif.html",
         demande=demande,
         consolidation=demandes.consolidation_of(demande),
         schedule=schedule.dated,
         indicative=schedule.indicative,
-        definitive=backoffice.schedule_rows(demande, planned=False),
+        definitive=schedules.schedule_rows(demande, planned=False),
         reintegration=backoffice.reintegration_of(demande),
         status=demande.effective_status(now().date()),
         confirmee=request.args.get("confirmee") == "1",
@@ -247,8 +247,7 @@ def _context(numero: str):
     refusal = demandes.refusal_for(affilie, campaign)
     if refusal is None:
         consolidation = demandes.current_consolidation(affilie, campaign)
-        if consolidation.totals.creance_totale <= 0:
-            refusal = demandes.Refusal("aucune_creance")
+        refusal = demandes.refusal_for_creance(consolidation)
     if refusal is not None:
         return None, _refused(refusal)
     return (affilie, campaign, consolidation), None
@@ -443,17 +442,10 @@ def _move_context(numero: str):
     if affilie is None:
         abort(404)
     campaign = caches.active_campaign(current_user)
-    refusal = consolidation = None
-    if affilie.arrangement:
-        refusal = demandes.Refusal("arrangement", perception=affilie.perception_name)
-    elif not partial_request() and (en_cours := demandes.demande_en_cours(affilie)):
-        refusal = demandes.Refusal("en_cours", reference=en_cours.reference)
-    elif campaign is None or not campaign.rules().is_open(now().date()):
-        refusal = demandes.Refusal("campagne_fermee")
-    else:
+    refusal = demandes.refusal_for(affilie, campaign, en_cours=not partial_request())
+    if refusal is None:
         consolidation = queries.consolidation_for(affilie, campaign.rules().last_eligible_period)
-        if consolidation.totals.creance_totale <= 0:
-            refusal = demandes.Refusal("aucune_creance")
+        refusal = demandes.refusal_for_creance(consolidation)
     if refusal is not None:
         return None, None, _refused(refusal)
     draft = _ready_draft(numero)
@@ -781,7 +773,7 @@ def echeancier_demande(reference: str, fmt: str):
     demande = _own_demande(reference)
     if demande.modalite != lifecycle.ACOMPTES:
         abort(404)
-    schedule = backoffice.request_schedule(demande)
+    schedule = schedules.request_schedule(demande)
     rows = schedule.file_rows
     status = demande.effective_status(now().date())
     plan = EcheancierFile(
@@ -982,13 +974,8 @@ def confirmer(numero: str):
 
 def _confirmed_with(token: str, numero: str) -> Demande | None:
     """The request this confirmation screen (its token) already created, if any."""
-    # Only a token shaped like the ones we issue is looked up (PostgreSQL refuses NUL).
-    if not (token and token.isascii() and token.isprintable() and len(token) <= 64):
-        return None
-    demande = db.session.scalars(select(Demande).where(Demande.confirmation_token == token)).first()
-    if demande is None or demande.affilie.numero != numero:
-        return None
-    own_affilie(numero)
+    if (demande := demandes.confirmed_with(token, numero)) is not None:
+        own_affilie(numero)
     return demande
 
 

@@ -36,16 +36,16 @@ from blueprints.simulation_form import (
     schedule_of,
     simulate_plan,
 )
+from common import labels
+from common.clock import now
+from common.formatting import day
 from db.models import Affilie, Demande
 from domain import lifecycle
 from domain.identifiers import mask_email, mask_rib
 from extensions import db, login_manager
-from services import backoffice, queries, return_file
+from services import backoffice, queries, return_file, schedules
 from services.demandes import consolidation_of, current_consolidation
 from services.notices import outbox
-from web import labels
-from web.clock import now
-from web.formatting import day
 from web.htmx import browser_redirect, partial_request
 
 bp = Blueprint("perception", __name__, url_prefix="/perception")
@@ -221,7 +221,7 @@ def _garantie_form(form) -> tuple[dict, dict, date | None]:
 def _detail(demande: Demande, *, status: int = 200, **extra):
     today = now().date()
     effective = demande.effective_status(today)
-    schedule = backoffice.request_schedule(demande)
+    schedule = schedules.request_schedule(demande)
     context = {
         "demande": demande,
         "status": effective,
@@ -293,7 +293,7 @@ def garanties(reference: str):
             "Garanties enregistrées : la demande %(reference)s est validée. Premier "
             "prélèvement le %(date)s.",
             reference=demande.reference,
-            date=day(backoffice.definitive_echeances(demande)[0].date_prevue),
+            date=day(schedules.definitive_echeances(demande)[0].date_prevue),
         ),
         "success",
     )

@@ -12,10 +12,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from common.formatting import mad
 from domain.money import AmountError, latin_digits, parse_amount
 from domain.simulation import Simulation, SimulationError
 from services import queries
-from web.formatting import mad
 
 # Where the slider starts (the guide's screens).
 DEFAULT_ECHEANCES = 6

@@ -11,13 +11,17 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from commands import cli_backoffice
+from commands import cli_backoffice, notifications, users
+from commands.common import checked_email, fail
 from commands.demo import DEMO_PASSWORD, seed_back_office_cases, seed_demo
 from commands.progress import ImportProgress
+from common.clock import today
+from common.formatting import day
+from common.formatting import plain_mad as mad
 from db.models import Affilie, Campaign, CampaignTier, Perception, User
 from domain.campaign import Rates
 from domain.creance import is_valid_period
-from domain.identifiers import InvalidEmail, is_valid_affiliation, mask_email, normalize_email
+from domain.identifiers import is_valid_affiliation, mask_email
 from domain.lifecycle import ACOMPTES, INTEGRAL
 from domain.money import AmountError, parse_amount
 from domain.simulation import SimulationError, check_open
@@ -25,9 +29,6 @@ from extensions import db
 from services import operators, queries
 from services.importer import ImportError_, import_directory
 from web import observability
-from web.clock import today
-from web.formatting import day
-from web.formatting import plain_mad as mad
 
 AMOUNT_MESSAGES = {
     "empty": "montant vide",
@@ -46,11 +47,6 @@ SIMULATION_MESSAGES = {
 }
 
 
-def fail(message: str) -> None:
-    click.echo(f"Erreur : {message}", err=True)
-    sys.exit(1)
-
-
 def simulation_message(exc: SimulationError, campaign: Campaign, on: date) -> str:
     return SIMULATION_MESSAGES.get(exc.code, exc.code).format(
         max=campaign.max_echeances,
@@ -65,11 +61,7 @@ def register(app: Flask) -> None:
     for command in (import_data, create_user, simulate_cmd, seed_demo_cmd, campaign_group):
         app.cli.add_command(command)
     cli_backoffice.register(app)  # the perception back office's commands
-    from commands import users
-
     users.register(app)  # accounts and the operators' audit trail
-    from commands import notifications
-
     notifications.register(app)  # the e-mail notices
 
 
@@ -110,13 +102,6 @@ def import_data(directory: Path, dry_run: bool, quiet: bool) -> None:
         f"{done} : {report.affilies} affilié(s), {report.ribs} RIB, "
         f"{report.lignes} ligne(s) de créance en {seconds} s."
     )
-
-
-def checked_email(text: str) -> str:
-    try:
-        return normalize_email(text)
-    except InvalidEmail as exc:
-        fail(f"adresse électronique invalide : {exc}")
 
 
 @click.command("create-user")

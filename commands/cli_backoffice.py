@@ -12,13 +12,14 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from commands.common import fail
 from commands.progress import ImportProgress
+from common.formatting import day
 from db.models import Perception
 from extensions import db
 from services import demandes, return_file
 from services.backoffice import Refused
 from services.debit_file import debit_batches, write_debit_csv
-from web.formatting import day
 
 
 def register(app: Flask) -> None:
@@ -46,8 +47,7 @@ def debit_file(on: str, output: Path | None) -> None:
     try:
         due = date.fromisoformat(on)
     except ValueError:
-        click.echo(f"Erreur : date invalide « {on} » (AAAA-MM-JJ)", err=True)
-        sys.exit(1)
+        fail(f"date invalide « {on} » (AAAA-MM-JJ)")
     batches = debit_batches(due)
     if output is None:
         write_debit_csv(batches, _Echo())

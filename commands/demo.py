@@ -14,6 +14,7 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import func, insert, select, update
 
+from common.clock import now
 from db.models import (
     Affilie,
     Campaign,
@@ -30,9 +31,8 @@ from domain.creance import RUBRIQUES
 from domain.identifiers import ice_with_check, rib_with_key
 from domain.simulation import simulate
 from extensions import db
-from services import backoffice, demandes, queries
+from services import backoffice, demandes, queries, schedules
 from services.notices import outbox, planning
-from web.clock import now
 
 DEMO_PASSWORD = "Demo-2023!"  # noqa: S105 (published demo accounts)
 # Where the demo accounts' notices go (make run writes them to instance/mail/).
@@ -402,7 +402,7 @@ def _back_office_requests(code: str, pool: list, user: User, agent: User, campai
                 reference=f"CB-{code}-{label}",
                 deposee_le=validated - timedelta(days=1),
             )
-        due = [e for e in backoffice.definitive_echeances(demande) if e.date_prevue <= today]
+        due = [e for e in schedules.definitive_echeances(demande) if e.date_prevue <= today]
         if story == "prelevee":
             due = due[:-1]  # the last one due is left for the agent to record
         for echeance in due:

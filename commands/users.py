@@ -16,7 +16,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from commands.cli import checked_email, fail
+from commands.common import checked_email, fail
 from db.models import User
 from domain.identifiers import mask_email
 from extensions import db

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from common.clock import now
 from db.models import AuditEvent, Demande, User
-from web.clock import now
 
 SYSTEM = "Système"
 # An event's columns, for the statements that write many at once.

@@ -2,7 +2,7 @@
 
 A move must cost one statement: the session's user, with its revocation token, read on
 every request (app.py ``load_user``). That same statement brings the versions (what each
-covers and which writes change it: the end of db/models.py):
+covers and which writes change it: db/versions.py):
 
 - the affilié the address names, read through the account's link to it: its ``jeton``
   (its row, its bank accounts, its perception's name) and its ``lignes_jeton`` (its
@@ -10,7 +10,7 @@ covers and which writes change it: the end of db/models.py):
 - the ``campagnes`` row of ``cache_versions``: the active campaign and its rate tiers.
 
 Every write to those rows changes a version in the same transaction, through the session
-(db/models.py) or, for ``import-data``, in its own SQL; so an entry is never stale: there
+(db/versions.py) or, for ``import-data``, in its own SQL; so an entry is never stale: there
 is no time-based expiry anywhere. A missing version is never cached: it is read from the
 database each time.
 
@@ -62,7 +62,7 @@ class AffilieView:
 
     @property
     def version(self) -> str:
-        """``jeton:lignes_jeton`` as ``db.models.affilie_version_sql`` reads it."""
+        """``jeton:lignes_jeton`` as ``db.versions.affilie_version_sql`` reads it."""
         if self.jeton is None or self.lignes_jeton is None:
             return ""
         return f"{self.jeton}:{self.lignes_jeton}"

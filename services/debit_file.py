@@ -17,7 +17,8 @@ from sqlalchemy import select
 from db.models import Demande, Echeance
 from domain import lifecycle
 from extensions import db
-from services.backoffice import EN_PRELEVEMENT, ensure_integral_echeances
+from services.backoffice import EN_PRELEVEMENT
+from services.schedules import ensure_integral_echeances
 
 DEBIT_HEADER = ("reference", "affiliation", "rib", "montant", "echeance")
 DEBIT_BATCH = 5000

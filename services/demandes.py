@@ -12,6 +12,7 @@ from sqlalchemy import DateTime, Integer, String, cast, insert, literal, select,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from common.clock import now
 from db.models import Affilie, AuditEvent, Campaign, CompteBancaire, Demande, Echeance, User
 from domain import lifecycle
 from domain.creance import Consolidation, consolidation_from_sums
@@ -19,7 +20,6 @@ from domain.simulation import Simulation
 from extensions import db
 from services import audit, queries
 from services.notices import outbox
-from web.clock import now
 
 # Bumped whenever the wording of the conditions générales changes; stored with each request.
 CONDITIONS_VERSIONS = {
@@ -56,15 +56,27 @@ def demande_en_cours(affilie: Affilie) -> Demande | None:
     return en_cours
 
 
-def refusal_for(affilie: Affilie, campaign: Campaign | None) -> Refusal | None:
-    """The guide's rules: one request at a time; arrangements go to the perception."""
+def refusal_for(affilie, campaign, *, en_cours: bool = True) -> Refusal | None:
+    """The guide's rules: arrangements go to the perception; one request at a time; only
+    while the campaign is open. Then ``refusal_for_creance`` once the créance is read.
+
+    Over the rows (``Affilie``, ``Campaign``) or the views a slider move keeps of them
+    (services/caches.py). ``en_cours=False`` leaves the request in progress out: a slider
+    move's, which Paramétrage checked on entry and the unique index holds at *Confirmer*.
+    """
     if affilie.arrangement:
-        return Refusal("arrangement", perception=affilie.perception.name)
-    en_cours = demande_en_cours(affilie)
-    if en_cours is not None:
-        return Refusal("en_cours", reference=en_cours.reference)
+        return Refusal("arrangement", perception=affilie.perception_name)
+    if en_cours and (in_progress := demande_en_cours(affilie)) is not None:
+        return Refusal("en_cours", reference=in_progress.reference)
     if campaign is None or not campaign.rules().is_open(now().date()):
         return Refusal("campagne_fermee")
+    return None
+
+
+def refusal_for_creance(consolidation: Consolidation) -> Refusal | None:
+    """Nothing eligible to pay: no request to file."""
+    if consolidation.totals.creance_totale <= 0:
+        return Refusal("aucune_creance")
     return None
 
 
@@ -181,6 +193,18 @@ def new_reference() -> str:
 
 class AlreadyInProgress(Exception):
     """Another request in progress exists for the affilié (the database said so)."""
+
+
+def confirmed_with(token: str, numero: str) -> Demande | None:
+    """The request a confirmation screen (its token) already created for the affilié
+    ``numero``, if any: what a second click on Confirmer answers with."""
+    # Only a token shaped like the ones we issue is looked up (PostgreSQL refuses NUL).
+    if not (token and token.isascii() and token.isprintable() and len(token) <= 64):
+        return None
+    demande = db.session.scalars(select(Demande).where(Demande.confirmation_token == token)).first()
+    if demande is None or demande.affilie.numero != numero:
+        return None
+    return demande
 
 
 def confirm(

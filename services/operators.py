@@ -13,10 +13,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from common.clock import now
 from db.models import OperatorEvent
 from extensions import db
 from web import observability
-from web.clock import now
 
 # What the trail says of a name only the caller's environment gives.
 DECLARED = "(SUDO_USER déclaré, compte {account})"

@@ -10,12 +10,12 @@ from decimal import Decimal
 from sqlalchemy import Integer, and_, cast, false, func, or_, select
 from sqlalchemy.orm import joinedload
 
+from common.clock import now
 from db.models import Affilie, Campaign, Demande, LigneCreance
 from domain import lifecycle
 from domain.creance import Consolidation, consolidation_from_sums
 from domain.simulation import Simulation, simulate
 from extensions import db
-from web.clock import now
 
 
 def active_campaign() -> Campaign | None:
@@ -49,7 +49,7 @@ def consolidation_for(affilie: Affilie, last_eligible_period: str) -> Consolidat
     Every move of the simulation's slider needs this table, and the GROUP BY is most of
     the request's time for a large affilié (~8 ms for 12 000 lines). The sums are kept
     under the affilié's ``lignes_jeton``, which every write to its lines replaces (see
-    db/models.py): after an import the key changes, and nothing stale can be read.
+    db/versions.py): after an import the key changes, and nothing stale can be read.
     """
     with _TABLES_LOCK:
         table = _TABLES.get(_table_key(affilie, last_eligible_period))

@@ -19,6 +19,8 @@ from pathlib import Path
 from flask_babel import gettext as _
 from sqlalchemy import Date, bindparam, select, text
 
+from common import formatting
+from common.clock import now
 from db.models import Demande, User
 from domain import lifecycle
 from extensions import db
@@ -28,7 +30,6 @@ from services.backoffice import (
     Refused,
     check_result,
     commit_or_refuse,
-    ensure_integral_echeances,
     find_echeance,
 )
 from services.csv_lines import (
@@ -42,8 +43,8 @@ from services.csv_lines import (
 )
 from services.importer import MAX_REPORTED, stage_in_batches, staging_loader
 from services.return_results import CHECKED, ReturnSummary
-from web import formatting, observability
-from web.clock import now
+from services.schedules import ensure_integral_echeances
+from web import observability
 
 RETURN_HEADER = ("reference", "echeance", "statut")
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from common.clock import now
 from db.models import Demande, Echeance, Money, Reintegration, User
 from domain import lifecycle
 from extensions import db
@@ -39,7 +40,6 @@ from services import audit, demandes
 from services.backoffice import EN_PRELEVEMENT, concurrent_change, debit_reason, default_reason
 from services.importer import stage_in_batches
 from services.notices import outbox
-from web.clock import now
 
 # The trail's rows built at a time.
 BATCH = 5000

@@ -9,7 +9,16 @@ from config import BASE_DIR
 
 # What a rendered panel depends on besides its data: templates, translations, the rules
 # and the formatting code. A deployment that changes any of them changes every tag.
-_SOURCES = ("templates", "partials", "translations", "domain", "web", "blueprints", "services")
+_SOURCES = (
+    "templates",
+    "partials",
+    "translations",
+    "domain",
+    "common",
+    "web",
+    "blueprints",
+    "services",
+)
 _SUFFIXES = {".html", ".mo", ".py"}
 # The factory's Jinja filters and globals, and the settings they read, live at the top.
 _FILES = ("app.py", "config.py")

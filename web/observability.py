@@ -278,9 +278,9 @@ class _Notices:
     STATUSES = ("queued", "sent", "failed")
 
     def collect(self):
+        from common.clock import now
         from db.models import Notice
         from extensions import db
-        from web.clock import now
 
         family = GaugeMetricFamily(
             "recouvrement_notices", "E-mail notices by status.", labels=["statut"]

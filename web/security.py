@@ -30,9 +30,9 @@ from limits import parse
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from common import clock
 from db.models import LoginFailure
 from extensions import db
-from web import clock
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 

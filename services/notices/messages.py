@@ -3,7 +3,7 @@
 Each kind is a ``Contenu`` (what to say, already formatted), rendered by the two mail
 templates (templates/mail/avis.txt and avis.html): no remote image or font, one column
 that reads at 320 px. The receipt and the validation carry the échéancier as an .ics,
-written by the portal's own builder (web/echeancier_files.py), so a calendar that imported
+written by the portal's own builder (common/echeancier_files.py), so a calendar that imported
 the récapitulatif's file recognises the same events.
 """
 
@@ -19,16 +19,16 @@ from flask import current_app, render_template
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 
+from common import echeancier_files, labels
+from common.clock import CASABLANCA, now
+from common.formatting import day, mad
 from db.models import Demande, Echeance, Notice, Reintegration
 from domain import lifecycle
 from domain.identifiers import mask_rib
 from domain.simulation import next_debit_date
 from extensions import db
-from services import backoffice
+from services import schedules
 from services.notices import outbox
-from web import echeancier_files, labels
-from web.clock import CASABLANCA, now
-from web.formatting import day, mad
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def _accuse(demande: Demande, _rang: int) -> Contenu:
         "Ces dates sont indicatives : l'échéancier définitif est fixé à la validation de la "
         "demande, à partir du 10 du mois suivant."
     )
-    schedule = backoffice.request_schedule(demande)
+    schedule = schedules.request_schedule(demande)
     contenu.schedule = _rows(schedule.rows)
     contenu.ics = _ics(demande, schedule)
     contenu.next_steps += [
@@ -248,7 +248,7 @@ def _rappel_garanties(demande: Demande, days: int) -> Contenu:
 
 
 def _validee(demande: Demande, _rang: int) -> Contenu:
-    schedule = backoffice.request_schedule(demande)
+    schedule = schedules.request_schedule(demande)
     echeances = schedule.rows
     first = echeances[0] if echeances else None
     contenu = Contenu(

@@ -11,13 +11,13 @@ from flask_babel import force_locale
 from sqlalchemy import Integer, String, case, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from common import labels
+from common.clock import now
 from db.models import AuditEvent, Demande, Notice
 from domain import lifecycle
 from domain.identifiers import mask_email
 from extensions import db
 from services import audit
-from web import labels
-from web.clock import now
 
 ACCUSE = "accuse"
 RAPPEL_GARANTIES = "rappel_garanties"

@@ -1,6 +1,6 @@
 """The day's reminders (``flask notifications plan``, daily): set-based and idempotent.
 
-"The day" is Casablanca's (web.clock). Each reminder has a window, not a single day, so a
+"The day" is Casablanca's (common.clock). Each reminder has a window, not a single day, so a
 day the command did not run is caught up the next; the outbox's unique key makes a second
 run the same day (or a caught-up day) queue nothing new:
 
@@ -16,12 +16,12 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import or_, select
 
+from common.clock import today
 from db.models import Campaign, Demande, Echeance
 from domain import lifecycle
 from extensions import db
-from services import backoffice
+from services import backoffice, schedules
 from services.notices import outbox
-from web.clock import today
 
 # Days before the guarantee deadline, latest first: each reminder's window ends where the
 # next one's begins.
@@ -42,7 +42,7 @@ def plan(on: date | None = None) -> Planned:
         outbox.queue_where(where, outbox.RAPPEL_GARANTIES, days)
         for days, where in _guarantee_windows(on)
     )
-    backoffice.ensure_integral_echeances()  # a full payment's debit, as the debit file does
+    schedules.ensure_integral_echeances()  # a full payment's debit, as the debit file does
     prelevements = _queue_debits(on)
     db.session.commit()
     return Planned(garanties, prelevements)

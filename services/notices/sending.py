@@ -27,12 +27,12 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import or_, select, update
 
+from common.clock import now
 from db.models import Notice
 from domain.identifiers import mask_email
 from extensions import db
 from services.notices import messages, outbox
 from web import observability
-from web.clock import now
 
 CLAIM_BATCH = 20
 MAX_BACKOFF = timedelta(hours=1)

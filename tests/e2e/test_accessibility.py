@@ -128,7 +128,7 @@ def test_the_pages_without_javascript_have_no_axe_violations(
 @pytest.mark.parametrize("lang", ["fr", "ar"])
 def test_the_back_office_has_no_axe_violations(page: Page, live_server, lang):
     """The perception agent's pages and their states (blueprints/perception.py)."""
-    from tests.integration.test_perception import make_demande
+    from tests.integration.back_office import make_demande
 
     with live_server.app.app_context():
         reference = make_demande(GUIDE_NUMERO, n=2, avance="5000").reference

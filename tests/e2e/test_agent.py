@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from commands.demo import DEMO_PASSWORD
 from tests.e2e.conftest import login, shot
-from tests.integration.test_perception import GUIDE, make_demande
+from tests.integration.back_office import GUIDE, make_demande
 
 pytestmark = pytest.mark.e2e
 

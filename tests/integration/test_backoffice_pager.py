@@ -14,8 +14,8 @@ from db.models import Affilie, Demande, Perception, User
 from domain.search import search_text
 from extensions import db
 from services import backoffice
+from tests.integration.back_office import GUIDE, HTMX, make_demande
 from tests.integration.pages import parse
-from tests.integration.test_perception import GUIDE, HTMX, make_demande
 
 AGENT = "agent.pager"
 PASSWORD = "Pager-test-2023!"

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from db.models import Affilie
 from extensions import db
 from services import backoffice
-from tests.integration.test_perception import (
+from tests.integration.back_office import (
     AGENT_CASA,
     GUIDE,
     INTEGRAL,

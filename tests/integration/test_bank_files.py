@@ -21,7 +21,7 @@ from domain import lifecycle
 from extensions import db
 from services import backoffice
 from tests.conftest import IS_POSTGRES, _pg_admin_engine, _pg_url, make_app
-from tests.integration.test_perception import AGENT_CASA, upload
+from tests.integration.back_office import AGENT_CASA, upload
 
 CASA = "Perception Casablanca Anfa"
 SOURCE = "fichier retour de la banque"

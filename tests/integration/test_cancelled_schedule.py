@@ -15,7 +15,7 @@ from commands.demo import seed_back_office_cases
 from db.models import Demande
 from domain import lifecycle
 from extensions import db
-from services import backoffice
+from services import schedules
 from tests.integration.pages import BackOfficePage as Page
 
 DEFAUT = "RM-DEMO-CAS-DEFAUT"
@@ -84,7 +84,7 @@ def test_affiliate_sees_the_defaulted_plans_remaining_debits_cancelled(
 def test_a_rejected_debit_cancels_what_remained_on_both_pages(app, client, auth, clock):
     """PRELEV: the due debit recorded as rejected; nothing remains "à prélever"."""
     demande = db.session.scalars(select(Demande).where(Demande.reference == PRELEV)).one()
-    pending = [e for e in backoffice.definitive_echeances(demande) if e.statut == "a_prelever"]
+    pending = [e for e in schedules.definitive_echeances(demande) if e.statut == "a_prelever"]
     due = max(e.rang for e in pending if e.date_prevue <= clock().date())
     auth.login("agent.casa")
     assert (

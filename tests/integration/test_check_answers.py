@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.test_journey import (
+from tests.integration.journey import (
     GUIDE,
     INTEGRAL,
     Page,

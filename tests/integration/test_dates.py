@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from db.models import Affilie
 from extensions import db
-from services import backoffice, queries
+from services import backoffice, queries, schedules
 from tests.integration.pages import BackOfficePage, Page
 from tests.integration.plans import confirmed_plan, user, validate
 
@@ -159,7 +159,7 @@ def test_a_validated_requests_pages_and_files_follow_its_definitive_schedule(
     clock.set(datetime(2023, 12, 5, 11, 0))
     validate(demande)
     definitive = [
-        (e.rang, e.date_prevue, e.montant) for e in backoffice.definitive_echeances(demande)
+        (e.rang, e.date_prevue, e.montant) for e in schedules.definitive_echeances(demande)
     ]
     assert [d for _, d, _ in definitive] == [
         date(2024, 1, 10),

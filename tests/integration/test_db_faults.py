@@ -13,8 +13,11 @@ from commands.demo import DEMO_PASSWORD
 from db.models import AuditEvent
 from extensions import db
 from tests.conftest import IS_POSTGRES
+from tests.integration.confirmation import (
+    NUMERO,
+    up_to_confirmation,
+)
 
-NUMERO = "4317542"
 postgres_only = pytest.mark.skipif(
     not IS_POSTGRES,
     reason="needs DATABASE_URL=postgresql+psycopg://...: SQLite has no server connection to lose",
@@ -81,23 +84,6 @@ def test_without_pre_ping_the_dead_connection_would_reach_a_request(make, admin)
 
 
 # --- a confirmation that fails half-way ---------------------------------------------
-
-
-def up_to_confirmation(client) -> str:
-    """Instalments, 12 months, conditions accepted: returns the confirmation page's token."""
-    page = client.get(f"/demande/{NUMERO}/parametrage").get_data(as_text=True)
-    compte = re.search(r'<option value="(\d+)"', page)[1]
-    client.post(
-        f"/demande/{NUMERO}/parametrage",
-        data={"modalite": "acomptes", "compte": compte, "garanties": "1"},
-    )
-    response = client.post(
-        f"/demande/{NUMERO}/simulation",
-        data={"action": "valider", "avance": "", "nombre_echeances": "12", "cgu": "1"},
-    )
-    assert response.status_code == 302
-    page = client.get(f"/demande/{NUMERO}/validation").get_data(as_text=True)
-    return re.search(r'name="token" value="([^"]+)"', page)[1]
 
 
 def rows_of(admin, token: str) -> dict[str, int]:

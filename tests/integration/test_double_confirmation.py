@@ -8,10 +8,10 @@ refusal "Une demande de remise est déjà en cours".
 
 from sqlalchemy import func, select
 
-import blueprints.demande as journey
 from db.models import Demande
 from extensions import db
-from tests.integration.test_db_faults import NUMERO, up_to_confirmation
+from services import demandes
+from tests.integration.confirmation import NUMERO, up_to_confirmation
 
 ALREADY = "Une demande de remise est déjà en cours pour cet affilié"
 
@@ -25,14 +25,14 @@ def test_the_click_that_lost_the_race_shows_the_request_too(client, auth, monkey
     assert first.status_code == 303
 
     client.set_cookie("session", screen)
-    real = journey._confirmed_with
+    real = demandes.confirmed_with
     looks = []
 
     def before_the_other_commit(token, numero):
         looks.append(token)
         return None if len(looks) == 1 else real(token, numero)
 
-    monkeypatch.setattr(journey, "_confirmed_with", before_the_other_commit)
+    monkeypatch.setattr(demandes, "confirmed_with", before_the_other_commit)
     second = client.post(f"/demande/{NUMERO}/confirmer", data={"token": token})
 
     assert len(looks) == 2  # the refusal path ran, and found the screen's own request

@@ -1,11 +1,11 @@
-"""Amounts and dates as the pages print them, in both languages (web/formatting.py)."""
+"""Amounts and dates as the pages print them, in both languages (common/formatting.py)."""
 
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from web import formatting
+from common import formatting
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from extensions import db
 from services.csv_lines import MAX_LINE_BYTES
 from services.importer import AFFILIES_COLUMNS, MAX_REPORTED, ImportError_, import_directory
 from tests.conftest import IS_POSTGRES
-from tests.integration.test_import import (
+from tests.integration.import_files import (
     CREANCES_HEADER,
     NEW,
     counts,

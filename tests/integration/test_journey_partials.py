@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_journey import (
+from tests.integration.journey import (
     AVANCE_INVALID,
     CGU_REQUIRED,
     GUIDE,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from db.models import Affilie, Demande, Reintegration
 from extensions import db
-from tests.integration.test_perception import (
+from tests.integration.back_office import (
     AGENT_CASA,
     DEMO_REFERENCE,
     GARANTIE,

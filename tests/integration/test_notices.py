@@ -14,15 +14,15 @@ from flask import current_app
 from icalendar import Calendar
 from sqlalchemy import func, select
 
+from common import clock as casablanca_clock
 from db.models import Demande, Notice, User
 from domain import lifecycle
 from extensions import db
-from services import backoffice, demandes, return_file
+from services import backoffice, demandes, return_file, schedules
 from services.notices import outbox, planning, sending
 from tests.integration.live_server import free_port
 from tests.integration.pages import Page
 from tests.integration.smtp_server import SmtpServer
-from web import clock as casablanca_clock
 
 IN_PROGRESS = "RM-DEMO-000001"  # groupe's plan of 12 instalments, confirmed 20/11/2023
 MAX_BYTES = 30 * 1024
@@ -123,7 +123,7 @@ def test_the_ics_is_the_schedule_to_the_centime(app, smtp):
     events = Calendar.from_ical(ics_of(smtp.messages[0])).walk("VEVENT")
     d = demande(IN_PROGRESS)
     # The récapitulatif's schedule: indicative dates, the avance first.
-    expected = [(r.date_prevue, r.montant) for r in backoffice.request_schedule(d).rows]
+    expected = [(r.date_prevue, r.montant) for r in schedules.request_schedule(d).rows]
     found = [
         (
             event.decoded("DTSTART"),
@@ -189,7 +189,7 @@ def test_the_validated_notice_carries_the_definitive_schedule_and_the_same_event
     receipt, validated = smtp.messages
     text = text_of(validated)
     assert "Échéancier définitif" in text and "indicatif" not in text
-    definitive = backoffice.definitive_echeances(demande(IN_PROGRESS))
+    definitive = schedules.definitive_echeances(demande(IN_PROGRESS))
     assert "Premier prélèvement : 10/12/2023" in text
     events = Calendar.from_ical(ics_of(validated)).walk("VEVENT")
     assert [e.decoded("DTSTART") for e in events] == [e.date_prevue for e in definitive]

@@ -9,7 +9,7 @@ import pytest
 
 from commands.demo import DEMO_PASSWORD
 from tests.conftest import make_app
-from tests.integration.test_db_faults import NUMERO, up_to_confirmation
+from tests.integration.confirmation import NUMERO, up_to_confirmation
 
 TOKEN = "jeton-de-la-supervision-0123456789"
 WRONG = "mot-de-passe-faux-tape"

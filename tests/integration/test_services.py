@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text
 
+from common import formatting
 from db.models import AuditEvent, Demande, User
 from domain import lifecycle
 from extensions import db
 from services import audit, backoffice, demandes, queries
-from web import formatting
 
 
 def test_a_transition_refuses_when_someone_else_moved_the_request_first(app):

@@ -9,19 +9,19 @@ from itertools import product
 from urllib.parse import urlencode
 
 import flask_compress
+import jinja2
 import pytest
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select, update
 
-from blueprints import demande as demande_views
 from commands.demo import DEMO_PASSWORD
+from common.formatting import mad
 from db.models import Affilie, Campaign, CampaignTier, CompteBancaire, LigneCreance, User
 from extensions import db
-from services import caches
+from services import caches, queries
 from tests.conftest import AuthActions, make_app
 from tests.integration.pages import Page
 from web import sessions
-from web.formatting import mad
 
 GUIDE = "4317542"
 MOVE = {"HX-Request": "true"}
@@ -310,8 +310,8 @@ def _unrendered(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("simulated, rendered or compressed again")
 
-    monkeypatch.setattr(demande_views, "_read_move", refuse)
-    monkeypatch.setattr(demande_views, "_panel", refuse)
+    monkeypatch.setattr(queries, "simulation_for", refuse)
+    monkeypatch.setattr(jinja2.Environment, "get_template", refuse)
     monkeypatch.setattr(flask_compress.flask_compress, "_compress_data", refuse)
 
 
@@ -565,7 +565,7 @@ def test_the_echeancier_as_ics(started, app):
 def test_the_files_are_safe_against_formulas():
     from decimal import Decimal
 
-    from web.echeancier_files import Calendrier, Row, echeancier_csv, echeancier_ics
+    from common.echeancier_files import Calendrier, Row, echeancier_csv, echeancier_ics
 
     schedule = [Row(1, date(2024, 1, 10), Decimal("1061.08"))]
     labels = dict.fromkeys(("rang", "date", "montant", "avance", "total", "affilie"), "x")

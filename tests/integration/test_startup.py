@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app import CONFIG_REFUSED, create_app
-from web import clock
+from common import clock
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "0123456789abcdef0123456789abcdef"

@@ -9,7 +9,7 @@ from web import build
 
 @pytest.fixture
 def tree(tmp_path, monkeypatch):
-    for name in ("app.py", "config.py", "templates/base.html", "web/formatting.py"):
+    for name in ("app.py", "config.py", "templates/base.html", "common/formatting.py"):
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"# {name}\n")
@@ -26,7 +26,7 @@ def version_after(tree, name: str, text: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "name", ["app.py", "config.py", "templates/base.html", "web/formatting.py"]
+    "name", ["app.py", "config.py", "templates/base.html", "common/formatting.py"]
 )
 def test_a_change_to_any_source_changes_the_version(tree, name):
     before = build.build_version()

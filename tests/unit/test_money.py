@@ -136,7 +136,7 @@ _AMOUNTS = st.decimals(min_value=0, max_value=Decimal("999999999999.99"), places
 
 @given(value=_AMOUNTS, locale=st.sampled_from(["fr", "ar"]))
 def test_what_the_pages_write_parses_back(value, locale):
-    # The pages' pattern (web.formatting) in both locales: what a user copies from
+    # The pages' pattern (common.formatting) in both locales: what a user copies from
     # the page, or types as the page writes it, is the same amount.
     written = format_decimal(value, "#,##0.00", locale=f"{locale}_MA")
     assert parse_amount(written, locale=locale) == value

@@ -1,7 +1,7 @@
 """The échéancier to keep: a CSV a French spreadsheet opens as numbers, and an RFC 5545
 calendar (written by the ``icalendar`` library) with one all-day event per debit. Both are
 written from the schedule the page shows — a simulation's indicative dates, or a
-request's (``services.backoffice.request_schedule``) — so they agree with it to the
+request's (``services.schedules.request_schedule``) — so they agree with it to the
 centime and to the day.
 """
 
@@ -16,10 +16,10 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from icalendar import Calendar, Event
 
+from common import labels
+from common.clock import CASABLANCA
+from common.formatting import mad
 from domain import lifecycle
-from web import labels
-from web.clock import CASABLANCA
-from web.formatting import mad
 
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

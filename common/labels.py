@@ -178,7 +178,7 @@ def motif(reason: str) -> str:
 
 
 def _motif(kind: str, v: dict) -> str:
-    from web.formatting import mad
+    from common.formatting import mad
 
     def money(name: str) -> str:
         return mad(parse_amount(v[name]))
@@ -240,7 +240,7 @@ def plural_forms(singular: str, plural: str) -> dict[str, str]:
     """ngettext's text for each CLDR plural category of the page's language, the count
     as "{n}": the script says "6 أشهر", "11 شهرا", "شهران" as a slider moves, choosing
     the category with Intl.PluralRules (Arabic has six, French three)."""
-    from web.formatting import babel_locale
+    from common.formatting import babel_locale
 
     rule = _locale(babel_locale()).plural_form
     forms: dict[str, str] = {}

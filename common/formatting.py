@@ -106,8 +106,8 @@ def plain_mad(value: Decimal) -> str:
 
 
 def register(app) -> None:
-    from web.clock import today
-    from web.picture import picture_of
+    from common.clock import today
+    from common.picture import picture_of
 
     app.jinja_env.globals["picture_of"] = picture_of
     app.jinja_env.globals["current_day"] = today
