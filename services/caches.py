@@ -14,7 +14,7 @@ Every write to those rows changes a version in the same transaction, through the
 is no time-based expiry anywhere. A missing version is never cached: it is read from the
 database each time.
 
-The slider's rendered panels are kept too, under their ETag (blueprints/demande.py): the
+The slider's rendered panels are kept too, under their ETag (blueprints/demande/caching.py): the
 tag names every version above, the user, the values asked and the language, so equal
 tags are equal bytes, and a write that changes what the panel shows changes the tag.
 """
