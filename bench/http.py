@@ -23,7 +23,8 @@ the other, interleaved, ``--rounds`` times:
   (table) GET /demande/nouvelle?q=NEGOCE (htmx)    the affiliés table partial
 
 With ``--flame bench/flame-after``, py-spy (a dev requirement) records each endpoint's
-first round into bench/flame-after-<database>-<endpoint>.svg.
+first round into bench/flame-after-<database>-<endpoint>.svg, with this machine's paths
+taken out (``portable``): the checkout is ".", the virtualenv ".venv".
 
 It prints, per endpoint, requests/s (the median and the lowest of the rounds), its ratio
 to the bare Flask app (each round's ratio to the bare app of the same round: median and
@@ -284,6 +285,26 @@ def flame_graph(svg: Path | None, pid: int, seconds: int) -> Iterator[None]:
         yield
     finally:
         recorder.wait(timeout=60)
+        if svg.exists():
+            svg.write_text(portable(svg.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def portable(text: str, roots: tuple[str, ...] = ()) -> str:
+    """A flame graph that names no path of the machine it was recorded on: py-spy writes
+    its own command line and each process's (``--chdir``, the temporary folders) into the
+    SVG. The checkout (and ``roots``) become ".", the virtualenv ".venv", and what is left
+    under the same top folders (temporary folders, truncated labels) becomes "…"."""
+    named = [(sys.prefix, ".venv"), *((root, ".") for root in (*roots, str(ROOT)))]
+    for path, name in named:
+        text = text.replace(path, name)
+    tops = {
+        Path(p).resolve().parts[1]
+        for p in (ROOT, tempfile.gettempdir(), sys.prefix, sys.base_prefix, *roots)
+        if len(Path(p).resolve().parts) > 1
+    }
+    pattern = "|".join(sorted(re.escape(top) for top in tops))
+    # A path of its own: not a module's (gunicorn/workers/…) nor part of a longer word.
+    return re.sub(rf"(?<![\w/.\-])/(?:{pattern})\b[^\s\"'&;<>)]*", "…", text)
 
 
 # ---------------------------------------------------------------- databases

@@ -1,0 +1,37 @@
+"""The project names no path of the machine it was made on: not its own checkout, the
+home folder, the interpreter's or the temporary folders (a flame graph, a log or a
+screenshot's metadata would carry them; bench/http.py writes its SVGs without them)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def machine_paths() -> set[str]:
+    paths = {ROOT, Path.home(), Path(tempfile.gettempdir())}
+    # The interpreter's own folder, unless it is the system's ("/usr": /usr/bin/chromium
+    # is a path the project names on purpose).
+    if len(Path(sys.base_prefix).resolve().parts) > 2:
+        paths.add(Path(sys.base_prefix))
+    return {f"{path}/" for path in paths if path != Path("/")}
+
+
+def test_no_tracked_file_names_a_path_of_this_machine():
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, timeout=60
+    ).stdout.split(b"\0")
+    found = []
+    for name in filter(None, files):
+        path = ROOT / name.decode()
+        if not path.is_file() or path.is_symlink():
+            continue
+        content = path.read_bytes()
+        if b"\0" in content:
+            continue  # a binary file (an image): no text to read
+        found += [f"{name.decode()}: {p}" for p in machine_paths() if p.encode() in content]
+    assert found == []
