@@ -34,6 +34,8 @@ def start_gunicorn(
         "DATABASE_URL": database_url,
         # One host, no Redis: the per-process store, chosen on purpose.
         "RATELIMIT_STORAGE_URI": "memory://",
+        # A benchmark sends no notice by e-mail.
+        "MAIL_BACKEND": "disabled",
         **env,
     }
     environment.pop("REDIS_URL", None)
