@@ -22,11 +22,11 @@ from sqlalchemy.engine import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints.auth import expired_page_redirect, login_redirect
+from blueprints.demande import caching
 from common import formatting, labels
 from common.clock import system_now
 from config import BASE_DIR, DEV_DATABASE_URI, Config
 from extensions import babel, compress, csrf, db, htmx, login_manager, migrate
-from services import caches
 from web import errors, observability, sessions
 
 DEV_ENVS = ("development", "testing")
@@ -236,9 +236,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     htmx.init_app(app)
-    # The slider's kept panels keep their compressed bodies too (services/caches.py).
-    app.config.setdefault("COMPRESS_CACHE_KEY", caches.compressed_key)
-    app.config.setdefault("COMPRESS_CACHE_BACKEND", caches.CompressedPanels)
+    # The slider's kept panels keep their compressed bodies too (blueprints/demande/caching.py).
+    app.config.setdefault("COMPRESS_CACHE_KEY", caching.compressed_key)
+    app.config.setdefault("COMPRESS_CACHE_BACKEND", caching.CompressedPanels)
     compress.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)

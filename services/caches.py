@@ -26,7 +26,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
-from flask import g
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -186,27 +185,10 @@ class _WeighedLru:
 PANELS_BUDGET = 16 * 1024 * 1024
 panels = _WeighedLru(PANELS_BUDGET, lambda panel: panel.weight)
 
-# Their compressed bodies, by encoding and key: Flask-Compress's cache, through the two
-# settings below (app.py). It asks about every answer it compresses; only a kept panel's
-# answer names a key (``g.kept_panel``), every other answer is compressed as it comes.
+# Their compressed bodies, by encoding and key: Flask-Compress's cache (its two settings are
+# blueprints/demande/caching.py's ``compressed_key`` and ``CompressedPanels``).
 COMPRESSED_BUDGET = 8 * 1024 * 1024
 compressed = _WeighedLru(COMPRESSED_BUDGET, lambda body: len(body) + 300)
-
-
-def compressed_key(_request) -> str:
-    """COMPRESS_CACHE_KEY: the kept panel this answer is, or "" for any other answer."""
-    return g.get("kept_panel", "")
-
-
-class CompressedPanels:
-    """COMPRESS_CACHE_BACKEND: Flask-Compress's keys are ``"<encoding>;<compressed_key>"``."""
-
-    def get(self, key: str) -> bytes | None:
-        return None if key.endswith(";") else compressed.get(key)
-
-    def set(self, key: str, value: bytes) -> None:
-        if not key.endswith(";"):
-            compressed.put(key, value)
 
 
 _AFFILIES = _Lru(4096)

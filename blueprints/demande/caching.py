@@ -1,6 +1,8 @@
 """The move's HTTP caching, and the only place that reads If-None-Match or sets an ETag: the
 panel's tag (everything the panel is made of), the 304 when the browser holds it, the
-rendered panels this process keeps under their tag (and their compressed bodies).
+rendered panels this process keeps under their tag, and their compressed bodies (Flask-
+Compress's cache, ``compressed_key`` and ``CompressedPanels``). The stores themselves are
+services/caches.py's, bounded and shared by a worker's threads.
 """
 
 from __future__ import annotations
@@ -16,28 +18,17 @@ from flask import (
 from flask_babel import get_locale
 from flask_login import current_user
 
-from blueprints.demande.draft import (
-    count_and_avance,
-)
-from blueprints.demande.move import (
-    MAX_QUERY_BYTES,
-    move_form,
-    move_url,
-    read_move,
-    rows_url_of,
-)
-from blueprints.demande.rendering import (
-    render_panel,
-)
+from blueprints.demande.draft import Draft
+from blueprints.demande.move import Move, move_url, simulate
+from blueprints.demande.rendering import render_panel
 from common.clock import now
-from domain import lifecycle
 from domain.simulation import next_debit_date
 from extensions import db
 from services import caches
 from web.build import build_version
 
 
-def panel_etag(affilie, draft, typed) -> str:
+def panel_etag(affilie, draft: Draft, values: dict) -> str:
     """What the panel is made of: the affilié's versions (its row and accounts, its
     lines), the campaign's version, the count, the avance as typed, the language, the
     user and the first debit day its dates count from, plus the code that renders it.
@@ -50,9 +41,9 @@ def panel_etag(affilie, draft, typed) -> str:
         affilie.jeton,
         affilie.lignes_jeton,
         getattr(current_user, "campagnes_jeton", None),
-        draft["modalite"],
-        typed.get("n"),
-        typed.get("avance"),
+        draft.modalite,
+        values["n"],
+        values["avance"],
         str(get_locale()),
         # The indicative dates count from today: a new month, new dates.
         next_debit_date(now().date()),
@@ -102,20 +93,6 @@ def _panel_response(body, status: int, etag: str | None, replace_url: str | None
     return response
 
 
-def _asked_tag(affilie, campaign, draft) -> str | None:
-    """The ETag of the panel the URL asks for, read before simulating; None when the values
-    are refused (a 422 is never kept) or the modalité has no slider."""
-    if draft["modalite"] != lifecycle.ACOMPTES:
-        return None
-    form, previous = move_form(campaign, draft)
-    if form is not None and len(request.query_string) > MAX_QUERY_BYTES:
-        return None
-    n, n_error, avance_text, _fields = count_and_avance(campaign, draft, form, previous)
-    if n_error:
-        return None
-    return panel_etag(affilie, draft, {"n": n, "avance": avance_text})
-
-
 def _kept_key(affilie, etag: str) -> tuple | None:
     """Where this process keeps the panel of ``etag``: none when a version was not read
     (the tag would not pin the data) or templates reload while the server runs."""
@@ -126,33 +103,56 @@ def _kept_key(affilie, etag: str) -> tuple | None:
     return (db.engine.url, request.script_root, affilie.numero, etag)
 
 
-def move_panel(numero: str, affilie, campaign, consolidation, draft):
+def move_panel(numero: str, here, draft: Draft):
     """A move's panel for htmx: 304 when the browser holds it, the bytes this process kept
     under its ETag when it rendered it before, else simulated and rendered (and kept).
 
     The ETag names everything the panel is made of (``panel_etag``): the same tag is the
     same bytes, and any write the panel shows changes the tag, so a kept panel is never
     stale. Everything else a move checks (session, link, campaign dates, draft) ran before.
+    The values are read from the address once (``Move``); a refused one (a 422) has no tag
+    and is never kept; a full payment has no slider, hence no tag.
     """
-    asked = _asked_tag(affilie, campaign, draft)
-    key = _kept_key(affilie, asked) if asked is not None else None
+    move = Move.of_url(here.campaign, draft)
+    etag = key = None
+    if draft.acomptes and not move.refused:
+        etag = panel_etag(here.affilie, draft, move.values)
+        key = _kept_key(here.affilie, etag)
     if key is not None and (kept := caches.panels.get(key)) is not None:
         if seen := _seen(kept.etag):
             return _not_modified(seen)
-        g.kept_panel = repr(key)  # its compressed body is kept too (caches.compressed_key)
+        g.kept_panel = repr(key)  # its compressed body is kept too (compressed_key)
         return _panel_response(kept.body, 200, kept.etag, kept.replace_url)
-    sim, errors, typed = read_move(affilie, campaign, consolidation, draft)
-    etag = replace_url = None
-    if sim is not None and draft["modalite"] == lifecycle.ACOMPTES:
-        etag = panel_etag(affilie, draft, typed)
-        if seen := _seen(etag):
-            return _not_modified(seen)
-        replace_url = move_url(numero, typed)
-    rows_url = rows_url_of(numero, draft, sim, typed)
-    body = render_panel(affilie, campaign, consolidation, draft, sim, errors, typed, rows_url)
-    status = 422 if errors else 200
-    if key is not None and status == 200 and etag == asked:
+    result = simulate(here, draft, move)
+    if result.sim is None:
+        etag = key = None
+    elif etag is not None and (seen := _seen(etag)):
+        return _not_modified(seen)
+    replace_url = move_url(numero, result.typed) if etag is not None else None
+    body = render_panel(numero, here, draft, result)
+    if key is not None:
         body = body.encode()
         caches.panels.put(key, caches.RenderedPanel(etag, body, replace_url))
         g.kept_panel = repr(key)
-    return _panel_response(body, status, etag, replace_url)
+    return _panel_response(body, result.status, etag, replace_url)
+
+
+# Flask-Compress keeps the compressed bodies of the kept panels, through the two settings
+# app.py gives it. It asks about every answer it compresses; only a kept panel's answer names
+# a key (``g.kept_panel``), every other answer is compressed as it comes.
+
+
+def compressed_key(_request) -> str:
+    """COMPRESS_CACHE_KEY: the kept panel this answer is, or "" for any other answer."""
+    return g.get("kept_panel", "")
+
+
+class CompressedPanels:
+    """COMPRESS_CACHE_BACKEND: Flask-Compress's keys are ``"<encoding>;<compressed_key>"``."""
+
+    def get(self, key: str) -> bytes | None:
+        return None if key.endswith(";") else caches.compressed.get(key)
+
+    def set(self, key: str, value: bytes) -> None:
+        if not key.endswith(";"):
+            caches.compressed.put(key, value)

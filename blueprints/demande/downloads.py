@@ -58,3 +58,11 @@ def echeancier_file(fmt: str, rows, plan: EcheancierFile, *, indicative: bool):
     response.headers["Content-Type"] = mimetype
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def simulation_file(fmt: str, affilie, sim):
+    """The échéancier of a simulation on screen: indicative dates, named by the count."""
+    rows = [echeancier_files.Row(e.rang, e.date, e.montant) for e in sim.echeances]
+    n = sim.nombre_echeances
+    plan = EcheancierFile(affilie.numero, affilie.raison_sociale, n, f"{affilie.numero}-{n}")
+    return echeancier_file(fmt, rows, plan, indicative=True)

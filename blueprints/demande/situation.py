@@ -1,27 +1,19 @@
 """The situation a step works in: the affilié, the campaign and the consolidated créance, or
-the redirect with the reason the request cannot be made (services.demandes.refusal_for); the
-slider move's reads the per-process caches.
+the redirect with the reason the request cannot be made (services.demandes.refusal_for); a
+slider move reads it from the per-process caches.
 """
 
 from __future__ import annotations
 
-from flask import (
-    abort,
-    flash,
-    redirect,
-    session,
-    url_for,
-)
+from dataclasses import dataclass
+
+from flask import abort, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from blueprints.demande.access import (
-    own_affilie,
-)
-from blueprints.demande.draft import (
-    DRAFT,
-    ready_draft,
-)
+from blueprints.demande.access import own_affilie
+from blueprints.demande.draft import Draft
+from domain.creance import Consolidation
 from services import caches, demandes, queries
 from web.htmx import partial_request
 
@@ -43,17 +35,50 @@ def refusal_message(refusal: demandes.Refusal) -> str:
     return _("La campagne de remise n'est pas ouverte à cette date.")
 
 
-def situation(numero: str):
-    """The affilié, the campaign and the consolidated créance, or a refusal redirect."""
-    affilie = own_affilie(numero, comptes=True)
-    campaign = queries.active_campaign()
-    refusal = demandes.refusal_for(affilie, campaign)
+@dataclass(frozen=True)
+class Situation:
+    """Where a step works: the affilié (with its bank accounts), the campaign new
+    simulations use, and the créance consolidated at its last eligible period."""
+
+    affilie: object
+    campaign: object
+    consolidation: Consolidation
+
+    def context(self) -> dict:
+        """The three as the templates name them."""
+        return {
+            "affilie": self.affilie,
+            "campaign": self.campaign,
+            "consolidation": self.consolidation,
+        }
+
+
+def situation(numero: str, *, move: bool = False) -> Situation:
+    """The situation of ``numero`` for the signed-in account, or the answer that says why
+    it may not file now (``refused_redirect``); a 404 for an affilié it is not linked to.
+
+    ``move``: a slider move's read (the simulation's GETs), from the per-process caches kept
+    under the versions read with the user (services/caches.py): no statement beyond the
+    user's own. The request in progress is not part of a move (htmx): Paramétrage checked
+    it on entry and *Confirmer* is held by the unique index; a whole page (one more
+    statement) says it at once. Everything else is checked on every move: the link to
+    the account, the arrangement, the campaign's dates, a créance to pay.
+    """
+    if move:
+        affilie = caches.affilie_of(current_user, numero)
+        if affilie is None:
+            abort(404)
+        campaign = caches.active_campaign(current_user)
+    else:
+        affilie = own_affilie(numero, comptes=True)
+        campaign = queries.active_campaign()
+    refusal = demandes.refusal_for(affilie, campaign, en_cours=not (move and partial_request()))
     if refusal is None:
-        consolidation = demandes.current_consolidation(affilie, campaign)
+        consolidation = queries.consolidation_for(affilie, campaign.rules().last_eligible_period)
         refusal = demandes.refusal_for_creance(consolidation)
     if refusal is not None:
-        return None, refused_redirect(refusal)
-    return (affilie, campaign, consolidation), None
+        abort(refused_redirect(refusal))
+    return Situation(affilie, campaign, consolidation)
 
 
 def refused_redirect(refusal: demandes.Refusal):
@@ -64,44 +89,6 @@ def refused_redirect(refusal: demandes.Refusal):
         else refusal_message(refusal)
     )
     flash(message, "error")
-    session.pop(DRAFT, None)
+    Draft.forget()
     target = url_for(".home") if len(current_user.affilies) == 1 else url_for(".nouvelle")
     return redirect(target)
-
-
-def simulation_situation(numero: str):
-    """(affilié, campaign, consolidation), the draft, or where to send the user instead:
-    back with the reason when the affilié may not file now, to Paramétrage without a draft."""
-    ctx, refused = situation(numero)
-    if refused:
-        return None, None, refused
-    draft = ready_draft(numero)
-    if draft is None:
-        return None, None, redirect(url_for(".parametrage", numero=numero))
-    return ctx, draft, None
-
-
-def move_situation(numero: str):
-    """What a move of the slider reads, as ``simulation_situation`` answers it, from the
-    per-process caches kept under the versions read with the user (services/caches.py):
-    no statement beyond the user's own.
-
-    The request in progress is not part of a move (htmx): Paramétrage checked it on entry
-    and *Confirmer* is held by the unique index; a whole page (one more statement) says it
-    at once. Everything else is checked on every move: the link to the account, the
-    arrangement, the campaign's dates, a créance to pay.
-    """
-    affilie = caches.affilie_of(current_user, numero)
-    if affilie is None:
-        abort(404)
-    campaign = caches.active_campaign(current_user)
-    refusal = demandes.refusal_for(affilie, campaign, en_cours=not partial_request())
-    if refusal is None:
-        consolidation = queries.consolidation_for(affilie, campaign.rules().last_eligible_period)
-        refusal = demandes.refusal_for_creance(consolidation)
-    if refusal is not None:
-        return None, None, refused_redirect(refusal)
-    draft = ready_draft(numero)
-    if draft is None:
-        return None, None, redirect(url_for(".parametrage", numero=numero))
-    return (affilie, campaign, consolidation), draft, None

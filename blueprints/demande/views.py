@@ -8,7 +8,6 @@ and turns the confirmation page into a dialog.
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from flask import (
@@ -16,7 +15,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -26,53 +24,28 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from werkzeug.exceptions import HTTPException
 
-from blueprints.demande.access import (
-    affiliate_only,
-    own_affilie,
-    own_demande,
-)
-from blueprints.demande.caching import (
-    move_panel,
-)
-from blueprints.demande.downloads import (
-    EcheancierFile,
-    echeancier_file,
-)
-from blueprints.demande.draft import (
-    DRAFT,
-    compte_of,
-    draft_copy,
-    ready_draft,
-)
-from blueprints.demande.move import (
-    move_url,
-    read_move,
-    rows_url_of,
-    simulate_draft,
-)
+from blueprints.demande.access import affiliate_only, own_affilie, own_demande
+from blueprints.demande.caching import move_panel
+from blueprints.demande.downloads import EcheancierFile, echeancier_file, simulation_file
+from blueprints.demande.draft import Draft
+from blueprints.demande.move import Move, move_url, simulate
 from blueprints.demande.rendering import (
-    check_answers,
+    NoticeEmail,
     confirmation_dialog,
+    confirmation_page,
     render_panel,
     simulation_page,
+    validation_errors,
 )
-from blueprints.demande.situation import (
-    move_situation,
-    simulation_situation,
-    situation,
-)
-from blueprints.simulation_form import (
-    DEFAULT_ECHEANCES,
-    read_echeances,
-    schedule_of,
-    simulate_plan,
-)
-from common import echeancier_files, labels
+from blueprints.demande.situation import situation
+from blueprints.simulation_form import schedule_of
+from common import labels
 from common.clock import now
 from db.models import Demande
 from domain import lifecycle
-from domain.identifiers import InvalidEmail, mask_rib, normalize_email
+from domain.identifiers import mask_rib
 from extensions import db
 from services import backoffice, demandes, queries, schedules
 from services.pagination import Page, paginate_list
@@ -163,7 +136,7 @@ def nouvelle():
     it, so that choosing the same affilié again comes back with every answer.
     """
     if not request.args:
-        session.pop(DRAFT, None)
+        Draft.forget()
     affilies = current_user.affilies
     if len(affilies) == 1 and not request.args:
         return redirect(url_for(".parametrage", numero=affilies[0].numero))
@@ -206,57 +179,25 @@ def _affilies_table() -> Page:
 @affiliate_only
 def parametrage(numero: str):
     """Paramétrage de la remise: créance globale, modalité de paiement, compte bancaire."""
-    ctx, refused = situation(numero)
-    if refused:
-        return refused
-    affilie, campaign, consolidation = ctx
-    draft = draft_copy(numero)
+    here = situation(numero)
+    draft = Draft.of(numero)
     errors: dict[str, str] = {}
     if request.method == "POST":
-        before = draft.get("modalite") if "token" in draft else None
-        modalite = request.form.get("modalite", "")
-        compte_id = request.form.get("compte", "")
-        garanties = request.form.get("garanties") == "1"
-        if modalite not in lifecycle.MODALITES:
-            errors["modalite"] = _("Veuillez choisir la modalité de paiement.")
-        if not any(str(c.id) == compte_id for c in affilie.comptes):
-            errors["compte"] = _("Veuillez choisir le compte bancaire à utiliser.")
-        if modalite == lifecycle.ACOMPTES and not garanties:
-            errors["garanties"] = _(
-                "Pour continuer, vous devez accepter de déposer les garanties suffisantes "
-                "auprès de votre perception dans un délai de 30 jours."
-            )
-        draft.update(modalite=modalite, compte=compte_id, garanties=garanties)
+        several = len(current_user.affilies) > 1
+        errors = draft.answer_parametrage(request.form, here.affilie, several_affilies=several)
         if not errors:
-            # A new token: a Validation shown before this answer can no longer confirm.
-            draft["token"] = secrets.token_urlsafe(24)
-            if modalite != before:
-                # The conditions are those of the modalité: another one, read them again.
-                # The same one (Modifier from Validation, then Suivant): still accepted.
-                draft["cgu"] = False
-            draft.setdefault("cgu", False)
-            # Validation offers to change the affilié only when there was a choice.
-            draft["choix_affilie"] = len(current_user.affilies) > 1
-            draft.setdefault("n", DEFAULT_ECHEANCES)
-            draft.setdefault("avance", "")
-            session[DRAFT] = draft
             return redirect(url_for(".simulation", numero=numero))
-    return render_template(
-        "parametrage.html",
-        affilie=affilie,
-        campaign=campaign,
-        consolidation=consolidation,
-        draft=draft,
-        errors=errors,
-        mask_rib=mask_rib,
-    ), (422 if errors else 200)
+    page = render_template(
+        "parametrage.html", **here.context(), draft=draft, errors=errors, mask_rib=mask_rib
+    )
+    return page, (422 if errors else 200)
 
 
 @bp.post("/demande/annuler")
 @affiliate_only
 def annuler():
     """Annuler at any step: forget the draft, create nothing, go home."""
-    session.pop(DRAFT, None)
+    Draft.forget()
     return redirect(url_for(".home"))
 
 
@@ -272,18 +213,15 @@ def simulation(numero: str):
     (``?n=…&avance=…``): with or without JavaScript, bookmarked, reloaded, Back. It writes
     nothing (no session, no CSRF): *Valider* posts the values to keep.
     """
-    ctx, draft, elsewhere = move_situation(numero)
-    if elsewhere:
-        return elsewhere
-    affilie, campaign, consolidation = ctx
+    here = situation(numero, move=True)
+    draft = Draft.ready(numero)
     if partial_request():
-        return move_panel(numero, affilie, campaign, consolidation, draft)
-    sim, errors, typed = read_move(affilie, campaign, consolidation, draft)
-    status = 422 if errors else 200
-    if sim is not None and request.args and request.args.keys() - {"n", "avance", "detail"}:
+        return move_panel(numero, here, draft)
+    result = simulate(here, draft, Move.of_url(here.campaign, draft))
+    if result.sim is not None and request.args.keys() - {"n", "avance", "detail"}:
         # The no-JS form's buttons and fields: its result at its own short address.
-        return redirect(move_url(numero, typed) + "#simulation-panel", code=303)
-    return simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, status)
+        return redirect(move_url(numero, result.typed) + "#simulation-panel", code=303)
+    return simulation_page(here, draft, result)
 
 
 @bp.post("/demande/<numero>/simulation")
@@ -293,73 +231,49 @@ def simuler(numero: str):
 
     An older form's Simuler, − / + posted here are answered as the read they are.
     """
-    ctx, draft, elsewhere = simulation_situation(numero)
-    if elsewhere:
-        return elsewhere
-    affilie, campaign, consolidation = ctx
-    action = request.form.get("action", "simuler")
-    sim, errors, typed = simulate_draft(affilie, campaign, consolidation, draft, request.form)
-    if action != "valider":
+    here = situation(numero)
+    draft = Draft.ready(numero)
+    result = simulate(here, draft, Move.of_form(here.campaign, draft, request.form))
+    if request.form.get("action", "simuler") != "valider":
+        return _simulated(numero, here, draft, result)
+    if result.sim is not None and draft.acomptes:
+        draft.keep(result.typed)
+    result.errors.update(draft.answer_conditions(request.form.get("cgu") == "1"))
+    draft.save()
+    if not result.errors:
         if partial_request():
-            rows_url = rows_url_of(numero, draft, sim, typed)
-            panel = render_panel(
-                affilie, campaign, consolidation, draft, sim, errors, typed, rows_url
-            )
-            return panel, (422 if errors else 200)
-        if errors:
-            return simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, 422)
-        if draft["modalite"] != lifecycle.ACOMPTES:
-            return redirect(url_for(".simulation", numero=numero) + "#simulation-panel")
-        return redirect(move_url(numero, typed) + "#simulation-panel")
-    if sim is not None and draft["modalite"] == lifecycle.ACOMPTES:
-        draft.update(avance=typed["avance"], n=typed["n"])
-    if request.form.get("cgu") == "1":
-        draft["cgu"] = True
-        draft["cgu_at"] = now().isoformat()
-    else:
-        # The box is in the form: unticked after Accepter is a refusal, not a consent.
-        draft["cgu"] = False
-        errors["cgu"] = _("Veuillez lire et accepter les conditions générales d'utilisation.")
-    session[DRAFT] = draft
-    if not errors:
-        if partial_request():
-            return confirmation_dialog(affilie, draft, sim)
+            return confirmation_dialog(here.affilie, draft, result.sim)
         return redirect(url_for(".confirmation", numero=numero))
     if partial_request():
-        # The errors belong next to the checkbox and the fields: reload the page part.
-        response = make_response(render_template("partials/_validation_errors.html", errors=errors))
-        response.headers["HX-Retarget"] = "#validation-erreurs"
-        response.headers["HX-Reswap"] = "innerHTML"
-        return response
-    return simulation_page(affilie, campaign, consolidation, draft, sim, errors, typed, 422)
+        return validation_errors(result.errors)
+    return simulation_page(here, draft, result)
+
+
+def _simulated(numero: str, here, draft: Draft, result):
+    """An older form's Simuler, − / + posted: the panel (htmx), or the page at its address."""
+    if partial_request():
+        return render_panel(numero, here, draft, result), result.status
+    if result.errors:
+        return simulation_page(here, draft, result)
+    if not draft.acomptes:
+        return redirect(url_for(".simulation", numero=numero) + "#simulation-panel")
+    return redirect(move_url(numero, result.typed) + "#simulation-panel")
 
 
 @bp.get("/demande/<numero>/simulation/echeances")
 @affiliate_only
 def echeances(numero: str):
     """The Détail des échéances rows of one simulation (n, avance), when the user opens it."""
-    ctx, draft, elsewhere = move_situation(numero)
-    if elsewhere:
-        return elsewhere
-    if draft["modalite"] != lifecycle.ACOMPTES:
+    here = situation(numero, move=True)
+    draft = Draft.ready(numero)
+    if not draft.acomptes:
         abort(404)
-    affilie, campaign, consolidation = ctx
     # The count is read as the form's number field is, with the same limits.
-    n, n_error = read_echeances(
-        {"nombre_echeances": request.args.get("n", "")},
-        int(draft.get("n", DEFAULT_ECHEANCES)),
-        campaign.max_echeances,
-    )
-    sim, _errors, _typed = simulate_plan(
-        affilie,
-        campaign,
-        consolidation,
-        n=n,
-        n_error=n_error,
-        avance_text=request.args.get("avance", "")[:64],
-    )
-    rows = render_template("partials/_echeances_rows.html", echeances=schedule_of(sim), sim=sim)
-    return rows, (200 if sim else 422)
+    asked = {"n": request.args.get("n", ""), "avance": request.args.get("avance", "")}
+    result = simulate(here, draft, Move.of_form(here.campaign, draft, asked))
+    schedule = schedule_of(result.sim)
+    rows = render_template("partials/_echeances_rows.html", echeances=schedule, sim=result.sim)
+    return rows, (200 if result.sim else 422)
 
 
 @bp.get("/demande/<numero>/simulation/echeancier.csv", defaults={"fmt": "csv"})
@@ -367,25 +281,14 @@ def echeances(numero: str):
 @affiliate_only
 def echeancier(numero: str, fmt: str):
     """The échéancier shown (``?n=…&avance=…``) to keep: CSV or an .ics calendar."""
-    if fmt not in ("csv", "ics"):
+    here = situation(numero, move=True)
+    draft = Draft.ready(numero)
+    if not draft.acomptes:
         abort(404)
-    ctx, draft, elsewhere = move_situation(numero)
-    if elsewhere:
-        return elsewhere
-    if draft["modalite"] != lifecycle.ACOMPTES:
-        abort(404)
-    affilie, campaign, consolidation = ctx
-    sim, errors, _typed = read_move(affilie, campaign, consolidation, draft)
-    if sim is None:
-        return " ".join(errors.values()), 422, {"Content-Type": "text/plain; charset=utf-8"}
-    rows = [echeancier_files.Row(e.rang, e.date, e.montant) for e in sim.echeances]
-    plan = EcheancierFile(
-        affilie.numero,
-        affilie.raison_sociale,
-        sim.nombre_echeances,
-        f"{affilie.numero}-{sim.nombre_echeances}",
-    )
-    return echeancier_file(fmt, rows, plan, indicative=True)
+    result = simulate(here, draft, Move.of_url(here.campaign, draft))
+    if result.sim is None:
+        return " ".join(result.errors.values()), 422, {"Content-Type": "text/plain; charset=utf-8"}
+    return simulation_file(fmt, here.affilie, result.sim)
 
 
 @bp.get("/demandes/<reference>/echeancier.csv", defaults={"fmt": "csv"})
@@ -398,13 +301,10 @@ def echeancier_demande(reference: str, fmt: str):
     debits still to come are CANCELLED events, a "cancelled" status in the CSV, so that
     a calendar holding them drops them rather than keep reminding of debits that will
     never be made."""
-    if fmt not in ("csv", "ics"):
-        abort(404)
     demande = own_demande(reference)
     if demande.modalite != lifecycle.ACOMPTES:
         abort(404)
     schedule = schedules.request_schedule(demande)
-    rows = schedule.file_rows
     status = demande.effective_status(now().date())
     plan = EcheancierFile(
         demande.numero_affiliation,
@@ -413,7 +313,7 @@ def echeancier_demande(reference: str, fmt: str):
         demande.reference,
         demande=f"{demande.reference} — {labels.status_label(status)}",
     )
-    return echeancier_file(fmt, rows, plan, indicative=schedule.indicative)
+    return echeancier_file(fmt, schedule.file_rows, plan, indicative=schedule.indicative)
 
 
 @bp.route("/demande/<numero>/conditions", methods=["GET", "POST"])
@@ -421,48 +321,30 @@ def echeancier_demande(reference: str, fmt: str):
 def conditions(numero: str):
     """Conditions générales as a page (the dialog's fallback without JavaScript)."""
     own_affilie(numero)
-    draft = ready_draft(numero)
-    if draft is None:
-        return redirect(url_for(".parametrage", numero=numero))
+    draft = Draft.ready(numero)
     if request.method == "POST":
         if request.form.get("decision") == "accepter":
-            draft["cgu"] = True
-            draft["cgu_at"] = now().isoformat()
-            session[DRAFT] = draft
+            draft.answer_conditions(True)
+            draft.save()
         return redirect(url_for(".simulation", numero=numero))
-    return render_template("conditions.html", numero=numero, modalite=draft["modalite"])
+    return render_template("conditions.html", numero=numero, modalite=draft.modalite)
 
 
 # ---------------------------------------------------------------- validation
-
-
-def _notice_email():
-    """The address given at Validation for this request's notices: (address or None,
-    error message or None). Empty: the account's own address."""
-    typed = request.form.get("email", "").strip()[:254]
-    if not typed:
-        return None, None
-    try:
-        return normalize_email(typed), None
-    except InvalidEmail:
-        return None, _("Saisissez une adresse électronique valide, par exemple nom@domaine.ma.")
 
 
 @bp.get("/demande/<numero>/validation")
 @affiliate_only
 def confirmation(numero: str):
     """Validation — Est-ce que vous confirmez vos choix ? (page without JavaScript)."""
-    ctx, refused = situation(numero)
-    if refused:
-        return refused
-    draft = ready_draft(numero)
-    if draft is None or not draft.get("cgu"):
+    here = situation(numero)
+    draft = Draft.saved(numero)
+    if draft is None or not draft.cgu:
         return redirect(url_for(".simulation", numero=numero))
-    affilie, campaign, consolidation = ctx
-    sim, errors, _typed = simulate_draft(affilie, campaign, consolidation, draft)
-    if errors:
+    result = simulate(here, draft, Move.of_draft(here.campaign, draft))
+    if result.errors:
         return redirect(url_for(".simulation", numero=numero))
-    return render_template("confirmation.html", dialog=False, **check_answers(affilie, draft, sim))
+    return confirmation_page(here.affilie, draft, result.sim)
 
 
 @bp.post("/demande/<numero>/confirmer")
@@ -470,61 +352,69 @@ def confirmation(numero: str):
 def confirmer(numero: str):
     """Confirmer: create the request from the server's simulation, exactly once."""
     token = request.form.get("token", "")
-    if (existing := _confirmed_with(token, numero)) is not None:
-        return _after_confirmation(existing)
-    ctx, refused = situation(numero)
-    if refused:
-        # A double click: the other submission of this screen may have committed between
-        # the look-up above and the check of the affilié. Show its result, not a refusal.
-        if (existing := _confirmed_with(token, numero)) is not None:
-            session.pop("_flashes", None)
-            return _after_confirmation(existing)
-        return refused
-    draft = ready_draft(numero)
-    if draft is None or not draft.get("cgu") or not token or token != draft.get("token"):
+    _show_if_confirmed(token, numero)
+    here = _situation_or_confirmed(token, numero)
+    draft = Draft.saved(numero)
+    if draft is None or not draft.confirms(token):
         flash(
             _("Cette confirmation n'est plus valable : veuillez reprendre votre simulation."),
             "error",
         )
         return redirect(url_for(".simulation", numero=numero))
-    affilie, campaign, consolidation = ctx
-    sim, errors, _typed = simulate_draft(affilie, campaign, consolidation, draft)
-    compte = compte_of(affilie, draft)
-    if errors or compte is None:
+    result = simulate(here, draft, Move.of_draft(here.campaign, draft))
+    compte = draft.compte_of(here.affilie)
+    if result.errors or compte is None:
         return redirect(url_for(".simulation", numero=numero))
-    email, refused_email = _notice_email()
-    if refused_email:
-        answers = check_answers(affilie, draft, sim)
-        answers.update(email_saisi=request.form["email"][:254], errors={"email": refused_email})
-        return render_template("confirmation.html", dialog=False, **answers), 422
+    notice = NoticeEmail.read(request.form)
+    if notice.error:
+        return confirmation_page(here.affilie, draft, result.sim, notice)
     try:
-        demande = demandes.confirm(
-            user=current_user._get_current_object(),
-            affilie=affilie,
-            campaign=campaign,
-            compte=compte,
-            consolidation=consolidation,
-            sim=sim,
-            token=token,
-            conditions_accepted_at=datetime.fromisoformat(draft["cgu_at"]),
-            email=email,
-            langue=str(get_locale() or "fr"),
-        )
+        demande = _confirm(here, draft, result.sim, compte, notice)
     except demandes.AlreadyInProgress:
         flash(_("Une demande de remise est déjà en cours pour cet affilié."), "error")
         return redirect(url_for(".home"))
     return _after_confirmation(demande)
 
 
-def _confirmed_with(token: str, numero: str) -> Demande | None:
-    """The request this confirmation screen (its token) already created, if any."""
+def _confirm(here, draft: Draft, sim, compte, notice: NoticeEmail) -> Demande:
+    return demandes.confirm(
+        user=current_user._get_current_object(),
+        affilie=here.affilie,
+        campaign=here.campaign,
+        compte=compte,
+        consolidation=here.consolidation,
+        sim=sim,
+        token=draft.token,
+        conditions_accepted_at=datetime.fromisoformat(draft.cgu_at),
+        email=notice.address,
+        langue=str(get_locale() or "fr"),
+    )
+
+
+def _show_if_confirmed(token: str, numero: str, *, refused: bool = False) -> None:
+    """A second submission of a Validation screen (a double click, Back then Confirmer):
+    answer with the request the first one created. ``refused``: the situation's refusal
+    was flashed meanwhile; the request is the answer, not that refusal."""
     if (demande := demandes.confirmed_with(token, numero)) is not None:
         own_affilie(numero)
-    return demande
+        if refused:
+            session.pop("_flashes", None)
+        abort(_after_confirmation(demande))
+
+
+def _situation_or_confirmed(token: str, numero: str):
+    """The situation, or, when it refuses, the request this screen created meanwhile: on a
+    double click the other submission may have committed between the look-up above and
+    the check of the affilié. Show its result, not a refusal."""
+    try:
+        return situation(numero)
+    except HTTPException:
+        _show_if_confirmed(token, numero, refused=True)
+        raise
 
 
 def _after_confirmation(demande: Demande):
-    session.pop(DRAFT, None)
+    Draft.forget()
     target = url_for(".recapitulatif", reference=demande.reference, confirmee=1)
     if partial_request():
         return browser_redirect(target)
