@@ -105,7 +105,9 @@ def _merge(loader: _Loader, report: ImportReport) -> None:
                     SELECT 1 FROM comptes_bancaires c
                     WHERE c.affilie_id = a.id AND c.rib = r.rib AND c.banque = r.banque
                 )
-            ) AND numero NOT IN (SELECT numero FROM import_nouveaux)
+            -- NOT EXISTS, not NOT IN: an anti-join PostgreSQL hashes at any size, where a
+            -- NOT IN over 300 000 new numéros ran as a nested loop (20 minutes at 1 M lines).
+            ) AND NOT EXISTS (SELECT 1 FROM import_nouveaux n WHERE n.numero = affilies.numero)
             """
         )
     )
