@@ -30,7 +30,12 @@ from blueprints.demande.access import affiliate_only, own_affilie, own_demande
 from blueprints.demande.caching import move_panel
 from blueprints.demande.downloads import EcheancierFile, echeancier_file, simulation_file
 from blueprints.demande.draft import Draft
-from blueprints.demande.move import Move, move_url, simulate
+from blueprints.demande.move import (
+    Move,
+    move_url,
+    moves_read_outside_a_transaction,
+    simulate,
+)
 from blueprints.demande.rendering import (
     NoticeEmail,
     confirmation_dialog,
@@ -46,7 +51,6 @@ from common.clock import now
 from db.models import Demande
 from domain import lifecycle
 from domain.identifiers import mask_rib
-from extensions import db
 from services import backoffice, demandes, queries, schedules
 from services.pagination import Page, paginate_list
 from web.htmx import browser_redirect, partial_request
@@ -56,19 +60,7 @@ bp = Blueprint("demande", __name__)
 PAGE_SIZES = (10, 25, 50)
 
 
-@bp.before_request
-def moves_read_outside_a_transaction():
-    """A move only reads (``simulation`` answering htmx): on PostgreSQL it runs in
-    autocommit, two round trips (the pool's ping and the user's SELECT) instead of four,
-    without the BEGIN and the ROLLBACK around them. Each statement still sees what was
-    committed when it began, as READ COMMITTED gives inside a transaction."""
-    if (
-        request.endpoint == "demande.simulation"
-        and request.method == "GET"
-        and partial_request()
-        and db.engine.dialect.name == "postgresql"
-    ):
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+bp.before_request(moves_read_outside_a_transaction)
 
 
 @bp.after_request
