@@ -326,7 +326,7 @@ class _PostgresLoader(_Loader):
 
     def record_fingerprints(self) -> None:
         for fichier in self.fingerprinted:
-            empreintes.record(fichier, self.fingerprinted)
+            empreintes.record(fichier)
 
     def lines_to_check(self, path: Path, columns: tuple[str, ...], read):
         """The file's lines COPYed whole into one text column (escaped for COPY), grouped

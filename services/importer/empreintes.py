@@ -130,24 +130,16 @@ def group_raw_lines(fichier: str, raw: str, header_line: int, header: str) -> tu
     return int(total), not irregular
 
 
-def record(fichier: str, fichiers: list[str]) -> None:
+def record(fichier: str) -> None:
     """After the merge: the fingerprint of each affilié of the file whose fingerprint or
     version is not the one kept (a changed affilié, a new one, one whose version this
-    import changed through another file).
-
-    Only the affiliés of the changed sets of this import's files (``fichiers``) are
-    looked at: this import wrote no other, and one whose version changed since the last
-    import is in those sets already. (Looking at all of them joined the 300 000 groups
-    of each file again to write nothing: 0.5 s a file on a quiet night.) Missing one
-    could only cost time: a fingerprint kept with an older version is checked again."""
-    changed = " UNION ".join(f"SELECT numero FROM import_changes_{f}" for f in fichiers)
+    import changed through another file)."""
     db.session.execute(
         text(
             f"""
             INSERT INTO empreintes_import (affilie_id, fichier, empreinte, jeton)
             SELECT a.id, :fichier, g.empreinte, a.lignes_jeton
-            FROM import_groupes_{fichier} g JOIN ({changed}) c ON c.numero = g.numero
-            JOIN affilies a ON a.numero = g.numero
+            FROM import_groupes_{fichier} g JOIN affilies a ON a.numero = g.numero
             LEFT JOIN empreintes_import e ON e.affilie_id = a.id AND e.fichier = :fichier
             WHERE e.empreinte IS DISTINCT FROM g.empreinte
                OR e.jeton IS DISTINCT FROM a.lignes_jeton
