@@ -23,6 +23,9 @@ from flask import Flask, request, session
 # The second of the cookie's last renewal (epoch seconds, as itsdangerous's timestamp).
 RENEWED = "_renouvelee"
 _READS = ("GET", "HEAD")
+# Answers that are nobody's activity: a static file (the page that asked for it renewed
+# the session already) and the monitors' routes. They leave the cookie as it is.
+_NOT_ACTIVITY = frozenset({"static", "health.ping", "health.healthz", "health.metrics"})
 
 
 def init_app(app: Flask) -> None:
@@ -31,7 +34,7 @@ def init_app(app: Flask) -> None:
 
 def renew_session() -> None:
     """Have Flask send the signed-in session's cookie again, once a second at most."""
-    if not session or not session.permanent:
+    if request.endpoint in _NOT_ACTIVITY or not session or not session.permanent:
         return  # a visitor's session is saved when it changes, as Flask always did
     second = int(time.time())
     if session.get(RENEWED) != second or request.method not in _READS:

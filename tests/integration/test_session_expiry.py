@@ -87,6 +87,22 @@ def test_rester_connecte_renews_the_session_cookie(client, auth):
     assert cookie.startswith("session=") and "Expires=" in cookie
 
 
+def test_static_files_and_the_monitors_routes_leave_the_session_as_it_is(client, auth, monkeypatch):
+    """Nobody's activity: in a new second they send no cookie, and the expiry does not
+    slide for them (a page would have renewed it)."""
+    clock = [float(int(time.time()))]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    auth.login()
+    signed = client.get_cookie("session").value
+    for path in ("/ping", "/static/js/app.js", "/healthz"):
+        clock[0] += 60
+        response = client.get(path)
+        assert response.status_code == 200 and "Set-Cookie" not in response.headers, path
+    assert client.get_cookie("session").value == signed
+    clock[0] += 60
+    assert "Set-Cookie" in client.get("/").headers
+
+
 def test_every_read_slides_the_expiry_by_flasks_own_cookie_once_a_second(
     client, auth, app, monkeypatch
 ):
