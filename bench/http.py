@@ -358,8 +358,10 @@ def gunicorn(database_url: str, args, log, app: str = "app:create_app()", chdir=
         args.workers,
         "--worker-class",
         args.worker_class,
-        "--threads",
-        str(args.threads),
+        # gunicorn turns a sync worker given --threads > 1 into gthread, silently: the
+        # threads only for gthread, so that "sync" is the single-threaded worker that
+        # production runs (deploy/gunicorn.conf.py) and the reference measured.
+        *(("--threads", str(args.threads)) if args.worker_class == "gthread" else ()),
         app,
         stderr=log,
         # Long enough for every round on one signed session cookie.
