@@ -24,7 +24,7 @@ the other, interleaved, ``--rounds`` times:
 
 With ``--flame bench/flame-after``, py-spy (a dev requirement) records each endpoint's
 first round into bench/flame-after-<database>-<endpoint>.svg, with this machine's paths
-taken out (``portable``): the checkout is ".", the virtualenv ".venv".
+taken out (``portable``): the programs named alone ("python", "py-spy"), no folder.
 
 It prints, per endpoint, requests/s (the median and the lowest of the rounds), its ratio
 to the bare Flask app (each round's ratio to the bare app of the same round: median and
@@ -292,8 +292,9 @@ def flame_graph(svg: Path | None, pid: int, seconds: int) -> Iterator[None]:
 def portable(text: str, roots: tuple[str, ...] = ()) -> str:
     """A flame graph that names no path of the machine it was recorded on: py-spy writes
     its own command line and each process's (``--chdir``, the temporary folders) into the
-    SVG. The checkout (and ``roots``) become ".", the virtualenv ".venv", and what is left
-    under the same top folders (temporary folders, truncated labels) becomes "…"."""
+    SVG. The checkout (and ``roots``) become ".", the virtualenv's programs are named
+    alone ("python", "py-spy"), gunicorn's ``--chdir`` goes, and what is left under the
+    same top folders (temporary folders, labels cut short) becomes "…"."""
     named = [(sys.prefix, ".venv"), *((root, ".") for root in (*roots, str(ROOT)))]
     for path, name in named:
         text = text.replace(path, name)
@@ -304,7 +305,13 @@ def portable(text: str, roots: tuple[str, ...] = ()) -> str:
     }
     pattern = "|".join(sorted(re.escape(top) for top in tops))
     # A path of its own: not a module's (gunicorn/workers/…) nor part of a longer word.
-    return re.sub(rf"(?<![\w/.\-])/(?:{pattern})\b[^\s\"'&;<>)]*", "…", text)
+    text = re.sub(rf"(?<![\w/.\-])/(?:{pattern})\b[^\s\"'&;<>)]*", "…", text)
+    # A label the graph cut short ("--chdir /w.."): the start of a path all the same.
+    text = re.sub(r"(?<![\w/.\-])/[\w.\-]*\.\.(?=<)", "…", text)
+    # The command lines name programs, not where they live: "python -m gunicorn …",
+    # "py-spy record …", without the folder gunicorn was told to work in.
+    text = text.replace(".venv/bin/", "")
+    return re.sub(r" --chdir [^\s&<]+", "", text)
 
 
 # ---------------------------------------------------------------- databases

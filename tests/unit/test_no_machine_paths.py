@@ -4,6 +4,7 @@ screenshot's metadata would carry them; bench/http.py writes its SVGs without th
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,4 +35,18 @@ def test_no_tracked_file_names_a_path_of_this_machine():
         if b"\0" in content:
             continue  # a binary file (an image): no text to read
         found += [f"{name.decode()}: {p}" for p in machine_paths() if p.encode() in content]
+    assert found == []
+
+
+def test_flame_graphs_name_programs_not_where_they_live():
+    """py-spy writes each process's command line into its SVG, and cuts long labels short
+    ("--chdir /w.."): the committed graphs keep neither a folder nor the start of one."""
+    cut_short = re.compile(r"(?<![\w/.\-])/[\w.\-]*\.\.<")
+    found = [
+        f"{svg.relative_to(ROOT)}: {what}"
+        for svg in sorted((ROOT / "bench").glob("*.svg"))
+        for text in [svg.read_text(encoding="utf-8")]
+        for what in ("--chdir", ".venv/", *cut_short.findall(text))
+        if what in text
+    ]
     assert found == []
