@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -99,6 +99,35 @@ def blocks(
             data = handle.read(BLOCK_BYTES)
         if carry:
             yield number, carry
+
+
+def selected_blocks(
+    path: Path,
+    name: str,
+    ranges: Iterable[tuple[int, int]],
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[int, bytes]]:
+    """(number of its first line, bytes) of the lines numbered within ``ranges`` — (first,
+    last) pairs, in order and apart — as ``blocks`` gives a file's: a range within a
+    block comes as its own block, a block wholly within a range as it is."""
+    wanted = iter(ranges)
+    first, last = next(wanted, (0, -1))
+    for number, block in blocks(path, name, progress):
+        lines = block.split(b"\n")
+        if block.endswith(b"\n"):
+            lines.pop()
+        end = number + len(lines)  # one past the block's last line
+        if first <= number and end - 1 <= last:
+            yield number, block
+        while first < end and last >= first:
+            start, stop = max(first, number), min(last + 1, end)
+            if start < stop and not (first <= number and end - 1 <= last):
+                yield start, b"\n".join(lines[start - number : stop - number]) + b"\n"
+            if last >= end:
+                break  # the range goes on in the next block
+            first, last = next(wanted, (0, -1))
+        if last < first:
+            return
 
 
 def _too_long(name: str, number: int) -> str:

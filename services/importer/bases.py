@@ -19,12 +19,11 @@ from sqlalchemy.exc import OperationalError
 from domain.creance import NATURES, RUBRIQUES
 from extensions import db
 from services.csv_lines import (
-    FileRefused,
+    BLOCK_BYTES,
     Header,
-    blocks,
-    header_of,
     lines_of,
     row_problem,
+    selected_blocks,
     split_fields,
 )
 from services.importer import empreintes
@@ -50,6 +49,8 @@ FIRST_LOAD = "lignes_creance_chargement"
 # and how many times it asks before copying the lines into the live table instead.
 LOCK_WAIT = "1s"
 LOCK_ATTEMPTS = 3
+# Under this, a plain block is a few affiliés' lines: buffered, not COPYed on its own.
+SMALL_BLOCK = BLOCK_BYTES // 4
 # What a line of a plain block may hold besides its end: printable ASCII without the quote
 # (CSV's) or the backslash (COPY's escape). Anything else sends the block through Python.
 _PLAIN_BYTES = bytes(range(0x20, 0x7F)).replace(b'"', b"").replace(b"\\", b"") + b"\n"
@@ -100,7 +101,8 @@ class _Loader:
             "import_nouveaux",
             "import_cibles",
             "import_modifies",
-            *(f"import_{t}_{f}" for t in ("groupes", "changes", "brut") for f in FILES),
+            "import_valides",
+            *(f"import_groupes_{f}" for f in FILES),
         ):
             db.session.execute(text(f"DROP TABLE IF EXISTS {self.temp_schema}{table}"))
         if self.temp_schema == "temp.":
@@ -115,6 +117,9 @@ class _Loader:
 
     def swap_lines(self, table: str) -> None:
         raise NotImplementedError
+
+    def before_merge(self) -> None:
+        """SQLite checks every line of every import: no fingerprint to keep."""
 
     def record_fingerprints(self) -> None:
         """SQLite checks every line of every import: nothing to keep."""
@@ -229,14 +234,24 @@ class _PostgresLoader(_Loader):
                 copy.write_row(row)
 
     def stage_lignes(self, path: Path, structural: _FirstLines, progress) -> int:
-        """COPY the lines; their fields are checked in SQL.
+        """COPY the lines of the affiliés whose fingerprint changed (all of them on a
+        first load, or when the file is not grouped by affilié); their fields are checked
+        in SQL. Return how many lines the file holds.
 
         A block of plain lines (printable ASCII, no quote, no backslash, no header) goes
         to COPY as the file has it, one text row a line, its line numbers from an identity
         column set to the block's first: Python never looks at its lines one by one.
-        Fields are split, stripped and put in order in SQL. Other blocks are read a line
-        at a time, as on SQLite.
+        Fields are split, stripped and put in order in SQL. Other blocks, and the few
+        lines of a nightly export's changed affiliés, are read a line at a time, as on
+        SQLite.
         """
+        changes = empreintes.compare(path, "creances", CREANCES_COLUMNS, _bytes(progress, path))
+        ranges = None
+        if changes is not None:
+            self.fingerprinted.append("creances")
+            if not changes.ranges:
+                return changes.lines
+            ranges = [(1, changes.header.line), *changes.ranges]
         cursor = self._cursor()
         buffer: list[str] = []
         taken: list[Header] = []
@@ -251,6 +266,9 @@ class _PostgresLoader(_Loader):
                 buffer.clear()
 
         def take(first: int, block: bytes, header: Header) -> bool:
+            # A COPY a block costs round trips: a few affiliés' lines are cheaper buffered.
+            if len(block) < SMALL_BLOCK:
+                return False
             if b"\r" in block:
                 block = block.replace(b"\r\n", b"\n")
             if block.translate(None, _PLAIN_BYTES) or b"numero_affiliation" in block:
@@ -270,20 +288,24 @@ class _PostgresLoader(_Loader):
                 copy.write(block)
             return True
 
-        for number, fields, line in _line_rows(path, structural, progress, take):
+        for number, fields, line in _line_rows(path, structural, progress, take, ranges):
             buffer.append(f"{number},{line}\n" if fields is None else _csv_row(number, fields))
             if len(buffer) >= BATCH_ROWS:
                 flush()
         flush()
-        self.fingerprinted.append("creances")
-        header = taken[0] if taken else None
-        total = empreintes.keep_changed_lines(
-            ",".join(header.names) if header else None,
-            header.positions[0] + 1 if header else 1,
-        )
-        if header is not None:
-            self._unpack_blocks(path.name, header, structural)
-        return total
+        # Every line staged: counted before the blocks are split.
+        lines = changes.lines if changes is not None else self._staged(bool(taken))
+        if taken:
+            self._unpack_blocks(path.name, taken[0], structural)
+        return lines
+
+    @staticmethod
+    def _staged(blocks_taken: bool) -> int:
+        """How many lines the staging holds, before the plain blocks are split."""
+        lines = db.session.scalar(text("SELECT count(*) FROM import_lignes"))
+        if blocks_taken:
+            lines += db.session.scalar(text("SELECT count(*) FROM import_brut WHERE brut <> ''"))
+        return lines
 
     # A line of a plain block holds the five fields when it has four commas.
     _FIELDS_OK = "length(brut) - length(replace(brut, ',', '')) = 4"
@@ -292,14 +314,11 @@ class _PostgresLoader(_Loader):
         """The lines of the blocks taken whole, as fields; those that are not rows
         reported as the line-by-line reader reports them."""
         fields = ", ".join(f"btrim(split_part(brut, ',', {i + 1}), ' ')" for i in header.positions)
-        # Only the affiliés whose fingerprint changed (services.importer.empreintes).
         db.session.execute(
             text(
                 f"""
                 INSERT INTO import_lignes (ligne, numero, periode, rubrique, nature, montant)
-                SELECT ligne, {fields} FROM import_brut b
-                JOIN import_changes_creances c ON c.numero = btrim(
-                    split_part(brut, ',', {header.positions[0] + 1}), ' ')
+                SELECT ligne, {fields} FROM import_brut
                 WHERE brut <> '' AND {self._FIELDS_OK}
                 """
             )
@@ -324,66 +343,30 @@ class _PostgresLoader(_Loader):
         self.file_lines: dict[str, int] = {}
         self.fingerprinted: list[str] = []
 
+    def before_merge(self) -> None:
+        if self.fingerprinted:
+            empreintes.keep_valid(self.fingerprinted)
+
     def record_fingerprints(self) -> None:
-        for fichier in self.fingerprinted:
-            empreintes.record(fichier)
+        if self.fingerprinted:
+            empreintes.record(self.fingerprinted)
 
     def lines_to_check(self, path: Path, columns: tuple[str, ...], read):
-        """The file's lines COPYed whole into one text column (escaped for COPY), grouped
-        by affilié and compared with the last import's fingerprints: the lines of the
-        affiliés that changed, read back from the table. None (read the file again, every
-        line checked) for a file the reader refuses or whose numéro is not first."""
-        fichier, name = path.stem, path.name
-        raw = f"import_brut_{fichier}"
-        cursor = self._cursor()
-        cursor.execute(
-            f"CREATE TEMP TABLE {raw} (ligne integer GENERATED BY DEFAULT AS IDENTITY, "
-            "brut text) ON COMMIT DROP"
-        )
-        header = None
-        whole = True
-        with cursor.copy(f"COPY {raw} (brut) FROM STDIN") as copy:
-            try:
-                for first, block in blocks(path, name, read):
-                    if header is None:
-                        for number, line in lines_of(first, block, name):
-                            if line.strip():
-                                header = header_of(number, line, name, columns)
-                                break
-                    if b"\x00" in block:
-                        whole = False
-                        break
-                    block.decode("utf-8")
-                    copy.write(_copy_text(block))
-            except (FileRefused, UnicodeDecodeError):
-                whole = False
-        if not whole or header is None or header.positions[0] != 0:
-            cursor.execute(f"DROP TABLE {raw}")
+        """The header and the lines of the affiliés whose fingerprint changed
+        (``services.importer.empreintes``); None (read the file again, every line checked)
+        when the file is not grouped by affilié or the reader refuses it."""
+        name = path.name
+        changes = empreintes.compare(path, path.stem, columns, read)
+        if changes is None:
             return None
-        cursor.execute(f"ALTER TABLE {raw} ADD PRIMARY KEY (ligne)")
-        total, grouped = empreintes.group_raw_lines(
-            fichier, raw, header.line, ",".join(header.names)
+        self.file_lines[path.stem] = changes.lines
+        self.fingerprinted.append(path.stem)
+        lines = (
+            line
+            for first, block in selected_blocks(path, name, changes.ranges)
+            for line in lines_of(first, block, name)
         )
-        self.file_lines[fichier] = total
-        self.fingerprinted.append(fichier)
-        where = f"AND {empreintes.NUMERO_EN_TETE} IN (SELECT numero FROM import_changes_{fichier})"
-        return header, self._read_back(raw, header.line, where if grouped else "")
-
-    def _read_back(self, raw: str, after: int, where: str):
-        """(number, text) of the staged lines past ``after`` that ``where`` keeps, in
-        order: one query read through a server-side cursor, BATCH_ROWS rows a fetch. (A
-        keyset query per batch, ``ligne > :after … LIMIT``, was planned as a scan of the
-        whole table each time: 2 s a batch, 200 s of a first load of 1 M lines.) The
-        staging statements the caller runs between two fetches share the transaction."""
-        connection = db.session.connection().connection.driver_connection
-        with connection.cursor(name=f"relecture_{raw}") as cursor:
-            cursor.itersize = BATCH_ROWS
-            cursor.execute(
-                f"SELECT ligne, brut FROM {raw} WHERE ligne > %s {where} ORDER BY ligne",
-                (after,),
-            )
-            for number, line in cursor:
-                yield number, line.rstrip("\r")
+        return changes.header, lines
 
     def lines_target(self) -> str:
         """An empty ``lignes_creance`` is a first load: the lines go into a new table
@@ -527,8 +510,14 @@ class _SqliteLoader(_Loader):
         return f"CAST({column} AS REAL)"
 
 
-def _copy_text(block: bytes) -> bytes:
-    """Lines as COPY's text format reads them into one column: each line its row, as
-    the file wrote it (CRLF taken as LF, as the reader does)."""
-    block = block.replace(b"\r\n", b"\n").replace(b"\\", b"\\\\")
-    return block.replace(b"\t", b"\\t").replace(b"\r", b"\\r")
+def _bytes(progress, path: Path):
+    """The progress of a first reading of ``path``: bytes read, no line counted yet."""
+    if progress is None:
+        return None
+    done = [0]
+
+    def read(count: int) -> None:
+        done[0] += count
+        progress(path.name, done[0], 0)
+
+    return read

@@ -1,11 +1,15 @@
-"""Which affiliés a nightly export changes: one fingerprint per affilié and file, set-based.
+"""Which affiliés a nightly export changes: one fingerprint per affilié and file, read
+with the file.
 
 A night's export differs from the last one for about 1 % of the affiliés, and checking a
-line costs far more than reading it. So, on PostgreSQL, the staged lines of each file
-are grouped once by affilié and each group's md5 — of the lines as the file wrote them,
-in file order — is compared with the one kept in ``empreintes_import`` by the last
-import. Only the groups that differ are split, checked, typed and compared with the
-database; the others are left as they are, with their ``lignes_jeton``.
+line costs far more than reading it. So, on PostgreSQL, each file is first read once in
+Python, a line at a time, its lines grouped by affilié as they come (an export lists an
+affilié's lines together, in numéro order), and the md5 of each group — its lines as the
+file wrote them — compared with the one the last import kept in ``empreintes_import``,
+read in the same order. Only the lines of the groups that differ are then read again,
+split, checked, typed and compared with the database; the others are left as they are,
+with their ``lignes_jeton``. A file whose affiliés are all unchanged is read once and
+nothing of it is staged.
 
 Why skipping a group is safe: the last import accepted exactly these lines for this
 affilié, under the same rules and the same header (both are part of the fingerprint),
@@ -13,139 +17,205 @@ and nothing wrote the affilié since (its ``lignes_jeton`` is the one kept with 
 fingerprint: every write to its lines, fields or RIBs replaces it). Every check of a
 line needs only the line and its own affilié: a duplicate key (an affilié twice, a
 créance key twice) lives within one affilié, and a numéro never seen has no
-fingerprint. A line whose affilié cannot be told from its first bytes has no group:
-then every line of that file is checked.
+fingerprint. A group is all the lines of its affilié only when every line names its
+affilié by seven plain digits and each affilié's lines come together, in increasing
+numéro order: a file that is otherwise (a quoted or spaced numéro, a line with too few
+fields, lines out of order, a repeated header) is checked line by line, every line.
 """
 
 # The statements are assembled from this module's own constants; the files' values only
-# travel as bound parameters or staged rows.
+# travel as bound parameters or COPY data.
 # ruff: noqa: S608
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
 from sqlalchemy import text
 
 from extensions import db
+from services.csv_lines import FileRefused, Header, blocks, header_of
 
 # Part of every fingerprint: change it whenever a line's checks or typing change, and
 # the next import checks every line again.
-REGLES = "2026-12-07"
-# A créance line taken whole from the file, and one the reader split (quotes, accents,
-# spaces…): the tab keeps the two apart, a plain line holds none.
-_LUE = "E'\\t' || concat_ws(',', numero, periode, rubrique, nature, montant)"
-# The numéro of an affilié or RIB line that starts with it, as the reader would read it.
-NUMERO_EN_TETE = "substring(brut from '^([0-9]{7}),')"
+REGLES = "2026-12-08"
+# Fingerprints written (and kept ones read) this many at a time.
+BATCH = 5000
 
 
-def _prefix(fichier: str, header: str | None) -> str:
-    return f"{REGLES}\n{fichier}\n{header or ''}\n"
+@dataclass
+class Changes:
+    """What the first reading of a file found: its header, how many lines it holds, and
+    the lines to check — (first, last) line numbers of the groups that changed, side by
+    side groups in one range."""
+
+    header: Header
+    lines: int = 0
+    ranges: list[tuple[int, int]] = field(default_factory=list)
 
 
-def _changes(fichier: str) -> None:
-    """``import_changes_<fichier>``: the numéros of the groups whose fingerprint, or
-    whose affilié's version, is not the one kept (a group without numéro included)."""
+class _Irregular(Exception):
+    """The file's groups are not each affilié's lines: check every line."""
+
+
+def compare(
+    path: Path, fichier: str, columns: tuple[str, ...], progress: Callable[[int], None] | None
+) -> Changes | None:
+    """Read the file once, group its lines by affilié, and keep in ``import_groupes_<fichier>``
+    (numero, empreinte) the groups whose fingerprint is not the one kept (or whose affilié
+    was written since). None when the groups cannot speak for the file: then every line
+    is checked."""
+    connection = db.session.connection().connection.driver_connection
+    connection.execute(
+        f"CREATE TEMP TABLE import_groupes_{fichier} (numero text, empreinte text) ON COMMIT DROP"
+    )
+    try:
+        return _read(path, fichier, columns, progress, connection)
+    except (_Irregular, FileRefused, UnicodeDecodeError):
+        connection.execute(f"TRUNCATE import_groupes_{fichier}")
+        return None
+
+
+def _read(path, fichier, columns, progress, connection) -> Changes:
+    name = path.name
+    lines = _lines_after_header(path, name, progress)
+    number, header_text = next(lines, (0, b""))
+    header = header_of(number, header_text.decode("utf-8"), name, columns)
+    prefix = f"{REGLES}\n{fichier}\n{','.join(header.names)}\n".encode()
+    column = header.positions[0]
+    changes = Changes(header)
+    kept = _kept(connection, fichier)
+    last_kept = next(kept, None)
+    changed: list[tuple[str, str]] = []
+    group: list[bytes] = []
+    numero, start, previous_changed = b"", 0, False
+
+    def close(end: int) -> None:
+        nonlocal last_kept, previous_changed
+        key = numero.decode()
+        empreinte = hashlib.md5(prefix + b"\n".join(group), usedforsecurity=False).hexdigest()
+        while last_kept is not None and last_kept[0] < key:
+            last_kept = next(kept, None)
+        if last_kept == (key, empreinte):
+            previous_changed = False
+            return
+        changed.append((key, empreinte))
+        if len(changed) >= BATCH:
+            _write(connection, fichier, changed)
+        if previous_changed:
+            changes.ranges[-1] = (changes.ranges[-1][0], end)
+        else:
+            changes.ranges.append((start, end))
+        previous_changed = True
+
+    last = 0
+    for number, line in lines:
+        found = line.partition(b",")[0] if column == 0 else _field(line, column)
+        if found != numero:
+            if len(found) != 7 or not found.isdigit() or found <= numero:
+                raise _Irregular
+            if group:
+                close(last)
+            numero, start, group = found, number, []
+        group.append(line)
+        last = number
+        changes.lines += 1
+    if group:
+        close(last)
+    _write(connection, fichier, changed)
+    return changes
+
+
+def _lines_after_header(
+    path: Path, name: str, progress: Callable[[int], None] | None
+) -> Iterator[tuple[int, bytes]]:
+    """(number, bytes) of the file's first non-blank line, then of each non-blank line
+    after it, without its end of line."""
+    header_seen = False
+    for first, block in blocks(path, name, progress):
+        if b"\r" in block:
+            block = block.replace(b"\r\n", b"\n")
+        for offset, line in enumerate(block.split(b"\n"), first):
+            if line and (header_seen or line.strip()):
+                header_seen = True
+                yield offset, line
+
+
+def _field(line: bytes, column: int) -> bytes:
+    fields = line.split(b",", column + 1)
+    return fields[column] if len(fields) > column else b""
+
+
+def _kept(connection, fichier: str) -> Iterator[tuple[str, str]]:
+    """(numero, empreinte) of the fingerprints the last imports kept for this file that
+    still hold (the affilié's version is the one kept with them), in numéro order."""
+    with connection.cursor(name=f"empreintes_{fichier}") as cursor:
+        cursor.itersize = BATCH
+        cursor.execute(
+            """
+            SELECT a.numero, e.empreinte FROM empreintes_import e
+            JOIN affilies a ON a.id = e.affilie_id AND a.lignes_jeton = e.jeton
+            WHERE e.fichier = %s ORDER BY a.numero COLLATE "C"
+            """,
+            (fichier,),
+        )
+        yield from cursor
+
+
+def _write(connection, fichier: str, rows: list[tuple[str, str]]) -> None:
+    with connection.cursor().copy(f"COPY import_groupes_{fichier} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    rows.clear()
+
+
+def keep_valid(fichiers: list[str]) -> None:
+    """Before the merge: the kept fingerprints, in the files just read, of the affiliés
+    whose rows this import may write (``import_valides``)."""
     db.session.execute(
         text(
-            f"""
-            CREATE TEMP TABLE import_changes_{fichier} ON COMMIT DROP AS
-            SELECT g.numero FROM import_groupes_{fichier} g
-            LEFT JOIN affilies a ON a.numero = g.numero
-            LEFT JOIN empreintes_import e ON e.affilie_id = a.id AND e.fichier = :fichier
-            WHERE e.empreinte IS DISTINCT FROM g.empreinte
-               OR e.jeton IS DISTINCT FROM a.lignes_jeton
+            """
+            CREATE TEMP TABLE import_valides ON COMMIT DROP AS
+            SELECT e.affilie_id, e.fichier FROM empreintes_import e
+            JOIN affilies a ON a.id = e.affilie_id AND a.lignes_jeton = e.jeton
+            WHERE e.fichier = ANY(:fichiers) AND a.numero IN (
+                SELECT numero FROM import_affilies UNION SELECT numero FROM import_ribs
+                UNION SELECT numero FROM import_lignes
+            )
             """
         ),
-        {"fichier": fichier},
+        {"fichiers": fichiers},
     )
-    db.session.execute(text(f"ANALYZE import_changes_{fichier}"))
 
 
-def keep_changed_lines(header: str | None, numero_field: int) -> int:
-    """creances.csv: reduce the staging to the affiliés whose lines may have changed;
-    return how many lines the file holds.
-
-    ``import_brut`` holds the lines taken whole (``header`` is the file's header line
-    then, and ``numero_field`` the position of numero_affiliation in it, from 1);
-    ``import_lignes`` the lines the reader split. Afterwards ``import_lignes`` holds only
-    the lines of ``import_changes_creances``; the lines of ``import_brut`` still to split
-    are those whose numéro is there.
-    """
-    session = db.session
-    raw = ""
-    if header is not None:
-        raw = f"""
-            UNION ALL
-            SELECT btrim(split_part(brut, ',', {numero_field}), ' '), ligne, brut
-            FROM import_brut WHERE brut <> ''
-        """
-    session.execute(
-        text(
-            f"""
-            CREATE TEMP TABLE import_groupes_creances ON COMMIT DROP AS
-            SELECT numero, count(*) AS lignes,
-                   md5(:prefix || string_agg(texte, E'\\n' ORDER BY ligne)) AS empreinte
-            FROM (
-                SELECT numero, ligne, {_LUE} AS texte FROM import_lignes
-                {raw}
-            ) l
-            GROUP BY numero
-            """
-        ),
-        {"prefix": _prefix("creances", header)},
-    )
-    _changes("creances")
-    session.execute(
-        text(
-            "DELETE FROM import_lignes i WHERE NOT EXISTS "
-            "(SELECT 1 FROM import_changes_creances c WHERE c.numero = i.numero)"
-        )
-    )
-    return int(session.scalar(text("SELECT coalesce(sum(lignes), 0) FROM import_groupes_creances")))
-
-
-def group_raw_lines(fichier: str, raw: str, header_line: int, header: str) -> tuple[int, bool]:
-    """affilies.csv or ribs.csv, staged whole in ``raw`` (line number, text): the groups
-    and ``import_changes_<fichier>``; return how many lines the file holds, and whether
-    only the changed groups need checking (every line starts with its numéro)."""
+def record(fichiers: list[str]) -> None:
+    """After the merge: a fingerprint that held before it still holds for a file whose
+    lines of that affilié were not staged (the import wrote nothing of that file for it),
+    with the affilié's new version; then the fingerprints of the groups that changed."""
     session = db.session
     session.execute(
         text(
-            f"""
-            CREATE TEMP TABLE import_groupes_{fichier} ON COMMIT DROP AS
-            SELECT {NUMERO_EN_TETE} AS numero, count(*) AS lignes,
-                   md5(:prefix || string_agg(brut, E'\\n' ORDER BY ligne)) AS empreinte
-            FROM {raw} WHERE ligne > :header AND rtrim(brut, E'\\r') <> ''
-            GROUP BY 1
             """
-        ),
-        {"prefix": _prefix(fichier, header), "header": header_line},
-    )
-    _changes(fichier)
-    total, irregular = session.execute(
-        text(
-            f"SELECT coalesce(sum(lignes), 0), "
-            f"coalesce(bool_or(numero IS NULL), false) FROM import_groupes_{fichier}"
+            UPDATE empreintes_import e SET jeton = a.lignes_jeton
+            FROM import_valides v JOIN affilies a ON a.id = v.affilie_id
+            WHERE e.affilie_id = v.affilie_id AND e.fichier = v.fichier
+              AND e.jeton <> a.lignes_jeton
+            """
         )
-    ).one()
-    return int(total), not irregular
-
-
-def record(fichier: str) -> None:
-    """After the merge: the fingerprint of each affilié of the file whose fingerprint or
-    version is not the one kept (a changed affilié, a new one, one whose version this
-    import changed through another file)."""
-    db.session.execute(
-        text(
-            f"""
-            INSERT INTO empreintes_import (affilie_id, fichier, empreinte, jeton)
-            SELECT a.id, :fichier, g.empreinte, a.lignes_jeton
-            FROM import_groupes_{fichier} g JOIN affilies a ON a.numero = g.numero
-            LEFT JOIN empreintes_import e ON e.affilie_id = a.id AND e.fichier = :fichier
-            WHERE e.empreinte IS DISTINCT FROM g.empreinte
-               OR e.jeton IS DISTINCT FROM a.lignes_jeton
-            ON CONFLICT (affilie_id, fichier) DO UPDATE
-            SET empreinte = excluded.empreinte, jeton = excluded.jeton
-            """
-        ),
-        {"fichier": fichier},
     )
+    for fichier in fichiers:
+        session.execute(
+            text(
+                f"""
+                INSERT INTO empreintes_import (affilie_id, fichier, empreinte, jeton)
+                SELECT a.id, :fichier, g.empreinte, a.lignes_jeton
+                FROM import_groupes_{fichier} g JOIN affilies a ON a.numero = g.numero
+                ON CONFLICT (affilie_id, fichier) DO UPDATE
+                SET empreinte = excluded.empreinte, jeton = excluded.jeton
+                """
+            ),
+            {"fichier": fichier},
+        )

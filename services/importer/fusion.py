@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 def _merge(loader: _Loader, report: ImportReport) -> None:
     """Write the staged rows into the real tables, set-based."""
     session = db.session
+    loader.before_merge()
     # The affiliés this import creates: they get their lignes_jeton as they are inserted,
     # so their lines need no second write of the row (and of its search index) below.
     session.execute(

@@ -26,6 +26,7 @@ from services.csv_lines import (
     physical_lines,
     read_header,
     row_problem,
+    selected_blocks,
     split_fields,
 )
 
@@ -331,11 +332,13 @@ def _line_rows(
     structural: _FirstLines,
     progress: Progress | None,
     take: Callable[[int, bytes, Header], bool] | None = None,
+    ranges: list[tuple[int, int]] | None = None,
 ):
     """(line number, fields, None) of each well-formed créance line, or (line number,
     None, line) when the line can go to COPY as it is: nothing to strip, unquote or
     reorder. The other lines are reported. After the header, ``take`` may take a whole
-    block of lines as it is (it answers True), and reports them itself."""
+    block of lines as it is (it answers True), and reports them itself. With ``ranges``,
+    only the lines numbered within them are read (the header's among them)."""
     name = path.name
     total = [0, 0]
 
@@ -345,7 +348,12 @@ def _line_rows(
 
     try:
         header = None
-        for first, block in blocks(path, name, read if progress is not None else None):
+        counted = read if progress is not None else None
+        if ranges is None:
+            source = blocks(path, name, counted)
+        else:
+            source = selected_blocks(path, name, ranges, counted)
+        for first, block in source:
             if header is not None and take is not None and take(first, block, header):
                 total[1] = first + block.count(b"\n")
                 continue

@@ -64,6 +64,9 @@ exports = st.fixed_dictionaries(
         "creances": st.dictionaries(
             st.sampled_from(NUMEROS), st.dictionaries(line_keys, amounts, max_size=4), max_size=3
         ),
+        # An export lists each affilié's lines together, in numéro order: the nightly pass
+        # reads the changed ones only. Any other order is read whole.
+        "in_order": st.booleans(),
     }
 )
 
@@ -111,27 +114,33 @@ def valid(export: dict, known: set[str]) -> dict:
         "ribs": None if export["ribs"] is None else [r for r in export["ribs"] if r[0] in known],
         # An affilié without any line is not named by creances.csv.
         "creances": {n: lines for n, lines in export["creances"].items() if n in known and lines},
+        "in_order": export.get("in_order", True),
     }
 
 
 def write_export(directory: Path, export: dict) -> None:
     for name in ("affilies", "ribs", "creances"):
         (directory / f"{name}.csv").unlink(missing_ok=True)
+
+    def ordered(rows):
+        # A stable sort: a RIB's lines keep their order (the last one wins).
+        return sorted(rows, key=lambda row: row[0]) if export.get("in_order", True) else rows
+
     if export["affilies"] is not None:
         with (directory / "affilies.csv").open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
             writer.writerow(AFFILIES_COLUMNS)
-            for numero, (*fields, arrangement) in export["affilies"].items():
+            for numero, (*fields, arrangement) in ordered(export["affilies"].items()):
                 writer.writerow((numero, *fields, "oui" if arrangement else "non"))
     if export["ribs"] is not None:
         with (directory / "ribs.csv").open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
             writer.writerow(RIBS_COLUMNS)
-            writer.writerows(export["ribs"])
+            writer.writerows(ordered(export["ribs"]))
     with (directory / "creances.csv").open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(CREANCES_COLUMNS)
-        for numero, lines in export["creances"].items():
+        for numero, lines in ordered(export["creances"].items()):
             for (periode, rubrique, nature), montant in lines.items():
                 writer.writerow((numero, periode, rubrique, nature, f"{montant}"))
 
@@ -381,3 +390,92 @@ def test_a_name_or_bank_written_since_the_last_import_is_put_back(app, tmp_path)
     import_directory(tmp_path)
 
     assert database_state() == before
+
+
+def _read_again(monkeypatch) -> dict[str, list[int]]:
+    """The line numbers, by file, that the import reads again to check them (the others
+    it only fingerprints)."""
+    from services.importer import bases, lignes
+
+    seen: dict[str, list[int]] = {}
+    rows, line_rows = lignes._rows, bases._line_rows
+
+    def spy_rows(path, *args):
+        for number, row in rows(path, *args):
+            seen.setdefault(path.name, []).append(number)
+            yield number, row
+
+    def spy_line_rows(path, *args):
+        for number, *rest in line_rows(path, *args):
+            seen.setdefault(path.name, []).append(number)
+            yield number, *rest
+
+    monkeypatch.setattr(lignes, "_rows", spy_rows)
+    monkeypatch.setattr(bases, "_line_rows", spy_line_rows)
+    return seen
+
+
+def _nightly_export() -> dict:
+    fields = ("ATLAS SARL", "AMO", "", "Perception Fès Saïss", *["2023-11-08"] * 2, False)
+    return {
+        "affilies": dict.fromkeys(NUMEROS[:3], fields),
+        "ribs": [(n, RIBS[0], "CIH Bank") for n in NUMEROS[:3]],
+        "creances": {
+            n: {
+                ("202301", "CSS", "principal"): Decimal("1.00"),
+                ("202312", "AMO", "majorations"): Decimal("0.10"),
+            }
+            for n in NUMEROS[:3]
+        },
+    }
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="the nightly fingerprints: PostgreSQL")
+def test_a_nightly_export_reads_again_only_the_lines_of_the_affilies_it_changes(
+    app, tmp_path, monkeypatch
+):
+    start_empty()
+    export = _nightly_export()
+    write_export(tmp_path, export)
+    import_directory(tmp_path)
+    seen = _read_again(monkeypatch)
+
+    import_directory(tmp_path)
+    assert seen == {}
+
+    # 8000002 renamed, one line of 8000003 changed (affiliés.csv line 3, creances.csv 6-7).
+    export["affilies"][NUMEROS[1]] = ("AUTRE NOM", *export["affilies"][NUMEROS[1]][1:])
+    export["creances"][NUMEROS[2]][("202301", "CSS", "principal")] = Decimal("2.00")
+    write_export(tmp_path, export)
+    before = database_state()
+    import_directory(tmp_path)
+    assert seen == {"affilies.csv": [3], "creances.csv": [6, 7]}
+    after = database_state()
+    assert after["affilies"][NUMEROS[1]][0] == "AUTRE NOM"
+    assert after["lines"][(NUMEROS[2], "202301", "CSS", "principal")] == Decimal("2.00")
+    assert {k: v for k, v in after["lines"].items() if k[0] != NUMEROS[2]} == {
+        k: v for k, v in before["lines"].items() if k[0] != NUMEROS[2]
+    }
+
+    # The fingerprints of the files that did not change for them hold on with their new
+    # version: the same export again reads nothing again.
+    seen.clear()
+    import_directory(tmp_path)
+    assert seen == {}
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="the nightly fingerprints: PostgreSQL")
+def test_an_export_out_of_numero_order_is_read_whole_every_night(app, tmp_path, monkeypatch):
+    start_empty()
+    export = _nightly_export() | {"in_order": False}
+    export["creances"] = dict(reversed(export["creances"].items()))
+    write_export(tmp_path, export)
+    import_directory(tmp_path)
+    seen = _read_again(monkeypatch)
+
+    import_directory(tmp_path)
+
+    assert seen == {"creances.csv": [2, 3, 4, 5, 6, 7]}
+    assert database_state()["lines"] == {
+        (n, "202301", "CSS", "principal"): Decimal("1.00") for n in NUMEROS[:3]
+    } | {(n, "202312", "AMO", "majorations"): Decimal("0.10") for n in NUMEROS[:3]}
