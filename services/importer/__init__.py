@@ -27,8 +27,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import text
-
 from extensions import db
 from services.importer.bases import staging_loader
 from services.importer.controles import _check_staged
@@ -123,11 +121,7 @@ def import_directory(
         raise
     finally:
         loader.drop_staging()
-    if report.lignes and not dry_run and db.engine.dialect.name == "postgresql":
-        # Statistics for the new lines now, not at autovacuum's next pass: each affilié's
-        # first consolidation plans its GROUP BY with them (for 8 rows, it would sort
-        # 12 000).
-        db.session.execute(text("ANALYZE lignes_creance"))
-        db.session.commit()
+    if not dry_run:
+        loader.after_commit()
     report.seconds = time.perf_counter() - started
     return report

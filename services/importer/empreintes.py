@@ -162,7 +162,8 @@ def _kept(connection, fichier: str) -> Iterator[tuple[str, str]]:
             """,
             (fichier,),
         )
-        yield from cursor
+        while rows := cursor.fetchmany(BATCH):
+            yield from rows
 
 
 def _write(connection, fichier: str, rows: list[tuple[str, str]]) -> None:
@@ -179,12 +180,13 @@ def keep_valid(fichiers: list[str]) -> None:
         text(
             """
             CREATE TEMP TABLE import_valides ON COMMIT DROP AS
-            SELECT e.affilie_id, e.fichier FROM empreintes_import e
-            JOIN affilies a ON a.id = e.affilie_id AND a.lignes_jeton = e.jeton
-            WHERE e.fichier = ANY(:fichiers) AND a.numero IN (
+            SELECT e.affilie_id, e.fichier FROM (
                 SELECT numero FROM import_affilies UNION SELECT numero FROM import_ribs
                 UNION SELECT numero FROM import_lignes
-            )
+            ) s
+            JOIN affilies a ON a.numero = s.numero
+            JOIN empreintes_import e ON e.affilie_id = a.id AND e.jeton = a.lignes_jeton
+            WHERE e.fichier = ANY(:fichiers)
             """
         ),
         {"fichiers": fichiers},
