@@ -176,8 +176,10 @@ class LigneCreance(db.Model):
 
 
 class EmpreinteImport(db.Model):
-    """The md5 of an affilié's lines as the last import's file wrote them, and the
-    affilié's ``lignes_jeton`` then: written by the importer only (services.importer.empreintes)."""
+    """The md5 of an affilié's lines as the last import's file wrote them, kept while it
+    holds: on PostgreSQL a trigger (revision 0012) deletes an affilié's fingerprints when
+    its ``lignes_jeton`` changes. Written by the importer only (services.importer.empreintes),
+    which reads them by file in numéro order (byte order, as it reads the file)."""
 
     __tablename__ = "empreintes_import"
 
@@ -185,8 +187,14 @@ class EmpreinteImport(db.Model):
         ForeignKey("affilies.id", ondelete="CASCADE"), primary_key=True
     )
     fichier: Mapped[str] = mapped_column(String(16), primary_key=True)
+    numero: Mapped[str] = mapped_column(
+        String(7).with_variant(String(7, collation="C"), "postgresql")
+    )
     empreinte: Mapped[str] = mapped_column(String(32))
-    jeton: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        Index("ix_empreintes_import_fichier_numero", "fichier", "numero", unique=True),
+    )
 
 
 @event.listens_for(Session, "before_flush")

@@ -72,6 +72,7 @@ class _Loader:
 
     new_jeton = ""
     on_commit = ""
+    lines_written = 0  # by the merge
     temp_schema = ""
     is_distinct = " IS NOT "
     lines_table = ""
@@ -348,15 +349,23 @@ class _PostgresLoader(_Loader):
         self.first_load = False
 
     def after_commit(self) -> None:
-        """After a first load, the statistics of the tables it filled now, not at
-        autovacuum's next pass: the next import's statements and each affilié's first
-        consolidation are planned with them (for 8 lines, the consolidation would sort
-        12 000; the nightly pass would hash 900 000 fingerprints to find a few thousand).
-        A nightly import changes too few rows to matter: autovacuum sees to them."""
+        """Statistics now, not at autovacuum's next pass, for the tables the import filled
+        or grew past autovacuum's own threshold (a tenth): the next statements and each
+        affilié's first consolidation are planned with them (for 8 lines, the
+        consolidation would sort 12 000; the next night would hash every fingerprint with
+        every affilié). A night that changes a few affiliés leaves it to autovacuum."""
+        tables = []
         if self.first_load:
-            for table in ("lignes_creance", "affilies", "comptes_bancaires", "empreintes_import"):
-                db.session.execute(text(f"ANALYZE {table}"))
-            db.session.commit()
+            tables = ["lignes_creance", "affilies", "comptes_bancaires", "empreintes_import"]
+        elif self.lines_written:
+            estimate = db.session.scalar(
+                text("SELECT reltuples FROM pg_class WHERE relname = 'lignes_creance'")
+            )
+            if self.lines_written > 0.1 * max(estimate or 0, 0):
+                tables = ["lignes_creance"]
+        for table in tables:
+            db.session.execute(text(f"ANALYZE {table}"))
+        db.session.commit()
 
     def before_merge(self) -> None:
         if self.fingerprinted:

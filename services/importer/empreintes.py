@@ -6,15 +6,18 @@ line costs far more than reading it. So, on PostgreSQL, each file is first read 
 Python, a line at a time, its lines grouped by affilié as they come (an export lists an
 affilié's lines together, in numéro order), and the md5 of each group — its lines as the
 file wrote them — compared with the one the last import kept in ``empreintes_import``,
-read in the same order. Only the lines of the groups that differ are then read again,
+read in the same order from its index. Only the lines of the groups that differ are then read again,
 split, checked, typed and compared with the database; the others are left as they are,
 with their ``lignes_jeton``. A file whose affiliés are all unchanged is read once and
 nothing of it is staged.
 
 Why skipping a group is safe: the last import accepted exactly these lines for this
 affilié, under the same rules and the same header (both are part of the fingerprint),
-and nothing wrote the affilié since (its ``lignes_jeton`` is the one kept with the
-fingerprint: every write to its lines, fields or RIBs replaces it). Every check of a
+and nothing wrote the affilié since: a fingerprint exists only while it holds. Every
+write to an affilié's lines, fields or RIBs gives it a new ``lignes_jeton``, and the
+database then deletes its fingerprints (a trigger, revision 0012), whatever wrote it;
+the import itself puts back, after its writes, those of the files it wrote nothing of
+for the affilié (``keep_valid``, ``record``). Every check of a
 line needs only the line and its own affilié: a duplicate key (an affilié twice, a
 créance key twice) lives within one affilié, and a numéro never seen has no
 fingerprint. A group is all the lines of its affilié only when every line names its
@@ -150,16 +153,11 @@ def _field(line: bytes, column: int) -> bytes:
 
 
 def _kept(connection, fichier: str) -> Iterator[tuple[str, str]]:
-    """(numero, empreinte) of the fingerprints the last imports kept for this file that
-    still hold (the affilié's version is the one kept with them), in numéro order."""
+    """(numero, empreinte) of the fingerprints kept for this file, in numéro order (the
+    column's byte order: its index's)."""
     with connection.cursor(name=f"empreintes_{fichier}") as cursor:
-        cursor.itersize = BATCH
         cursor.execute(
-            """
-            SELECT a.numero, e.empreinte FROM empreintes_import e
-            JOIN affilies a ON a.id = e.affilie_id AND a.lignes_jeton = e.jeton
-            WHERE e.fichier = %s ORDER BY a.numero COLLATE "C"
-            """,
+            "SELECT numero, empreinte FROM empreintes_import WHERE fichier = %s ORDER BY numero",
             (fichier,),
         )
         while rows := cursor.fetchmany(BATCH):
@@ -174,19 +172,17 @@ def _write(connection, fichier: str, rows: list[tuple[str, str]]) -> None:
 
 
 def keep_valid(fichiers: list[str]) -> None:
-    """Before the merge: the kept fingerprints, in the files just read, of the affiliés
-    whose rows this import may write (``import_valides``)."""
+    """Before the merge: the fingerprints, in the files just read, of the affiliés whose
+    rows this import may write (``import_valides``), which its writes will delete."""
     db.session.execute(
         text(
             """
             CREATE TEMP TABLE import_valides ON COMMIT DROP AS
-            SELECT e.affilie_id, e.fichier FROM (
+            SELECT * FROM empreintes_import
+            WHERE fichier = ANY(:fichiers) AND numero IN (
                 SELECT numero FROM import_affilies UNION SELECT numero FROM import_ribs
                 UNION SELECT numero FROM import_lignes
-            ) s
-            JOIN affilies a ON a.numero = s.numero
-            JOIN empreintes_import e ON e.affilie_id = a.id AND e.jeton = a.lignes_jeton
-            WHERE e.fichier = ANY(:fichiers)
+            )
             """
         ),
         {"fichiers": fichiers},
@@ -195,28 +191,20 @@ def keep_valid(fichiers: list[str]) -> None:
 
 def record(fichiers: list[str]) -> None:
     """After the merge: a fingerprint that held before it still holds for a file whose
-    lines of that affilié were not staged (the import wrote nothing of that file for it),
-    with the affilié's new version; then the fingerprints of the groups that changed."""
+    lines of that affilié were not staged (the import wrote nothing of that file for it);
+    then the fingerprints of the groups that changed."""
     session = db.session
     session.execute(
-        text(
-            """
-            UPDATE empreintes_import e SET jeton = a.lignes_jeton
-            FROM import_valides v JOIN affilies a ON a.id = v.affilie_id
-            WHERE e.affilie_id = v.affilie_id AND e.fichier = v.fichier
-              AND e.jeton <> a.lignes_jeton
-            """
-        )
+        text("INSERT INTO empreintes_import SELECT * FROM import_valides ON CONFLICT DO NOTHING")
     )
     for fichier in fichiers:
         session.execute(
             text(
                 f"""
-                INSERT INTO empreintes_import (affilie_id, fichier, empreinte, jeton)
-                SELECT a.id, :fichier, g.empreinte, a.lignes_jeton
+                INSERT INTO empreintes_import (affilie_id, fichier, numero, empreinte)
+                SELECT a.id, :fichier, a.numero, g.empreinte
                 FROM import_groupes_{fichier} g JOIN affilies a ON a.numero = g.numero
-                ON CONFLICT (affilie_id, fichier) DO UPDATE
-                SET empreinte = excluded.empreinte, jeton = excluded.jeton
+                ON CONFLICT (affilie_id, fichier) DO UPDATE SET empreinte = excluded.empreinte
                 """
             ),
             {"fichier": fichier},

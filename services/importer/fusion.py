@@ -186,7 +186,7 @@ def _replace_changed_lines(loader: _Loader) -> int:
         )
     # In the index's order: each affilié's lines land side by side in its pages, and the
     # foreign key finds the same affilié row again and again.
-    session.execute(
+    loader.lines_written = session.execute(
         text(
             f"""
             INSERT INTO {target} (affilie_id, periode, rubrique, nature, montant)
@@ -196,7 +196,7 @@ def _replace_changed_lines(loader: _Loader) -> int:
             ORDER BY c.affilie_id, i.periode
             """
         )
-    )
+    ).rowcount
     session.execute(
         text(
             f"""
