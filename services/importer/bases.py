@@ -27,7 +27,7 @@ from services.csv_lines import (
     split_fields,
 )
 from services.importer import empreintes
-from services.importer.controles import _KNOWN
+from services.importer.controles import UNKNOWN, known
 from services.importer.lignes import (
     BATCH_ROWS,
     CREANCES_COLUMNS,
@@ -193,8 +193,8 @@ class _Loader:
             text(
                 f"""
                 SELECT i.ligne, i.numero, periode, rubrique, nature, montant,
-                       k.numero IS NOT NULL AS connu
-                FROM import_lignes i {_KNOWN} ON k.numero = i.numero
+                       NOT {UNKNOWN} AS connu
+                FROM import_lignes i {known("i")}
                 WHERE {self._bad()} ORDER BY i.ligne LIMIT :room
                 """
             ),
@@ -204,10 +204,7 @@ class _Loader:
 
     def bad_line_count(self) -> int:
         return db.session.scalar(
-            text(
-                f"SELECT count(*) FROM import_lignes i {_KNOWN} ON k.numero = i.numero "
-                f"WHERE {self._bad()}"
-            )
+            text(f"SELECT count(*) FROM import_lignes i {known('i')} WHERE {self._bad()}")
         )
 
 
@@ -341,7 +338,7 @@ class _PostgresLoader(_Loader):
         )
 
     def _bad(self) -> str:
-        return f"NOT ({self.VALID}) OR k.numero IS NULL"
+        return f"NOT ({self.VALID}) OR {UNKNOWN}"
 
     def __init__(self) -> None:
         self.file_lines: dict[str, int] = {}
@@ -528,7 +525,7 @@ class _SqliteLoader(_Loader):
         return stage_in_batches(self, "import_lignes", checked_rows())
 
     def _bad(self) -> str:
-        return "NOT valide OR k.numero IS NULL"
+        return f"NOT valide OR {UNKNOWN}"
 
     def amount(self, column: str) -> str:
         # The column keeps REALs; the staged text is the amount _parse_ligne printed.
