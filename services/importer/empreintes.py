@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from sqlalchemy import text
@@ -84,9 +85,10 @@ def compare(
 
 def _read(path, fichier, columns, progress, connection) -> Changes:
     name = path.name
-    lines = _lines_after_header(path, name, progress)
-    number, header_text = next(lines, (0, b""))
-    header = header_of(number, header_text.decode("utf-8"), name, columns)
+    line_blocks = _line_blocks(path, name, progress)
+    header_line, lines = next(line_blocks, (0, [b""]))
+    header = header_of(header_line, lines[0].decode("utf-8"), name, columns)
+    after_header = (header_line + 1, lines[1:])
     prefix = f"{REGLES}\n{fichier}\n{','.join(header.names)}\n".encode()
     column = header.positions[0]
     changes = Changes(header)
@@ -97,6 +99,7 @@ def _read(path, fichier, columns, progress, connection) -> Changes:
     numero, start, previous_changed = b"", 0, False
 
     def close(end: int) -> None:
+        """The group of ``numero``, lines ``start`` to ``end``, is complete."""
         nonlocal last_kept, previous_changed
         key = numero.decode()
         empreinte = hashlib.md5(prefix + b"\n".join(group), usedforsecurity=False).hexdigest()
@@ -114,37 +117,46 @@ def _read(path, fichier, columns, progress, connection) -> Changes:
             changes.ranges.append((start, end))
         previous_changed = True
 
-    last = 0
-    for number, line in lines:
-        found = line.partition(b",")[0] if column == 0 else _field(line, column)
-        if found != numero:
-            if len(found) != 7 or not found.isdigit() or found <= numero:
-                raise _Irregular
-            if group:
-                close(last)
-            numero, start, group = found, number, []
-        group.append(line)
-        last = number
-        changes.lines += 1
+    end = header_line
+    for first, lines in chain([after_header], line_blocks):
+        changes.lines += len(lines) - lines.count(b"")
+        for number, line in enumerate(lines, first):
+            if not line:
+                continue
+            found = line.partition(b",")[0] if column == 0 else _field(line, column)
+            if found != numero:
+                if len(found) != 7 or not found.isdigit() or found <= numero:
+                    raise _Irregular
+                if group:
+                    close(number - 1)  # a blank line before the next group: in the range
+                numero, start, group = found, number, []
+            group.append(line)
+        end = first + len(lines) - 1
     if group:
-        close(last)
+        close(end)
     _write(connection, fichier, changed)
     return changes
 
 
-def _lines_after_header(
+def _line_blocks(
     path: Path, name: str, progress: Callable[[int], None] | None
-) -> Iterator[tuple[int, bytes]]:
-    """(number, bytes) of the file's first non-blank line, then of each non-blank line
-    after it, without its end of line."""
+) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first, lines without their end) of the file a block at a time,
+    from its first non-blank line (the header's) on."""
     header_seen = False
     for first, block in blocks(path, name, progress):
         if b"\r" in block:
             block = block.replace(b"\r\n", b"\n")
-        for offset, line in enumerate(block.split(b"\n"), first):
-            if line and (header_seen or line.strip()):
-                header_seen = True
-                yield offset, line
+        lines = block.split(b"\n")
+        if block.endswith(b"\n"):
+            lines.pop()
+        if not header_seen:
+            skipped = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+            first, lines = first + skipped, lines[skipped:]
+            header_seen = bool(lines)
+            if not lines:
+                continue
+        yield first, lines
 
 
 def _field(line: bytes, column: int) -> bytes:

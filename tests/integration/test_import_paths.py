@@ -479,3 +479,40 @@ def test_an_export_out_of_numero_order_is_read_whole_every_night(app, tmp_path, 
     assert database_state()["lines"] == {
         (n, "202301", "CSS", "principal"): Decimal("1.00") for n in NUMEROS[:3]
     } | {(n, "202312", "AMO", "majorations"): Decimal("0.10") for n in NUMEROS[:3]}
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="the nightly fingerprints: PostgreSQL")
+def test_blank_lines_and_crlf_do_not_hide_a_changed_affilie(app, tmp_path, monkeypatch):
+    """The ranges read again are line numbers of the file as it is: blank lines before
+    the header and between the groups, CRLF, no end of line at the end."""
+    start_empty()
+    export = _nightly_export()
+    write_export(tmp_path, export)
+    import_directory(tmp_path)
+    seen = _read_again(monkeypatch)
+    header = ",".join(CREANCES_COLUMNS)
+
+    def write(amount: str) -> None:
+        rows = [
+            "",
+            header,
+            f"{NUMEROS[0]},202301,CSS,principal,1.00",
+            "",
+            f"{NUMEROS[0]},202312,AMO,majorations,0.10",
+            f"{NUMEROS[1]},202301,CSS,principal,{amount}",
+            "",
+            f"{NUMEROS[1]},202312,AMO,majorations,0.10",
+            f"{NUMEROS[2]},202301,CSS,principal,1.00",
+            f"{NUMEROS[2]},202312,AMO,majorations,0.10",
+        ]
+        (tmp_path / "creances.csv").write_bytes("\r\n".join(rows).encode())
+
+    write("1.00")
+    import_directory(tmp_path)
+    assert seen == {}  # the same lines as the first export's, differently written
+
+    write("3.00")
+    import_directory(tmp_path)
+
+    assert seen == {"creances.csv": [6, 8]}
+    assert database_state()["lines"][(NUMEROS[1], "202301", "CSS", "principal")] == Decimal("3.00")
