@@ -185,19 +185,24 @@ def _write(connection, fichier: str, rows: list[tuple[str, str]]) -> None:
 
 def keep_valid(fichiers: list[str]) -> None:
     """Before the merge: the fingerprints, in the files just read, of the affiliés whose
-    rows this import may write (``import_valides``), which its writes will delete."""
+    rows this import may write, which its writes will delete (``import_valides``) —
+    but for the groups that changed, whose new fingerprints replace them."""
+    unchanged = " OR ".join(
+        f"(e.fichier = '{f}' AND NOT EXISTS "
+        f"(SELECT 1 FROM import_groupes_{f} g WHERE g.numero = e.numero))"
+        for f in fichiers
+    )
     db.session.execute(
         text(
-            """
+            f"""
             CREATE TEMP TABLE import_valides ON COMMIT DROP AS
-            SELECT * FROM empreintes_import
-            WHERE fichier = ANY(:fichiers) AND numero IN (
+            SELECT e.* FROM empreintes_import e
+            WHERE e.numero IN (
                 SELECT numero FROM import_affilies UNION SELECT numero FROM import_ribs
                 UNION SELECT numero FROM import_lignes
-            )
+            ) AND ({unchanged})
             """
-        ),
-        {"fichiers": fichiers},
+        )
     )
 
 
