@@ -187,23 +187,25 @@ def keep_valid(fichiers: list[str]) -> None:
     """Before the merge: the fingerprints, in the files just read, of the affiliés whose
     rows this import may write, which its writes will delete (``import_valides``) —
     but for the groups that changed, whose new fingerprints replace them."""
-    unchanged = " OR ".join(
-        f"(e.fichier = '{f}' AND NOT EXISTS "
-        f"(SELECT 1 FROM import_groupes_{f} g WHERE g.numero = e.numero))"
-        for f in fichiers
+    session = db.session
+    session.execute(
+        text("CREATE TEMP TABLE import_valides (LIKE empreintes_import) ON COMMIT DROP")
     )
-    db.session.execute(
-        text(
-            f"""
-            CREATE TEMP TABLE import_valides ON COMMIT DROP AS
-            SELECT e.* FROM empreintes_import e
-            WHERE e.numero IN (
-                SELECT numero FROM import_affilies UNION SELECT numero FROM import_ribs
-                UNION SELECT numero FROM import_lignes
-            ) AND ({unchanged})
-            """
+    for fichier in fichiers:
+        session.execute(
+            text(
+                f"""
+                INSERT INTO import_valides SELECT e.* FROM empreintes_import e
+                WHERE e.fichier = :fichier AND e.numero IN (
+                    SELECT numero FROM import_affilies UNION SELECT numero FROM import_ribs
+                    UNION SELECT numero FROM import_lignes
+                ) AND NOT EXISTS (
+                    SELECT 1 FROM import_groupes_{fichier} g WHERE g.numero = e.numero
+                )
+                """
+            ),
+            {"fichier": fichier},
         )
-    )
 
 
 def record(fichiers: list[str]) -> None:
