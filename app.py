@@ -376,9 +376,17 @@ CSP = (
 )
 
 
+# What a page's answer varies with, written once: htmx partials and whole pages (HX-Request),
+# then what Flask-Compress adds to every answer (Accept-Encoding) and Flask to every answer
+# that read the session (Cookie: Flask-Login's hook reads it on every answer). Each would
+# otherwise parse the header and write it again.
+PAGE_VARY = "HX-Request, Accept-Encoding, Cookie"
+
+
 def register_security_headers(app: Flask) -> None:
-    # The same on every answer: built once, here.
+    # The same on every answer: built once, here. No answer sets its own policy.
     headers = {
+        "Content-Security-Policy": CSP,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
         "X-Frame-Options": "DENY",
@@ -389,13 +397,15 @@ def register_security_headers(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.update(headers)
         if request.endpoint == "static":
             _buffer_static_file(response)
         else:
             # Pages differ between full renders and htmx partials, and hold personal data.
-            response.vary.add("HX-Request")
+            if "Vary" in response.headers:
+                response.vary.add("HX-Request")
+            else:
+                response.headers["Vary"] = PAGE_VARY
             response.headers.setdefault("Cache-Control", "no-store")
             _compress_refusal(response)
         return response
