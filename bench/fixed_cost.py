@@ -292,13 +292,23 @@ def compare(args) -> None:
                 runs[name].append(child(trees[name], database, args))
                 shown = ", ".join(f"{k} {v:.0f}" for k, v in runs[name][-1].items())
                 print(f"child {round_ + 1}/{args.children}, {name}: {shown}", flush=True)
-    print("\nµs of process CPU per request (median of the children's medians)")
-    print(f"| request | {args.against} | current | ratio |")
-    print("|---|---:|---:|---:|")
+    print(
+        "\nµs of process CPU per request, and the bare app's share of it (median of the children)"
+    )
+    print(
+        f"| request | {args.against} | current | ratio | {args.against} × bare | current × bare |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
     for kind in KINDS:
-        before = statistics.median(run[kind] for run in runs[args.against])
-        after = statistics.median(run[kind] for run in runs["current"])
-        print(f"| {kind} | {before:.0f} | {after:.0f} | {after / before:.3f} |")
+        before, after = (statistics.median(run[kind] for run in runs[name]) for name in trees)
+        shares = (
+            statistics.median(run["flask"] / run[kind] for run in runs[name]) for name in trees
+        )
+        share_before, share_after = shares
+        print(
+            f"| {kind} | {before:.0f} | {after:.0f} | {after / before:.3f} | "
+            f"{share_before:.3f} | {share_after:.3f} |"
+        )
 
 
 def main(argv=None) -> int:
