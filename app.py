@@ -12,6 +12,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from babel import Locale
 from flask import Flask, abort, current_app, has_request_context, request, session, url_for
 from flask_babel import get_locale, get_translations
 from flask_wtf.csrf import CSRFError
@@ -280,15 +281,20 @@ def check_csrf() -> None:
         csrf.protect(apply_exemptions=True)
 
 
-def select_locale() -> str:
+# Parsed once: Flask-Babel takes a Locale as it is, where it would parse a code again on
+# every request (Locale.parse).
+_LOCALES = {lang: Locale.parse(lang) for lang in Config.LANGUAGES}
+
+
+def select_locale() -> Locale:
     if not has_request_context():
-        return "fr"  # a command: the operators' language, the files' own
+        return _LOCALES["fr"]  # a command: the operators' language, the files' own
     # ``?lang=`` shows one page in that language without writing the session (the page
     # that says the session has expired, and the login link it gives).
     for lang in (request.args.get("lang"), session.get("lang")):
         if lang in Config.LANGUAGES:
-            return lang
-    return request.accept_languages.best_match(Config.LANGUAGES) or "fr"
+            return _LOCALES[lang]
+    return _LOCALES[request.accept_languages.best_match(Config.LANGUAGES) or "fr"]
 
 
 @login_manager.user_loader
