@@ -24,6 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints.auth import expired_page_redirect, login_redirect
 from blueprints.demande import caching
+from blueprints.simulation_form import instalments
 from common import formatting, labels
 from common.clock import system_now
 from config import BASE_DIR, DEV_DATABASE_URI, Config
@@ -353,6 +354,7 @@ def register_templates(app: Flask) -> None:
     app.jinja_env.lstrip_blocks = True
     formatting.register(app)
     labels.register(app)
+    app.add_template_filter(instalments)
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: _catalogue().ugettext(s),
         ngettext=lambda s, p, n: _catalogue().ungettext(s, p, n),
