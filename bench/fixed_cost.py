@@ -22,8 +22,10 @@ CPU, not waiting: the other tenants of a shared machine move it far less than a 
 clock. ``--profile KIND`` prints cProfile's figures of that kind instead.
 
 ``--against REV`` measures REV (its files from ``git archive``, its translations
-compiled) and the current checkout in alternate child processes, ``--rounds`` each, and
-prints both medians and their ratio.
+compiled) and the current checkout in alternate child processes (``--children`` a tree,
+``--rounds`` rounds each), and prints both trees' medians, their ratio, and each
+request's share of the bare app's CPU in the same child (a loaded machine moves both
+trees' µs; the shares move less).
 """
 
 from __future__ import annotations
