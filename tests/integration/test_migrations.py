@@ -158,3 +158,49 @@ def test_finished_requests_do_not_block_a_new_one(app):
         sa.select(DEMANDES.c.status).where(DEMANDES.c.affilie_id == affilie_id)
     ).all()
     assert sorted(statuses) == sorted([*FINISHED, lifecycle.EXPIREE, lifecycle.ACCEPTEE])
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not IS_POSTGRES, reason="the fingerprints' trigger: PostgreSQL")
+def test_the_fingerprints_that_held_keep_their_numero_and_the_others_go():
+    """Revision 0012 on a database with fingerprints: the ones that held (their version
+    the affilié's) stay, with the affilié's numéro; the others are deleted; afterwards a
+    new version of the affilié deletes its fingerprints."""
+    name = f"migr_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(BASE_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(BASE_URL).set(database=name).render_as_string(hide_password=False)
+    app = make_app(url)
+    try:
+        with app.app_context():
+            upgrade(revision="0011_notices")
+            with db.engine.begin() as connection:
+                connection.execute(
+                    sa.text(
+                        """
+                        INSERT INTO perceptions (id, name) VALUES (1, 'Perception Rabat Agdal');
+                        INSERT INTO affilies (id, numero, raison_sociale, regime, perception_id,
+                            date_situation, date_arret_penalites, arrangement, lignes_jeton)
+                        VALUES (1, '1234567', 'ATLAS', 'AMO', 1, '2024-01-31', '2024-01-31',
+                                false, 'v1');
+                        INSERT INTO empreintes_import (affilie_id, fichier, empreinte, jeton)
+                        VALUES (1, 'creances', 'a', 'v1'), (1, 'ribs', 'b', 'v0');
+                        """
+                    )
+                )
+            upgrade(revision="0012_empreintes_valides")
+            kept = "SELECT affilie_id, fichier, numero, empreinte FROM empreintes_import"
+            with db.engine.begin() as connection:
+                assert connection.execute(sa.text(kept)).all() == [(1, "creances", "1234567", "a")]
+                connection.execute(sa.text("UPDATE affilies SET raison_sociale = 'AUTRE'"))
+                assert connection.execute(sa.text(kept)).all() == [(1, "creances", "1234567", "a")]
+                connection.execute(sa.text("UPDATE affilies SET lignes_jeton = 'v2'"))
+                assert connection.execute(sa.text(kept)).all() == []
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
