@@ -87,7 +87,9 @@
   // A swap replaces the panel: whoever had the focus (or an open "Détail des échéances")
   // inside it gets it back in the new panel, instead of the focus falling to the page.
   var FOCUSABLE = 'a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex="-1"])';
-  var kept = null;
+  // By the id of the element a swap replaces: another answer (the détail's rows, into the
+  // old panel) may be swapped between a panel's swap and its settling.
+  var kept = {};
   document.addEventListener("htmx:beforeSwap", function (event) {
     // A refused simulation (422) is a panel with the messages beside the fields: show it.
     if (event.detail.xhr && event.detail.xhr.status === 422 && event.detail.target &&
@@ -96,11 +98,9 @@
       event.detail.isError = false;
     }
     var target = event.detail.target;
-    kept = null;
     if (!target || !target.id) return;
     var active = document.activeElement;
-    kept = {
-      id: target.id,
+    kept[target.id] = {
       // A pager control is found again by what it does, not by its rank: the links
       // around the current page are not the same on the next page.
       pager: active && target.contains(active) && active.getAttribute("data-pager"),
@@ -111,15 +111,17 @@
   });
 
   // The focus at once, in the same task as the swap: there is no moment without it.
-  document.addEventListener("htmx:afterSwap", function () {
-    var panel = kept && document.getElementById(kept.id);
-    if (!panel || kept.focus < 0) return;
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var id = event.detail.target && event.detail.target.id;
+    var was = id && kept[id];
+    var panel = was && document.getElementById(id);
+    if (!panel || was.focus < 0) return;
     // Only if the focus fell with the old panel: a user who tabbed on meanwhile stays put.
     var active = document.activeElement;
     var fell = !active || active === document.body || !active.isConnected;
     if (fell) {
-      var again = kept.pager ? pagerControl(panel, kept.pager)
-        : panel.querySelectorAll(FOCUSABLE)[kept.focus];
+      var again = was.pager ? pagerControl(panel, was.pager)
+        : panel.querySelectorAll(FOCUSABLE)[was.focus];
       (again || panel).focus();
     }
   });
@@ -143,13 +145,15 @@
   }
 
   // The détail reopened once htmx has processed the new panel (it fetches its rows).
-  document.addEventListener("htmx:afterSettle", function () {
-    if (!kept) return;
-    var panel = document.getElementById(kept.id);
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var id = event.detail.target && event.detail.target.id;
+    var was = id && kept[id];
+    if (!was) return;
+    delete kept[id];
+    var panel = document.getElementById(id);
     if (panel) {
-      panel.querySelectorAll("details").forEach(function (d, i) { if (kept.open[i]) d.open = true; });
+      panel.querySelectorAll("details").forEach(function (d, i) { if (was.open[i]) d.open = true; });
     }
-    kept = null;
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {

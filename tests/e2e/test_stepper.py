@@ -68,6 +68,32 @@ def test_a_swap_keeps_the_focus_and_the_open_details_inside_the_panel(page):
     expect(page.locator("#simulation-panel details tbody tr")).to_have_count(12)
 
 
+def test_an_answer_swapped_while_the_panel_settles_does_not_close_the_detail(page):
+    """A move's answer replaces the panel; the détail's rows, answering meanwhile into the
+    old one, are swapped before the new panel settles (a loaded machine): the open
+    détail is still reopened in the new panel."""
+    page.goto("/connexion")
+    sign_in(page)
+    start_request(page, "4317542", "acomptes")
+    page.locator("#simulation-panel summary").click()
+    expect(page.locator("#simulation-panel details tbody tr")).to_have_count(6)
+
+    reopened = page.evaluate(
+        """() => {
+            const panel = document.getElementById('simulation-panel');
+            const fire = (el, name) => el.dispatchEvent(
+                new CustomEvent(name, {bubbles: true, detail: {target: el, elt: el}}));
+            fire(panel, 'htmx:beforeSwap');  // the move's answer: the open détail noted
+            fire(panel.querySelector('details tbody'), 'htmx:beforeSwap');  // the rows
+            panel.querySelector('details').open = false;  // the new panel's, closed
+            fire(panel, 'htmx:afterSettle');
+            return panel.querySelector('details').open;
+        }"""
+    )
+
+    assert reopened
+
+
 def test_a_detail_that_cannot_be_fetched_says_so_and_links_the_whole_page(page, browser_problems):
     page.goto("/connexion")
     sign_in(page)
