@@ -311,6 +311,8 @@ def portable(text: str, roots: tuple[str, ...] = ()) -> str:
     # The command lines name programs, not where they live: "python -m gunicorn …",
     # "py-spy record …", without the folder gunicorn was told to work in.
     text = text.replace(".venv/bin/", "")
+    # A file under the checkout as the repository names it: "bench/…svg", not "./bench/…".
+    text = re.sub(r"(--output |>)\./", r"\1", text)
     return re.sub(r" --chdir [^\s&<]+", "", text)
 
 

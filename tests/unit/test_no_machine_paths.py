@@ -50,3 +50,19 @@ def test_flame_graphs_name_programs_not_where_they_live():
         if what in text
     ]
     assert found == []
+
+
+def test_each_flame_graph_names_its_own_command_and_file():
+    """A graph's title is py-spy's command line: the program by its name and the output
+    as the repository names it, not a folder left as "." or cut to "…"."""
+    title = re.compile(r'<text id="title"[^>]*>([^<]*)</text>')
+    found = []
+    for svg in sorted((ROOT / "bench").glob("*.svg")):
+        text = svg.read_text(encoding="utf-8")
+        named = title.findall(text)
+        own = f"--output {svg.relative_to(ROOT).as_posix()}"
+        if len(named) != 1 or not named[0].startswith("py-spy record ") or own not in named[0]:
+            found.append(f"{svg.relative_to(ROOT)}: {named}")
+        if "…" in text:
+            found.append(f"{svg.relative_to(ROOT)}: a path cut to '…'")
+    assert found == []
