@@ -61,6 +61,17 @@
       var avance = document.getElementById("avance");
       var params = { n: field.value };
       if (avance && avance.value.trim()) params.avance = avance.value;
+      // Leaving the count after its own move (a click on "Détail des échéances") sends a
+      // change for the panel on screen: nothing to ask, and the answer would replace the
+      // panel under the click, which then never reaches the summary.
+      var panel = document.getElementById("simulation-panel");
+      var trigger = event.detail.triggeringEvent;
+      if (trigger && trigger.type === "change" && trigger.target === field && panel &&
+          lastSent === params.n && panel.dataset.n === params.n &&
+          (panel.dataset.avance || "") === (params.avance || "")) {
+        event.preventDefault();
+        return;
+      }
       lastSent = field.value;
       var form = event.detail.formData;
       if (form) {

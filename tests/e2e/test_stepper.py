@@ -94,6 +94,28 @@ def test_an_answer_swapped_while_the_panel_settles_does_not_close_the_detail(pag
     assert reopened
 
 
+def test_leaving_the_count_after_its_move_asks_nothing_and_the_detail_opens(page):
+    """A count typed moves the panel after its pause; a click on "Détail des échéances"
+    then leaves the field, whose change would ask for the same panel again and swap it
+    under the click (on a loaded machine, between the press and the release: the summary
+    never got the click). Nothing is asked; the détail opens with its rows."""
+    page.goto("/connexion")
+    sign_in(page)
+    start_request(page, "4317542", "acomptes")
+    wait_for_swap(page, lambda: page.locator("#nombre_echeances").fill("60"))
+    expect(page.locator("#simulation-panel")).to_have_attribute("data-n", "60")
+    moves = []
+    page.on("request", lambda r: moves.append(r.url) if "/simulation?" in r.url else None)
+    page.locator("#simulation-panel summary").click()
+    expect(page.locator("#simulation-panel details tbody tr")).to_have_count(60)
+    assert moves == []
+    # A count that differs from the panel's is still asked for when the field is left.
+    page.locator("#nombre_echeances").fill("12")
+    page.locator("#avance").focus()
+    expect(page.locator("#simulation-panel")).to_have_attribute("data-n", "12")
+    assert any("n=12" in url for url in moves), moves
+
+
 def test_a_detail_that_cannot_be_fetched_says_so_and_links_the_whole_page(page, browser_problems):
     page.goto("/connexion")
     sign_in(page)
