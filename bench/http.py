@@ -308,6 +308,9 @@ def portable(text: str, roots: tuple[str, ...] = ()) -> str:
     text = re.sub(rf"(?<![\w/.\-])/(?:{pattern})\b[^\s\"'&;<>)]*", "…", text)
     # A label the graph cut short ("--chdir /w.."): the start of a path all the same.
     text = re.sub(r"(?<![\w/.\-])/[\w.\-]*\.\.(?=<)", "…", text)
+    # A module's label cut inside its path ("(gunicorn/work..", "(gunicorn/workers/sy.."):
+    # cut at the package, so that no fragment reads as the start of a path ("(gunicorn..").
+    text = re.sub(r"(?<=[\w.\-])/[\w./\-]*\.\.(?=<)", "..", text)
     # The command lines name programs, not where they live: "python -m gunicorn …",
     # "py-spy record …", without the folder gunicorn was told to work in.
     text = text.replace(".venv/bin/", "")

@@ -40,8 +40,9 @@ def test_no_tracked_file_names_a_path_of_this_machine():
 
 def test_flame_graphs_name_programs_not_where_they_live():
     """py-spy writes each process's command line into its SVG, and cuts long labels short
-    ("--chdir /w.."): the committed graphs keep neither a folder nor the start of one."""
-    cut_short = re.compile(r"(?<![\w/.\-])/[\w.\-]*\.\.<")
+    ("--chdir /w..", "(gunicorn/work.."): the committed graphs keep neither a folder nor
+    the start of one, alone or after a module's name."""
+    cut_short = re.compile(r"/[\w.\-]*\.\.<")
     found = [
         f"{svg.relative_to(ROOT)}: {what}"
         for svg in sorted((ROOT / "bench").glob("*.svg"))
@@ -66,3 +67,29 @@ def test_each_flame_graph_names_its_own_command_and_file():
         if "…" in text:
             found.append(f"{svg.relative_to(ROOT)}: a path cut to '…'")
     assert found == []
+
+
+def test_portable_cuts_a_label_at_its_package_not_inside_a_folder():
+    """py-spy cuts a long label anywhere: "(gunicorn/work.." would read as the start of a
+    path of its own. bench/http.py cuts it at the package, and does so once for good."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_http", ROOT / "bench" / "http.py")
+    http = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = http  # dataclasses look their module up while it loads
+    try:
+        spec.loader.exec_module(http)
+    finally:
+        del sys.modules[spec.name]
+    svg = (
+        "<text>ThreadWorker.handle_request (gunicorn/work..</text>"
+        "<text>SyncWorker.handle (gunicorn/workers/sync...</text>"
+        "<text>run (gunicorn/workers/sync.py:141)</text>"
+    )
+    once = http.portable(svg)
+    assert once == (
+        "<text>ThreadWorker.handle_request (gunicorn..</text>"
+        "<text>SyncWorker.handle (gunicorn..</text>"
+        "<text>run (gunicorn/workers/sync.py:141)</text>"
+    )
+    assert http.portable(once) == once
